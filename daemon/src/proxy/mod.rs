@@ -1,0 +1,1 @@
+//! The proxy data path (being written).
