@@ -5,7 +5,13 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One proxied CLI. Each app has its own worker, port and supervision state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// It is also the app's name on the wire and in JSON (`"claude"`), the one
+/// domain type that crosses sockets as it is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum App {
     Claude,
     Codex,

@@ -1,7 +1,26 @@
 //! The Switchyard daemon crate: everything except the dashboard's screens.
 //!
-//! The binary in `src/` is a thin shell over this crate. See ARCHITECTURE.md for
-//! the code map and the invariants.
+//! - [`daemon`] runs the daemon: lock, store, supervisors, socket server.
+//! - [`client`] is how every command and the dashboard talk to it.
+//! - [`protocol`] holds every type that crosses a socket, and the shared
+//!   state reducer.
+//! - [`worker`] is the proxy worker process; [`proxy`] its data path.
+//! - [`lifecycle`] starts, stops and inspects daemons from the command line.
+//!
+//! The binary in `src/` is a thin shell over this crate. See ARCHITECTURE.md
+//! for the code map and the invariants.
 
 pub mod apps;
+pub mod client;
+pub mod core;
+pub mod daemon;
+pub mod lifecycle;
+pub mod lock;
+pub mod logging;
+pub mod paths;
+pub mod protocol;
 pub mod proxy;
+pub mod server;
+pub mod store;
+pub mod supervisor;
+pub mod worker;

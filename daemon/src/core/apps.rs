@@ -1,0 +1,129 @@
+//! Requests that change an app's desired state: enable, disable, restart, port.
+//! Each records the desire in the store, emits the event, and hands the work to
+//! the app's supervisor, whose answer goes straight back to the client.
+
+use tokio::sync::oneshot;
+
+use super::{Core, Outcome, store_failed};
+use crate::apps::App;
+use crate::protocol::state::EventKind;
+use crate::protocol::{ErrorKind, ErrorReply, Reply};
+use crate::supervisor::AppCommand;
+
+impl Core {
+    pub(super) async fn request_enable(&mut self, app: App, takeover: bool) -> Outcome {
+        let Some(state) = self.app_state(app) else {
+            return unknown(app);
+        };
+        if state.enabled && state.pid.is_some() {
+            let port = state.port;
+            return Outcome::Now(Ok(Reply::Done(format!(
+                "{app} is already enabled on 127.0.0.1:{port}"
+            ))));
+        }
+        if let Err(err) = self.store.set_enabled(app, true, takeover).await {
+            return Outcome::Now(Err(store_failed(err)));
+        }
+        Outcome::Later(self.enable(app, takeover).await)
+    }
+
+    /// Marks `app` enabled and asks its supervisor to bring a worker up.
+    pub(super) async fn enable(
+        &mut self,
+        app: App,
+        takeover: bool,
+    ) -> oneshot::Receiver<Result<Reply, ErrorReply>> {
+        let already = self.app_state(app).is_some_and(|s| s.enabled);
+        if !already {
+            self.emit(EventKind::AppEnabled { app, takeover });
+        }
+        let port = self.app_state(app).map_or(app.default_port(), |s| s.port);
+        let config = self.worker_config(app).await;
+        let (reply, rx) = oneshot::channel();
+        self.send(app, AppCommand::Enable { port, config, reply });
+        rx
+    }
+
+    pub(super) async fn request_disable(&mut self, app: App) -> Outcome {
+        let Some(state) = self.app_state(app) else {
+            return unknown(app);
+        };
+        if !state.enabled {
+            return Outcome::Now(Ok(Reply::Done(format!("{app} is already disabled"))));
+        }
+        if let Err(err) = self.store.set_enabled(app, false, false).await {
+            return Outcome::Now(Err(store_failed(err)));
+        }
+        self.emit(EventKind::AppDisabled { app });
+        let (reply, rx) = oneshot::channel();
+        self.send(app, AppCommand::Disable { reply });
+        Outcome::Later(rx)
+    }
+
+    pub(super) async fn request_restart(&mut self, app: App) -> Outcome {
+        let Some(state) = self.app_state(app) else {
+            return unknown(app);
+        };
+        if !state.enabled {
+            return Outcome::Now(Err(ErrorReply::new(
+                ErrorKind::Conflict,
+                format!("{app} is disabled; enable it with `switchyard enable {app}`"),
+            )));
+        }
+        let port = state.port;
+        let config = self.worker_config(app).await;
+        let (reply, rx) = oneshot::channel();
+        self.send(app, AppCommand::Restart { port, config, reply });
+        Outcome::Later(rx)
+    }
+
+    pub(super) async fn request_port(&mut self, app: App, port: u16) -> Outcome {
+        let Some(state) = self.app_state(app) else {
+            return unknown(app);
+        };
+        if port == 0 {
+            return Outcome::Now(Err(ErrorReply::new(
+                ErrorKind::BadRequest,
+                "port 0 is not a fixed port; choose one from 1 to 65535",
+            )));
+        }
+        if state.port == port && state.port_error.is_none() {
+            return Outcome::Now(Ok(Reply::Done(format!("{app} already uses port {port}"))));
+        }
+        if !state.enabled {
+            // Nothing is bound: just remember it.
+            if let Err(err) = self.store.set_port(app, port).await {
+                return Outcome::Now(Err(store_failed(err)));
+            }
+            self.emit(EventKind::PortChanged { app, port });
+            return Outcome::Now(Ok(Reply::Done(format!("{app} will use port {port}"))));
+        }
+        // The supervisor binds the new port before it lets the old one go, and
+        // persists the change only once the new one is bound.
+        let config = self.worker_config(app).await;
+        let (reply, rx) = oneshot::channel();
+        self.send(
+            app,
+            AppCommand::SetPort {
+                port,
+                config,
+                store: self.store.clone(),
+                reply,
+            },
+        );
+        Outcome::Later(rx)
+    }
+
+    pub(super) fn send(&self, app: App, command: AppCommand) {
+        if let Some(handle) = self.supervisors.get(&app) {
+            handle.send(command);
+        }
+    }
+}
+
+fn unknown(app: App) -> Outcome {
+    Outcome::Now(Err(ErrorReply::new(
+        ErrorKind::NotFound,
+        format!("{app} is not in the store; the database may be from another version"),
+    )))
+}

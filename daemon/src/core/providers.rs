@@ -1,0 +1,194 @@
+//! Provider requests (list, add, remove, use) and the worker configuration built
+//! from the store. Keys are resolved here, on their way to a worker, and go
+//! nowhere else.
+
+use super::{Core, store_failed};
+use crate::apps::App;
+use crate::protocol::state::EventKind;
+use crate::protocol::worker::{WorkerConfig, WorkerProvider};
+use crate::protocol::{AuthSpec, ErrorKind, ErrorReply, ProviderInfo, ProviderSpec, Reply};
+use crate::store::{ProviderAuth, ProviderRow};
+use crate::supervisor::AppCommand;
+
+/// Default upstream limits, sent to every worker.
+const CONNECT_TIMEOUT_MS: u64 = 10_000;
+const FIRST_BYTE_TIMEOUT_MS: u64 = 300_000;
+const IDLE_TIMEOUT_MS: u64 = 300_000;
+const MAX_BUFFERED_BODY: u64 = 32 << 20;
+
+impl Core {
+    /// The app's enabled providers in order, with keys resolved.
+    pub(super) async fn worker_config(&self, app: App) -> WorkerConfig {
+        let rows = self.store.providers(Some(app)).await.unwrap_or_else(|err| {
+            tracing::error!(%app, %err, "cannot read providers; the worker gets none");
+            Vec::new()
+        });
+        let providers = rows
+            .into_iter()
+            .filter(|row| row.enabled)
+            .filter_map(|row| {
+                let key = match row.auth {
+                    ProviderAuth::Passthrough => None,
+                    ProviderAuth::Stored(key) => Some(key),
+                    ProviderAuth::Env(var) => match std::env::var(&var) {
+                        Ok(key) if !key.is_empty() => Some(key),
+                        _ => {
+                            tracing::warn!(%app, provider = %row.name, %var,
+                                "provider skipped: its key variable is not set in the daemon's environment");
+                            return None;
+                        }
+                    },
+                };
+                Some(WorkerProvider { name: row.name, base_url: row.base_url, key })
+            })
+            .collect();
+        WorkerConfig {
+            providers,
+            connect_timeout_ms: CONNECT_TIMEOUT_MS,
+            first_byte_timeout_ms: FIRST_BYTE_TIMEOUT_MS,
+            idle_timeout_ms: IDLE_TIMEOUT_MS,
+            max_buffered_body: MAX_BUFFERED_BODY,
+        }
+    }
+
+    pub(super) async fn first_provider(&self, app: App) -> Option<String> {
+        let rows = self.store.providers(Some(app)).await.ok()?;
+        rows.into_iter().find(|row| row.enabled).map(|row| row.name)
+    }
+
+    pub(super) async fn provider_list(&self, app: Option<App>) -> Result<Reply, ErrorReply> {
+        let rows = self.store.providers(app).await.map_err(store_failed)?;
+        let mut infos: Vec<ProviderInfo> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let active = !infos.iter().any(|i| i.app == row.app && i.enabled) && row.enabled;
+            infos.push(info(row, active));
+        }
+        Ok(Reply::Providers(infos))
+    }
+
+    pub(super) async fn provider_add(&mut self, spec: ProviderSpec) -> Result<Reply, ErrorReply> {
+        validate_name(&spec.name)?;
+        validate_base_url(&spec.base_url)?;
+        let auth = match spec.auth {
+            AuthSpec::Passthrough => ProviderAuth::Passthrough,
+            AuthSpec::KeyEnv(var) => {
+                if var.is_empty() || var.contains('=') || var.contains('\0') {
+                    return Err(bad(format!("{var:?} is not an environment variable name")));
+                }
+                ProviderAuth::Env(var)
+            }
+            AuthSpec::StoredKey(key) => {
+                let key = key.trim().to_owned();
+                if key.is_empty() {
+                    return Err(bad("the key given on stdin is empty"));
+                }
+                ProviderAuth::Stored(key)
+            }
+        };
+        let described = auth.describe();
+        self.store
+            .upsert_provider(spec.app, spec.name.clone(), spec.base_url.clone(), auth, spec.priority)
+            .await
+            .map_err(store_failed)?;
+        self.providers_changed(spec.app).await;
+        Ok(Reply::Done(format!(
+            "provider {} added to {} ({}, {described})",
+            spec.name, spec.app, spec.base_url
+        )))
+    }
+
+    pub(super) async fn provider_remove(&mut self, app: App, name: String) -> Result<Reply, ErrorReply> {
+        let removed = self.store.remove_provider(app, name.clone()).await.map_err(store_failed)?;
+        if !removed {
+            return Err(not_found(app, &name));
+        }
+        self.providers_changed(app).await;
+        Ok(Reply::Done(format!("provider {name} removed from {app}")))
+    }
+
+    pub(super) async fn provider_use(&mut self, app: App, name: String) -> Result<Reply, ErrorReply> {
+        let found = self.store.promote_provider(app, name.clone()).await.map_err(store_failed)?;
+        if !found {
+            return Err(not_found(app, &name));
+        }
+        self.providers_changed(app).await;
+        Ok(Reply::Done(format!("{app} now sends requests to {name} first")))
+    }
+
+    /// Tells the running worker (if any) and every client about the new order.
+    async fn providers_changed(&mut self, app: App) {
+        let provider = self.first_provider(app).await;
+        if self.app_state(app).is_some_and(|s| s.provider != provider) {
+            self.emit(EventKind::ProviderSelected { app, provider });
+        }
+        let config = self.worker_config(app).await;
+        self.send(app, AppCommand::Config(config));
+    }
+}
+
+fn info(row: ProviderRow, active: bool) -> ProviderInfo {
+    ProviderInfo {
+        app: row.app,
+        auth: row.auth.describe(),
+        name: row.name,
+        base_url: row.base_url,
+        priority: row.priority,
+        enabled: row.enabled,
+        active,
+    }
+}
+
+fn bad(message: impl Into<String>) -> ErrorReply {
+    ErrorReply::new(ErrorKind::BadRequest, message)
+}
+
+fn not_found(app: App, name: &str) -> ErrorReply {
+    ErrorReply::new(
+        ErrorKind::NotFound,
+        format!("{app} has no provider named {name:?}; see `switchyard provider list {app}`"),
+    )
+}
+
+fn validate_name(name: &str) -> Result<(), ErrorReply> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{name:?} is not a valid provider name: use 1 to 64 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+/// An absolute http(s) URL with a host, no query and no fragment.
+pub fn validate_base_url(url: &str) -> Result<(), ErrorReply> {
+    let invalid = |why: &str| bad(format!("{url:?} is not a valid base URL: {why} (example: https://api.example.com/v1)"));
+    let uri: http::Uri = url.parse().map_err(|_| invalid("it does not parse"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err(invalid("it must start with http:// or https://")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_validated() {
+        assert!(validate_base_url("https://api.example.com/v1").is_ok());
+        assert!(validate_base_url("http://127.0.0.1:9000").is_ok());
+        for bad in ["ftp://x", "not a url", "https://", "http://h/?q=1", "/relative"] {
+            assert!(validate_base_url(bad).is_err(), "{bad}");
+        }
+    }
+}

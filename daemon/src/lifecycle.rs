@@ -1,0 +1,165 @@
+//! Starting, stopping and inspecting a daemon from the command line:
+//! `daemon start` (detached, returns once it answers), `daemon stop`
+//! (graceful, then SIGKILL), and the running/stopped/stale probe.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::client::{Client, ClientError};
+use crate::lock::{process_alive, read_pid};
+use crate::paths::Paths;
+use crate::protocol::Request;
+
+/// `daemon start` gives up after this long.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// `daemon stop` waits this long (drain + SIGTERM grace + margin) before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(20);
+/// The hidden flag that tells `--daemon` it was started detached.
+pub const DETACHED_FLAG: &str = "--detached";
+
+/// What a probe of the daemon found.
+pub enum Probe {
+    Running(Client),
+    Stopped,
+    /// Leftovers of a daemon that died: a socket or pid file nobody answers on.
+    Stale { pid: Option<u32> },
+}
+
+pub async fn probe(paths: &Paths) -> Result<Probe, ClientError> {
+    match Client::connect(paths, "switchyard-cli").await {
+        Ok(client) => Ok(Probe::Running(client)),
+        Err(ClientError::NotRunning { .. }) => {
+            let pid = read_pid(paths);
+            if paths.socket().exists() || pid.is_some() {
+                Ok(Probe::Stale { pid })
+            } else {
+                Ok(Probe::Stopped)
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("the daemon failed to start: {0}")]
+    StartFailed(String),
+    #[error("the daemon did not answer within {}s; see `switchyard logs`", START_TIMEOUT.as_secs())]
+    StartTimeout,
+    #[error("cannot start the daemon: {0}")]
+    Spawn(std::io::Error),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+pub enum Started {
+    AlreadyRunning { pid: u32 },
+    Started { pid: u32, elapsed: Duration },
+}
+
+/// Starts a detached daemon (own session, no terminal, stdio detached) and
+/// returns once it answers on its socket.
+pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
+    if let Probe::Running(client) = probe(paths).await? {
+        return Ok(Started::AlreadyRunning { pid: client.daemon_pid });
+    }
+    let began = Instant::now();
+    paths.create_dirs().map_err(LifecycleError::Spawn)?;
+    let err_file = paths.start_error_file();
+    let stderr = fs::File::create(&err_file).map_err(LifecycleError::Spawn)?;
+    let exe = std::env::current_exe().map_err(LifecycleError::Spawn)?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["--daemon", DETACHED_FLAG])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .current_dir("/");
+    // SAFETY: setsid is async-signal-safe; it detaches from the terminal so the
+    // daemon survives the terminal closing.
+    unsafe {
+        command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+    }
+    let mut child = command.spawn().map_err(LifecycleError::Spawn)?;
+    let mut child_failed: Option<String> = None;
+    while began.elapsed() < START_TIMEOUT {
+        match Client::connect(paths, "switchyard-cli").await {
+            Ok(client) => {
+                // Reap our child if it was the loser of a start race.
+                let _ = child.try_wait();
+                return Ok(if child_failed.is_some() {
+                    Started::AlreadyRunning { pid: client.daemon_pid }
+                } else {
+                    Started::Started { pid: client.daemon_pid, elapsed: began.elapsed() }
+                });
+            }
+            Err(ClientError::NotRunning { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+        if child_failed.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let text = fs::read_to_string(&err_file).unwrap_or_default();
+            let text = text.trim().to_owned();
+            // Lost a race to another starter: wait for that daemon to answer.
+            if !text.contains("already running") {
+                let why = if text.is_empty() { format!("it exited with {status}") } else { text };
+                return Err(LifecycleError::StartFailed(why));
+            }
+            child_failed = Some(text);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(LifecycleError::StartTimeout)
+}
+
+pub enum Stopped {
+    NotRunning { cleaned_stale: bool },
+    Stopped { pid: u32 },
+    Killed { pid: u32 },
+}
+
+/// Asks the daemon to stop; kills it if it has not gone after [`STOP_GRACE`].
+pub async fn stop(paths: &Paths) -> Result<Stopped, LifecycleError> {
+    let mut client = match probe(paths).await? {
+        Probe::Running(client) => client,
+        Probe::Stopped => return Ok(Stopped::NotRunning { cleaned_stale: false }),
+        Probe::Stale { .. } => {
+            clean_stale(paths);
+            return Ok(Stopped::NotRunning { cleaned_stale: true });
+        }
+    };
+    let pid = client.daemon_pid;
+    // The connection may close before the reply arrives: that is fine too.
+    let _ = client.request(Request::Shutdown).await;
+    drop(client);
+    if wait_gone(pid, STOP_GRACE).await {
+        return Ok(Stopped::Stopped { pid });
+    }
+    crate::lock::signal(pid, Signal::SIGKILL);
+    wait_gone(pid, Duration::from_secs(5)).await;
+    clean_stale(paths);
+    Ok(Stopped::Killed { pid })
+}
+
+/// Removes a dead daemon's socket and pid file.
+pub fn clean_stale(paths: &Paths) {
+    let _ = fs::remove_file(paths.socket());
+    let _ = fs::remove_file(paths.pid_file());
+}
+
+/// Waits until `pid` has exited, up to `limit`.
+pub async fn wait_gone(pid: u32, limit: Duration) -> bool {
+    let began = Instant::now();
+    while began.elapsed() < limit {
+        if !process_alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    !process_alive(pid)
+}

@@ -1,0 +1,140 @@
+//! Framing for every Switchyard socket: a 4-byte little-endian length, then a
+//! postcard payload. Frames over [`MAX_FRAME`] are refused before any allocation.
+
+use std::io;
+use std::marker::PhantomData;
+
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+/// The largest payload either side accepts: 1 MiB.
+pub const MAX_FRAME: usize = 1 << 20;
+
+/// Why a frame could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("undecodable frame: {0}")]
+    Undecodable(#[from] postcard::Error),
+    #[error(transparent)]
+    Io(io::Error),
+}
+
+impl From<io::Error> for FrameError {
+    fn from(err: io::Error) -> Self {
+        // LengthDelimitedCodec reports an oversized prefix as InvalidData.
+        if err.kind() == io::ErrorKind::InvalidData && err.to_string().contains("frame size") {
+            FrameError::TooLarge(MAX_FRAME + 1)
+        } else {
+            FrameError::Io(err)
+        }
+    }
+}
+
+/// Decodes `In` and encodes `Out`, each as one length-prefixed postcard frame.
+pub struct FrameCodec<In, Out> {
+    frames: LengthDelimitedCodec,
+    _types: PhantomData<fn(Out) -> In>,
+}
+
+impl<In, Out> FrameCodec<In, Out> {
+    pub fn new() -> Self {
+        FrameCodec {
+            frames: LengthDelimitedCodec::builder()
+                .little_endian()
+                .length_field_length(4)
+                .max_frame_length(MAX_FRAME)
+                .new_codec(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<In, Out> Default for FrameCodec<In, Out> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<In: DeserializeOwned, Out> Decoder for FrameCodec<In, Out> {
+    type Item = In;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
+        match self.frames.decode(src)? {
+            Some(frame) => Ok(Some(postcard::from_bytes(&frame)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
+    type Error = FrameError;
+
+    fn encode(&mut self, item: Out, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let payload = postcard::to_stdvec(&item)?;
+        if payload.len() > MAX_FRAME {
+            return Err(FrameError::TooLarge(payload.len()));
+        }
+        self.frames.encode(Bytes::from(payload), dst)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Codec = FrameCodec<Vec<String>, Vec<String>>;
+
+    #[test]
+    fn round_trips_a_frame() {
+        let mut codec = Codec::new();
+        let mut buf = BytesMut::new();
+        let msg = vec!["hello".to_owned(), "world".to_owned()];
+        codec.encode(msg.clone(), &mut buf).unwrap();
+        assert_eq!(&buf[..4], &((buf.len() - 4) as u32).to_le_bytes());
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(msg));
+    }
+
+    #[test]
+    fn refuses_a_two_gib_prefix_without_allocating() {
+        let mut codec = Codec::new();
+        let mut buf = BytesMut::from(&(2u32 << 30).to_le_bytes()[..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge(_)), "{err}");
+        assert!(buf.capacity() < MAX_FRAME);
+    }
+
+    #[test]
+    fn a_truncated_frame_waits_for_more() {
+        let mut codec = Codec::new();
+        let mut buf = BytesMut::from(&[10u8, 0, 0, 0, 1, 2][..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_or_overallocate(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16)) {
+            let mut codec = Codec::new();
+            let mut buf = BytesMut::new();
+            let mut fed = 0usize;
+            for chunk in chunks {
+                fed += chunk.len();
+                buf.extend_from_slice(&chunk);
+                loop {
+                    match codec.decode(&mut buf) {
+                        Ok(Some(_)) => continue,
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                // The decoder may reserve room for one announced frame, never more.
+                prop_assert!(buf.capacity() <= MAX_FRAME + 4 + fed);
+            }
+        }
+    }
+}

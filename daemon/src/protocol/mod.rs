@@ -1,0 +1,142 @@
+//! The wire: every type that crosses a socket, and nothing else.
+//!
+//! Clients speak [`ClientMessage`] and hear [`ServerMessage`]; workers speak
+//! [`WorkerMessage`] and hear [`DaemonToWorker`]. All of them travel in
+//! [`codec::FrameCodec`] frames. `Hello` and `Welcome`/`Error` keep their variant
+//! positions forever so that any two versions can at least tell each other apart.
+
+pub mod codec;
+pub mod state;
+pub mod worker;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::apps::App;
+pub use codec::{FrameCodec, FrameError, MAX_FRAME};
+pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
+
+/// Bumped on any incompatible change to the messages below.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Client → daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// Must be the first frame. Variant 0 forever.
+    Hello { protocol: u32, client: String },
+    Request { id: u64, request: Request },
+}
+
+/// Daemon → client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// Variant 0 forever.
+    Welcome { protocol: u32, pid: u32, version: String },
+    /// A connection-level error; the daemon closes the connection after it.
+    /// Variant 1 forever.
+    Error(ErrorReply),
+    Response { id: u64, result: Result<Reply, ErrorReply> },
+    /// On a subscription: the current state (first, and again after a resync).
+    Snapshot(Box<Snapshot>),
+    /// On a subscription: one state change.
+    Event(Event),
+}
+
+/// What a client can ask.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    Ping,
+    Status,
+    /// Stop the daemon and its workers.
+    Shutdown,
+    Enable { app: App, takeover: bool },
+    Disable { app: App },
+    Restart { app: App },
+    SetPort { app: App, port: u16 },
+    ProviderList { app: Option<App> },
+    ProviderAdd(ProviderSpec),
+    ProviderRemove { app: App, name: String },
+    ProviderUse { app: App, name: String },
+    /// Turn this connection into an event stream. With `since`, replay journal
+    /// events after that seq (same epoch) instead of starting with a snapshot.
+    Subscribe { since: Option<u64> },
+}
+
+/// Successful answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    Pong,
+    Status(Box<Snapshot>),
+    /// The action was carried out (or was already so); the text says which.
+    Done(String),
+    Providers(Vec<ProviderInfo>),
+    /// Events follow on this connection.
+    Subscribed,
+}
+
+/// A failed request or connection, with a message meant for a person.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ErrorReply {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ErrorReply {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The frame or request could not be understood.
+    BadRequest,
+    /// The peer speaks another protocol version.
+    VersionMismatch,
+    /// The peer runs as another user.
+    PermissionDenied,
+    /// The handshake did not arrive in time.
+    Timeout,
+    NotFound,
+    /// The request conflicts with the current state (port in use, …).
+    Conflict,
+    /// The daemon could not carry out a valid request.
+    Failed,
+}
+
+/// How a provider authenticates, as clients may see it: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthSpec {
+    /// Forward the client's own key or token.
+    Passthrough,
+    /// Read the key from this environment variable of the daemon.
+    KeyEnv(String),
+    /// The key is kept in the store. Only sent client → daemon, never back.
+    StoredKey(String),
+}
+
+/// A provider to add.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderSpec {
+    pub app: App,
+    pub name: String,
+    pub base_url: String,
+    pub auth: AuthSpec,
+    pub priority: Option<i64>,
+}
+
+/// A provider as listed to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    pub app: App,
+    pub name: String,
+    pub base_url: String,
+    /// `passthrough`, `env:VAR` or `stored`.
+    pub auth: String,
+    pub priority: i64,
+    pub enabled: bool,
+    pub active: bool,
+}

@@ -1,0 +1,342 @@
+//! The shared state model: [`Snapshot`], [`Event`] and the one reducer [`apply`].
+//!
+//! The daemon changes its state only by emitting an event and applying it here;
+//! clients fold the same events with the same function, so every view equals the
+//! daemon's and every transition is seen exactly once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::apps::App;
+
+/// The whole observable state of one daemon run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// New on every daemon start; seqs are only comparable within one epoch.
+    pub epoch: u64,
+    /// The seq of the last event this snapshot reflects (0: none yet).
+    pub seq: u64,
+    pub daemon: DaemonInfo,
+    pub apps: Vec<AppState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub version: String,
+    pub started_at_ms: u64,
+    pub socket: String,
+}
+
+/// One app's desired and actual state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppState {
+    pub app: App,
+    pub enabled: bool,
+    pub takeover: bool,
+    pub state: WorkerState,
+    pub port: u16,
+    pub pid: Option<u32>,
+    /// Unexpected exits (crashes, hangs) since the daemon started.
+    pub restarts: u32,
+    /// When the current worker became ready (unix ms).
+    pub ready_at_ms: Option<u64>,
+    pub health: Health,
+    /// The provider requests go to first.
+    pub provider: Option<String>,
+    pub last_exit: Option<ExitInfo>,
+    pub parked: Option<Parked>,
+    /// When the next restart attempt is due (unix ms), while in backoff.
+    pub backoff_until_ms: Option<u64>,
+    /// Why the port could not be bound, while that is so.
+    pub port_error: Option<String>,
+    pub traffic: Traffic,
+    pub breakers: Vec<BreakerStatus>,
+}
+
+impl AppState {
+    /// The state of an app before anything happened to it.
+    pub fn new(app: App, enabled: bool, port: u16) -> Self {
+        AppState {
+            app,
+            enabled,
+            takeover: false,
+            state: WorkerState::Stopped,
+            port,
+            pid: None,
+            restarts: 0,
+            ready_at_ms: None,
+            health: Health::Unknown,
+            provider: None,
+            last_exit: None,
+            parked: None,
+            backoff_until_ms: None,
+            port_error: None,
+            traffic: Traffic::default(),
+            breakers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Parked,
+    Stopping,
+}
+
+impl WorkerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Stopped => "stopped",
+            WorkerState::Starting => "starting",
+            WorkerState::Running => "running",
+            WorkerState::Backoff => "backoff",
+            WorkerState::Parked => "parked",
+            WorkerState::Stopping => "stopping",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Ok,
+    Degraded,
+    Down,
+    Unknown,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why a worker run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExitReason {
+    /// Exited or died on its own.
+    Crashed,
+    /// Missed its heartbeats and was killed.
+    Hung,
+    /// Stopped on purpose (disable, restart, daemon stop).
+    Stopped,
+    /// Found open after a daemon crash.
+    DaemonLost,
+    /// Exit code 78: a permanent configuration error.
+    Config,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Crashed => "crashed",
+            ExitReason::Hung => "hung",
+            ExitReason::Stopped => "stopped",
+            ExitReason::DaemonLost => "daemon-lost",
+            ExitReason::Config => "config",
+        }
+    }
+
+    /// Whether this exit counts as a failure (and a restart).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            ExitReason::Crashed | ExitReason::Hung | ExitReason::Config
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    pub pid: u32,
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub reason: ExitReason,
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parked {
+    pub reason: String,
+    pub stderr_tail: Vec<String>,
+}
+
+/// A worker's traffic counters, as last reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traffic {
+    pub requests: u64,
+    pub errors: u64,
+    pub in_flight: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakerStatus {
+    pub provider: String,
+    pub state: BreakerState,
+}
+
+/// One finished proxied request, as the traffic pane shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLine {
+    pub method: String,
+    pub path: String,
+    pub model: Option<String>,
+    pub status: u16,
+    pub provider: Option<String>,
+    pub latency_ms: u64,
+    pub ttfb_ms: Option<u64>,
+    pub bytes_out: u64,
+}
+
+/// One state change, numbered gaplessly within a daemon run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at_ms: u64,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    AppEnabled { app: App, takeover: bool },
+    AppDisabled { app: App },
+    PortChanged { app: App, port: u16 },
+    PortConflict { app: App, port: u16, message: String },
+    WorkerStarting { app: App },
+    WorkerReady { app: App, pid: u32 },
+    WorkerExited { app: App, exit: ExitInfo },
+    WorkerBackoff { app: App, attempt: u32, delay_ms: u64 },
+    WorkerParked { app: App, parked: Parked },
+    WorkerHung { app: App, pid: u32 },
+    WorkerStopping { app: App },
+    HealthChanged { app: App, health: Health },
+    ProviderSelected { app: App, provider: Option<String> },
+    BreakerChanged { app: App, breakers: Vec<BreakerStatus> },
+    Traffic { app: App, traffic: Traffic },
+    RequestFinished { app: App, request: RequestLine },
+    DaemonStopping,
+}
+
+impl EventKind {
+    /// The app this event concerns, if any.
+    pub fn app(&self) -> Option<App> {
+        use EventKind::*;
+        match self {
+            AppEnabled { app, .. }
+            | AppDisabled { app }
+            | PortChanged { app, .. }
+            | PortConflict { app, .. }
+            | WorkerStarting { app }
+            | WorkerReady { app, .. }
+            | WorkerExited { app, .. }
+            | WorkerBackoff { app, .. }
+            | WorkerParked { app, .. }
+            | WorkerHung { app, .. }
+            | WorkerStopping { app }
+            | HealthChanged { app, .. }
+            | ProviderSelected { app, .. }
+            | BreakerChanged { app, .. }
+            | Traffic { app, .. }
+            | RequestFinished { app, .. } => Some(*app),
+            DaemonStopping => None,
+        }
+    }
+}
+
+/// The one reducer. Applies `event` to `snapshot` and advances its seq.
+pub fn apply(snapshot: &mut Snapshot, event: &Event) {
+    snapshot.seq = event.seq;
+    let Some(app) = event.kind.app() else {
+        return;
+    };
+    let Some(state) = snapshot.apps.iter_mut().find(|s| s.app == app) else {
+        return;
+    };
+    use EventKind::*;
+    match &event.kind {
+        AppEnabled { takeover, .. } => {
+            state.enabled = true;
+            state.takeover = *takeover;
+            state.parked = None;
+            state.port_error = None;
+        }
+        AppDisabled { .. } => {
+            state.enabled = false;
+            state.parked = None;
+            state.backoff_until_ms = None;
+        }
+        PortChanged { port, .. } => {
+            state.port = *port;
+            state.port_error = None;
+        }
+        PortConflict { message, .. } => {
+            state.port_error = Some(message.clone());
+            state.health = Health::Down;
+        }
+        WorkerStarting { .. } => {
+            state.state = WorkerState::Starting;
+            state.pid = None;
+            state.parked = None;
+            state.backoff_until_ms = None;
+            state.port_error = None;
+        }
+        WorkerReady { pid, .. } => {
+            state.state = WorkerState::Running;
+            state.pid = Some(*pid);
+            state.ready_at_ms = Some(event.at_ms);
+            state.health = Health::Ok;
+        }
+        WorkerExited { exit, .. } => {
+            state.state = WorkerState::Stopped;
+            state.pid = None;
+            state.ready_at_ms = None;
+            state.traffic.in_flight = 0;
+            if exit.reason.is_failure() {
+                state.restarts += 1;
+            }
+            state.health = Health::Unknown;
+            state.last_exit = Some(exit.clone());
+        }
+        WorkerBackoff { delay_ms, .. } => {
+            state.state = WorkerState::Backoff;
+            state.backoff_until_ms = Some(event.at_ms + delay_ms);
+            state.health = Health::Down;
+        }
+        WorkerParked { parked, .. } => {
+            state.state = WorkerState::Parked;
+            state.parked = Some(parked.clone());
+            state.backoff_until_ms = None;
+            state.health = Health::Down;
+        }
+        WorkerHung { .. } => state.health = Health::Down,
+        WorkerStopping { .. } => state.state = WorkerState::Stopping,
+        HealthChanged { health, .. } => state.health = *health,
+        ProviderSelected { provider, .. } => state.provider = provider.clone(),
+        BreakerChanged { breakers, .. } => state.breakers = breakers.clone(),
+        Traffic { traffic, .. } => state.traffic = traffic.clone(),
+        RequestFinished { .. } => {}
+        DaemonStopping => {}
+    }
+}

@@ -1,0 +1,62 @@
+//! Daemon ↔ worker messages, sent over the inherited control socketpair in the
+//! same frames as the client protocol.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{BreakerStatus, RequestLine, Traffic};
+
+/// Worker → daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WorkerMessage {
+    /// The worker serves its listener.
+    Ready { pid: u32 },
+    /// Sent every [`HEARTBEAT_INTERVAL`]; silence for longer than the hung
+    /// timeout gets the worker killed.
+    Heartbeat {
+        traffic: Traffic,
+        breakers: Vec<BreakerStatus>,
+        last_error: Option<String>,
+    },
+    Finished(RequestLine),
+}
+
+/// Daemon → worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum DaemonToWorker {
+    /// Providers and limits; sent once before the worker serves, and again on change.
+    Config(WorkerConfig),
+    /// Stop accepting, finish in-flight requests (up to the deadline), then exit 0.
+    Drain { deadline_ms: u64 },
+}
+
+/// How often a worker reports.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WorkerConfig {
+    pub providers: Vec<WorkerProvider>,
+    pub connect_timeout_ms: u64,
+    pub first_byte_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_buffered_body: u64,
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("providers", &self.providers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provider with its credential resolved: this is the only message that
+/// carries a key, and it only travels over the private socketpair.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WorkerProvider {
+    pub name: String,
+    pub base_url: String,
+    /// `None`: pass the client's own credentials through.
+    pub key: Option<String>,
+}

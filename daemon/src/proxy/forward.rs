@@ -1,0 +1,231 @@
+//! One request, start to finish: guard, read the body (bounded), then try providers
+//! in order — skipping open breakers — until one answers with something other than
+//! 429/5xx before the first response byte. After that the response streams through
+//! and there is no going back.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use http::request::Parts;
+use http::{Request, Response, StatusCode, Version, header};
+use hyper::body::Incoming;
+
+use super::breaker::{Admit, Breaker};
+use super::config::BreakerPolicy;
+use super::error::BodyError;
+use super::headers::{inject_credential, strip_hop_by_hop};
+use super::provider::{Active, Provider};
+use super::report::Tracker;
+use super::request::{Collected, UpstreamBody, collect};
+use super::response::{ProxyBody, json_error};
+use super::server::Ctx;
+use super::model;
+
+/// The hyper service function.
+pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    let mut tracker = Tracker::start(&ctx.counters, &ctx.reports, req.method(), req.uri().path());
+    if let Err(rejection) = ctx.guard.check(req.headers()) {
+        let message = rejection.message(ctx.guard.port());
+        tracker.fail(format!("refused: {message}"));
+        return Ok(json_error(StatusCode::FORBIDDEN, "switchyard_forbidden", &message, tracker));
+    }
+    // One Arc clone; the watch lock is released at once.
+    let active = Arc::clone(&ctx.active.borrow());
+    let (mut parts, body) = req.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+
+    let idle = active.timeouts.idle;
+    let mut source = match collect(body, active.max_buffered_body, idle, &mut tracker).await {
+        Ok(Collected::Full(chunks)) => {
+            tracker.summary.model = model::from_json_body(parts.headers.get(header::CONTENT_TYPE), &chunks);
+            BodySource::Replay(chunks)
+        }
+        Ok(Collected::Partial { prefix, rest }) => {
+            let seen = Arc::new(AtomicU64::new(0));
+            tracker.streamed_in = Some(Arc::clone(&seen));
+            let counters = Arc::clone(&ctx.counters);
+            BodySource::Once(Some(UpstreamBody::stream(prefix, rest, idle, counters, seen)))
+        }
+        Err(e) => {
+            let (status, message) = match &e {
+                BodyError::IdleTimeout(_) => (StatusCode::REQUEST_TIMEOUT, e.to_string()),
+                _ => (StatusCode::BAD_REQUEST, e.to_string()),
+            };
+            tracker.fail(message.clone());
+            return Ok(json_error(status, "switchyard_bad_request", &message, tracker));
+        }
+    };
+    if tracker.summary.model.is_none() {
+        tracker.summary.model = model::from_path(parts.uri.path());
+    }
+    Ok(failover(&active, &parts, &mut source, tracker).await)
+}
+
+/// Where each attempt's body comes from.
+enum BodySource {
+    Replay(Arc<[bytes::Bytes]>),
+    /// Too big to hold: the first attempt takes it, later ones cannot happen.
+    Once(Option<UpstreamBody>),
+}
+
+impl BodySource {
+    fn next(&mut self) -> Option<UpstreamBody> {
+        match self {
+            BodySource::Replay(chunks) => Some(UpstreamBody::replay(chunks)),
+            BodySource::Once(body) => body.take(),
+        }
+    }
+}
+
+/// A breaker verdict owed for one attempt; an attempt abandoned without one (the
+/// client left mid-wait) frees a half-open probe slot on drop.
+struct Verdict<'a> {
+    breaker: &'a Breaker,
+    policy: &'a BreakerPolicy,
+    probe: bool,
+}
+
+impl Verdict<'_> {
+    fn success(mut self) {
+        self.probe = false;
+        self.breaker.record_success();
+    }
+
+    fn failure(mut self) {
+        self.probe = false;
+        self.breaker.record_failure(self.policy, Instant::now());
+    }
+}
+
+impl Drop for Verdict<'_> {
+    fn drop(&mut self) {
+        if self.probe {
+            self.breaker.release_probe();
+        }
+    }
+}
+
+async fn failover(active: &Active, parts: &Parts, source: &mut BodySource, mut tracker: Tracker) -> Response<ProxyBody> {
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let policy = &active.policy;
+    let mut attempts: u32 = 0;
+    let mut failures: Vec<String> = Vec::new();
+    // The last 429/5xx, kept to hand back as-is if nobody does better.
+    let mut held: Option<(Response<Incoming>, &Provider)> = None;
+
+    // First pass honours the breakers; if they skipped every provider, the second
+    // pass tries them all anyway, in order, rather than failing without trying.
+    for forced in [false, true] {
+        if forced && attempts > 0 {
+            break;
+        }
+        for provider in &active.providers {
+            let probe = if forced {
+                false
+            } else {
+                match provider.breaker.admit(policy, Instant::now()) {
+                    Admit::Pass => false,
+                    Admit::Probe => true,
+                    Admit::Skip => continue,
+                }
+            };
+            let verdict = Verdict { breaker: &provider.breaker, policy, probe };
+            let Some(body) = source.next() else {
+                // A streamed body is gone after the first attempt.
+                failures.push(format!("{}: not tried (request body too large to retry)", provider.name));
+                break;
+            };
+            attempts += 1;
+            let request = match build_request(parts, provider, target, body) {
+                Ok(request) => request,
+                Err(e) => {
+                    // Not the provider's fault: no verdict.
+                    failures.push(format!("{}: {e}", provider.name));
+                    continue;
+                }
+            };
+            let first_byte = active.timeouts.first_byte;
+            let outcome = tokio::time::timeout(first_byte, provider.route.send(request)).await;
+            let failure = match outcome {
+                Ok(Ok(response)) if is_retryable(response.status()) => {
+                    verdict.failure();
+                    let failure = format!("{}: status {}", provider.name, response.status().as_u16());
+                    held = Some((response, provider));
+                    failure
+                }
+                Ok(Ok(response)) => {
+                    verdict.success();
+                    tracker.summary.failovers = attempts - 1;
+                    return stream(response, provider, policy, active, tracker);
+                }
+                Ok(Err(e)) => {
+                    verdict.failure();
+                    format!("{}: {e}", provider.name)
+                }
+                Err(_) => {
+                    verdict.failure();
+                    format!("{}: no response headers within {first_byte:?}", provider.name)
+                }
+            };
+            tracing::debug!(failure = %failure, "upstream attempt failed");
+            tracker.counters().set_last_error(failure.clone());
+            failures.push(failure);
+        }
+    }
+
+    tracker.summary.failovers = attempts.saturating_sub(1);
+    let summary = if failures.is_empty() {
+        "no providers are configured".to_owned()
+    } else {
+        format!("all providers failed: {}", failures.join("; "))
+    };
+    tracker.fail(summary.clone());
+    match held {
+        Some((response, provider)) => stream(response, provider, policy, active, tracker),
+        None => json_error(StatusCode::BAD_GATEWAY, "switchyard_upstream_unavailable", &summary, tracker),
+    }
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+fn build_request(
+    parts: &Parts,
+    provider: &Provider,
+    target: &str,
+    body: UpstreamBody,
+) -> Result<Request<UpstreamBody>, http::Error> {
+    let uri = provider.uri_for(target)?;
+    let mut headers = parts.headers.clone();
+    headers.insert(header::HOST, provider.host.clone());
+    if let Some(credential) = &provider.credential {
+        inject_credential(&mut headers, credential);
+    }
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// Hands the upstream response to the client, to be streamed from now on.
+fn stream(
+    response: Response<Incoming>,
+    provider: &Provider,
+    policy: &BreakerPolicy,
+    active: &Active,
+    mut tracker: Tracker,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    // The client connection is HTTP/1.1 whatever the upstream spoke.
+    parts.version = Version::HTTP_11;
+    tracker.summary.status = parts.status.as_u16();
+    tracker.summary.provider = Some(provider.name.clone());
+    tracker.summary.ttfb = Some(tracker.started().elapsed());
+    let body = ProxyBody::upstream(body, active.timeouts.idle, Arc::clone(&provider.breaker), *policy, tracker);
+    Response::from_parts(parts, body)
+}

@@ -1,0 +1,173 @@
+//! Per-request accounting: a [`Tracker`] follows each request from arrival until its
+//! response body ends (or is dropped), keeps the in-flight count honest, and sends
+//! one [`ProxyReport`] to the worker when the request is over.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::stats::Counters;
+
+/// What the proxy tells the worker glue, which forwards it to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyReport {
+    /// One request is over: its response finished, failed, or the client left.
+    Finished(RequestSummary),
+}
+
+/// One finished request. Never contains headers, query strings or keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestSummary {
+    pub method: String,
+    /// The request path without its query (queries may carry `key=`).
+    pub path: String,
+    /// The `model` field of a JSON request body, or the `models/NAME` path segment.
+    pub model: Option<String>,
+    /// The status the client got (0 if it left before any response).
+    pub status: u16,
+    /// The provider whose response the client got.
+    pub provider: Option<String>,
+    /// Arrival to end of the response body.
+    pub latency: Duration,
+    /// Arrival to the chosen provider's response headers.
+    pub ttfb: Option<Duration>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Providers given up on before the one that answered (or before giving up).
+    pub failovers: u32,
+    pub error: Option<String>,
+}
+
+/// Accounting for one request. Dropping it unfinished means the client went away.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    counters: Arc<Counters>,
+    reports: mpsc::Sender<ProxyReport>,
+    start: Instant,
+    pub(crate) summary: RequestSummary,
+    /// Bytes of a request body streamed past the buffer cap, counted by the upstream
+    /// connection task while this tracker waits.
+    pub(crate) streamed_in: Option<Arc<AtomicU64>>,
+    counts_as_error: bool,
+    done: bool,
+}
+
+impl Tracker {
+    pub(crate) fn start(
+        counters: &Arc<Counters>,
+        reports: &mpsc::Sender<ProxyReport>,
+        method: &http::Method,
+        path: &str,
+    ) -> Self {
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        Tracker {
+            counters: Arc::clone(counters),
+            reports: reports.clone(),
+            start: Instant::now(),
+            summary: RequestSummary {
+                method: method.as_str().to_owned(),
+                path: path.to_owned(),
+                ..RequestSummary::default()
+            },
+            streamed_in: None,
+            counts_as_error: false,
+            done: false,
+        }
+    }
+
+    pub(crate) fn started(&self) -> Instant {
+        self.start
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Marks the request failed: it counts in `errors` and becomes the last error.
+    pub(crate) fn fail(&mut self, message: String) {
+        self.counts_as_error = true;
+        self.summary.error = Some(message);
+    }
+
+    pub(crate) fn add_bytes_in(&mut self, n: u64) {
+        self.summary.bytes_in += n;
+        Counters::add(&self.counters.bytes_in, n);
+    }
+
+    pub(crate) fn add_bytes_out(&mut self, n: u64) {
+        self.summary.bytes_out += n;
+        Counters::add(&self.counters.bytes_out, n);
+    }
+
+    /// Ends the request and reports it; later calls do nothing.
+    pub(crate) fn finish(&mut self) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let mut summary = std::mem::take(&mut self.summary);
+        summary.latency = self.start.elapsed();
+        if let Some(streamed) = &self.streamed_in {
+            summary.bytes_in += streamed.load(Ordering::Relaxed);
+        }
+        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.counts_as_error {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            if let Some(error) = &summary.error {
+                self.counters.set_last_error(error.clone());
+            }
+        }
+        // Never wait for the daemon on the data path: if its queue is full (or it is
+        // gone) the summary is dropped; the counters above still account for it.
+        let _ = self.reports.try_send(ProxyReport::Finished(summary));
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        if !self.done {
+            // A client that hangs up (Ctrl-C in the CLI) is not a proxy error, so it is
+            // reported but not counted in `errors`.
+            if self.summary.error.is_none() {
+                self.summary.error = Some("client disconnected before the response completed".into());
+            }
+            self.finish();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_reports_a_disconnect_without_counting_an_error() {
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = mpsc::channel(4);
+        let tracker = Tracker::start(&counters, &tx, &http::Method::POST, "/v1/messages");
+        assert_eq!(counters.in_flight.load(Ordering::Relaxed), 1);
+        drop(tracker);
+        assert_eq!(counters.in_flight.load(Ordering::Relaxed), 0);
+        assert_eq!(counters.errors.load(Ordering::Relaxed), 0);
+        let Ok(ProxyReport::Finished(s)) = rx.try_recv() else {
+            panic!("no report");
+        };
+        assert_eq!((s.method.as_str(), s.path.as_str()), ("POST", "/v1/messages"));
+        assert!(s.error.is_some_and(|e| e.contains("client disconnected")));
+    }
+
+    #[test]
+    fn failures_count_and_full_queues_do_not_block() {
+        let counters = Arc::new(Counters::default());
+        let (tx, _rx) = mpsc::channel(1);
+        for _ in 0..3 {
+            let mut t = Tracker::start(&counters, &tx, &http::Method::GET, "/");
+            t.fail("boom".into());
+            t.finish();
+        }
+        assert_eq!(counters.errors.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.requests.load(Ordering::Relaxed), 3);
+    }
+}

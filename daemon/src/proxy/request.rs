@@ -1,0 +1,191 @@
+//! The request body on its way upstream. Bodies up to the cap are held as the chunks
+//! hyper read (no copying) so every failover attempt can replay them; a larger body
+//! streams through once, prefix first, with an idle timeout on the client.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use super::error::BodyError;
+use super::report::Tracker;
+use super::stats::Counters;
+
+/// A request body after the proxy has read what it may hold.
+pub(crate) enum Collected {
+    /// The whole body: re-sendable to every provider.
+    Full(Arc<[Bytes]>),
+    /// More than the cap: what was read so far and the rest of the client's stream.
+    /// Only one provider can get it.
+    Partial { prefix: Vec<Bytes>, rest: Incoming },
+}
+
+/// Reads the client's body up to `cap` bytes, each chunk within `idle`.
+pub(crate) async fn collect(
+    mut body: Incoming,
+    cap: usize,
+    idle: Duration,
+    tracker: &mut Tracker,
+) -> Result<Collected, BodyError> {
+    // A declared length over the cap will not fit: start streaming at once instead
+    // of holding 32 MiB first.
+    if body.size_hint().lower() > cap as u64 {
+        return Ok(Collected::Partial { prefix: Vec::new(), rest: body });
+    }
+    let mut chunks = Vec::new();
+    let mut held = 0usize;
+    while !body.is_end_stream() {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(BodyError::IdleTimeout(idle)),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(BodyError::Client(e)),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        // Request trailers are practically unused by these APIs; they are dropped.
+        let Ok(data) = frame.into_data() else { continue };
+        tracker.add_bytes_in(data.len() as u64);
+        held += data.len();
+        chunks.push(data);
+        if held > cap {
+            return Ok(Collected::Partial { prefix: chunks, rest: body });
+        }
+    }
+    Ok(Collected::Full(chunks.into()))
+}
+
+/// The body of one upstream attempt.
+pub(crate) enum UpstreamBody {
+    Replay {
+        chunks: Arc<[Bytes]>,
+        next: usize,
+        remaining: u64,
+    },
+    Stream(Box<Streaming>),
+}
+
+pub(crate) struct Streaming {
+    prefix: std::vec::IntoIter<Bytes>,
+    prefix_len: u64,
+    rest: Incoming,
+    idle: Duration,
+    /// Armed on the first poll: the upstream may take a while to connect before it
+    /// starts pulling the body, and that wait is not the client's idleness.
+    deadline: Option<Pin<Box<Sleep>>>,
+    counters: Arc<Counters>,
+    seen: Arc<AtomicU64>,
+}
+
+impl UpstreamBody {
+    pub(crate) fn replay(chunks: &Arc<[Bytes]>) -> Self {
+        UpstreamBody::Replay {
+            chunks: Arc::clone(chunks),
+            next: 0,
+            remaining: chunks.iter().map(|c| c.len() as u64).sum(),
+        }
+    }
+
+    /// A one-shot streaming body; `seen` receives the count of bytes read past the
+    /// prefix (the prefix is already counted).
+    pub(crate) fn stream(
+        prefix: Vec<Bytes>,
+        rest: Incoming,
+        idle: Duration,
+        counters: Arc<Counters>,
+        seen: Arc<AtomicU64>,
+    ) -> Self {
+        let prefix_len = prefix.iter().map(|c| c.len() as u64).sum();
+        UpstreamBody::Stream(Box::new(Streaming {
+            prefix: prefix.into_iter(),
+            prefix_len,
+            rest,
+            idle,
+            deadline: None,
+            counters,
+            seen,
+        }))
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            UpstreamBody::Replay { chunks, next, remaining } => {
+                let Some(chunk) = chunks.get(*next) else {
+                    return Poll::Ready(None);
+                };
+                *next += 1;
+                *remaining -= chunk.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(chunk.clone()))))
+            }
+            UpstreamBody::Stream(s) => s.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Replay { chunks, next, .. } => *next >= chunks.len(),
+            UpstreamBody::Stream(s) => s.prefix.len() == 0 && s.rest.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamBody::Replay { remaining, .. } => SizeHint::with_exact(*remaining),
+            UpstreamBody::Stream(s) => {
+                let inner = s.rest.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(inner.lower() + s.prefix_len);
+                if let Some(upper) = inner.upper() {
+                    hint.set_upper(upper + s.prefix_len);
+                }
+                hint
+            }
+        }
+    }
+}
+
+impl Streaming {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        if let Some(chunk) = self.prefix.next() {
+            self.prefix_len -= chunk.len() as u64;
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        match Pin::new(&mut self.rest).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let n = data.len() as u64;
+                    self.seen.fetch_add(n, Ordering::Relaxed);
+                    Counters::add(&self.counters.bytes_in, n);
+                }
+                if let Some(deadline) = &mut self.deadline {
+                    deadline.as_mut().reset(Instant::now() + self.idle);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Client(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let idle = self.idle;
+                let deadline = self
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::IdleTimeout(idle)))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}

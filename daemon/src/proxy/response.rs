@@ -1,0 +1,158 @@
+//! What the client receives: either the upstream's body, forwarded frame by frame as
+//! it arrives (never buffered, so SSE events go out at once), or a small JSON error
+//! the proxy wrote itself. Either way the request's [`Tracker`] rides along and is
+//! finished when the body ends, fails, or is dropped because the client left.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use super::breaker::Breaker;
+use super::config::BreakerPolicy;
+use super::error::{BodyError, chain};
+use super::report::Tracker;
+
+pub(crate) struct ProxyBody {
+    inner: Inner,
+    tracker: Tracker,
+}
+
+enum Inner {
+    Local(Option<Bytes>),
+    Upstream {
+        body: Incoming,
+        idle: Duration,
+        /// One timer per response, pushed forward on every chunk.
+        deadline: Pin<Box<Sleep>>,
+        /// A stream that breaks mid-way counts against its provider's breaker.
+        breaker: Arc<Breaker>,
+        policy: BreakerPolicy,
+    },
+}
+
+impl ProxyBody {
+    pub(crate) fn upstream(
+        body: Incoming,
+        idle: Duration,
+        breaker: Arc<Breaker>,
+        policy: BreakerPolicy,
+        tracker: Tracker,
+    ) -> Self {
+        ProxyBody {
+            inner: Inner::Upstream {
+                body,
+                idle,
+                deadline: Box::pin(tokio::time::sleep(idle)),
+                breaker,
+                policy,
+            },
+            tracker,
+        }
+    }
+}
+
+/// A JSON error response of the shape the CLIs already parse:
+/// `{"error":{"type":KIND,"message":MESSAGE}}`.
+pub(crate) fn json_error(
+    status: StatusCode,
+    kind: &str,
+    message: &str,
+    mut tracker: Tracker,
+) -> Response<ProxyBody> {
+    let body = serde_json::json!({"error": {"type": kind, "message": message}}).to_string();
+    tracker.summary.status = status.as_u16();
+    let mut response = Response::new(ProxyBody {
+        inner: Inner::Local(Some(Bytes::from(body))),
+        tracker,
+    });
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let polled = match &mut this.inner {
+            Inner::Local(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Inner::Upstream {
+                body,
+                idle,
+                deadline,
+                breaker,
+                policy,
+            } => {
+                let polled = match Pin::new(body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        deadline.as_mut().reset(Instant::now() + *idle);
+                        Poll::Ready(Some(Ok(frame)))
+                    }
+                    Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Upstream(e)))),
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => match deadline.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::IdleTimeout(*idle)))),
+                        Poll::Pending => Poll::Pending,
+                    },
+                };
+                if let Poll::Ready(Some(Err(_))) = &polled {
+                    breaker.record_failure(policy, std::time::Instant::now());
+                }
+                polled
+            }
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.tracker.add_bytes_out(data.len() as u64);
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let message = chain(e);
+                this.tracker.fail(message);
+                this.tracker.finish();
+            }
+            Poll::Ready(None) => this.tracker.finish(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Local(data) => data.is_none(),
+            Inner::Upstream { body, .. } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Local(Some(data)) => SizeHint::with_exact(data.len() as u64),
+            Inner::Local(None) => SizeHint::with_exact(0),
+            Inner::Upstream { body, .. } => body.size_hint(),
+        }
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        // hyper may stop polling once `is_end_stream` says so (HEAD, 204, exact
+        // lengths): that is a complete response, not a client that went away.
+        if self.is_end_stream() {
+            self.tracker.finish();
+        }
+    }
+}

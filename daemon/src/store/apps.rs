@@ -1,0 +1,95 @@
+//! The `apps` table: each app's desired state.
+
+use rusqlite::params;
+
+use super::{Store, StoreError};
+use crate::apps::App;
+
+/// One app's desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRow {
+    pub app: App,
+    pub enabled: bool,
+    pub port: u16,
+    pub takeover: bool,
+    pub active_provider: Option<String>,
+}
+
+impl Store {
+    /// Every known app, in [`App::ALL`] order.
+    pub async fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT app, enabled, port, takeover, active_provider FROM apps",
+            )?;
+            let rows = stmt.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, bool>(1)?,
+                    row.get::<_, u16>(2)?,
+                    row.get::<_, bool>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                ))
+            })?;
+            let mut apps = Vec::new();
+            for row in rows {
+                let (name, enabled, port, takeover, active_provider) = row?;
+                // Rows for apps this version does not know are kept, not shown.
+                if let Ok(app) = name.parse::<App>() {
+                    apps.push(AppRow {
+                        app,
+                        enabled,
+                        port,
+                        takeover,
+                        active_provider,
+                    });
+                }
+            }
+            apps.sort_by_key(|row| row.app);
+            Ok(apps)
+        })
+        .await
+    }
+
+    pub async fn set_enabled(
+        &self,
+        app: App,
+        enabled: bool,
+        takeover: bool,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE apps SET enabled = ?2, takeover = ?3 WHERE app = ?1",
+                params![app.name(), enabled, takeover],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub async fn set_port(&self, app: App, port: u16) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE apps SET port = ?2 WHERE app = ?1",
+                params![app.name(), port],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub async fn set_active_provider(
+        &self,
+        app: App,
+        provider: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE apps SET active_provider = ?2 WHERE app = ?1",
+                params![app.name(), provider],
+            )
+            .map(drop)
+        })
+        .await
+    }
+}

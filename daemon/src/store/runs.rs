@@ -1,0 +1,88 @@
+//! The `runs` table: one row per worker process, from spawn to exit.
+
+use rusqlite::params;
+
+use super::{Store, StoreError, now_ms};
+use crate::apps::App;
+use crate::protocol::state::ExitInfo;
+
+/// A run that has no end recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRun {
+    pub id: i64,
+    pub app: String,
+    pub pid: u32,
+    pub pid_start: Option<u64>,
+}
+
+impl Store {
+    /// Records a spawned worker; returns the run id.
+    pub async fn start_run(
+        &self,
+        app: App,
+        epoch: u64,
+        pid: u32,
+        pid_start: Option<u64>,
+    ) -> Result<i64, StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO runs (app, epoch, pid, pid_start, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![app.name(), epoch as i64, pid, pid_start.map(|s| s as i64), now_ms() as i64],
+            )?;
+            Ok(conn.last_insert_rowid())
+        })
+        .await
+    }
+
+    pub async fn end_run(&self, id: i64, exit: ExitInfo) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE runs SET ended_at_ms = ?2, exit_code = ?3, signal = ?4, reason = ?5 WHERE id = ?1",
+                params![id, exit.at_ms as i64, exit.code, exit.signal, exit.reason.as_str()],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Runs a previous daemon left open (it died without recording their end).
+    pub async fn open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {
+        self.call(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT id, app, pid, pid_start FROM runs WHERE ended_at_ms IS NULL")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(OpenRun {
+                    id: row.get(0)?,
+                    app: row.get(1)?,
+                    pid: row.get(2)?,
+                    pid_start: row.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Closes every open run with the reason `daemon-lost`.
+    pub async fn close_lost_runs(&self) -> Result<usize, StoreError> {
+        self.call(|conn| {
+            conn.execute(
+                "UPDATE runs SET ended_at_ms = ?1, reason = 'daemon-lost' WHERE ended_at_ms IS NULL",
+                params![now_ms() as i64],
+            )
+        })
+        .await
+    }
+
+    /// How many runs of `app` ended with `reason` (for tests and `doctor`).
+    pub async fn count_runs(&self, app: App, reason: &'static str) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT count(*) FROM runs WHERE app = ?1 AND reason = ?2",
+                params![app.name(), reason],
+                |row| row.get(0),
+            )
+        })
+        .await
+    }
+}

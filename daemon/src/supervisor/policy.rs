@@ -1,0 +1,180 @@
+//! Supervision policy and the restart arithmetic: exponential backoff with a
+//! cap and a reset after healthy uptime, and parking after rapid failures.
+//! Pure functions of durations, so the rules are tested without processes.
+
+use std::time::Duration;
+
+/// Per-app supervision settings (DESIGN.md, "Supervision defaults").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    /// Uptime after which the delay and the rapid-failure count reset.
+    pub healthy_after: Duration,
+    /// A failure within this time of the run's start counts as rapid…
+    pub rapid_window: Duration,
+    /// …and this many rapid failures in a row park the app.
+    pub park_after: u32,
+    /// Silence on the control channel after which a worker counts as hung.
+    pub hung_after: Duration,
+    /// How long a worker may take from spawn to `Ready`.
+    pub ready_timeout: Duration,
+    /// How long in-flight requests may take to finish on stop.
+    pub drain: Duration,
+    /// How long SIGTERM has before SIGKILL.
+    pub term_grace: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            initial_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+            healthy_after: Duration::from_secs(60),
+            rapid_window: Duration::from_secs(10),
+            park_after: 5,
+            hung_after: Duration::from_secs(5),
+            ready_timeout: Duration::from_secs(10),
+            drain: Duration::from_secs(10),
+            term_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The exit code a worker uses for a permanent error (bad configuration):
+/// `EX_CONFIG` from sysexits.h. It parks the app at once.
+pub const EXIT_CONFIG: i32 = 78;
+
+/// What to do after a worker failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Restart { attempt: u32, delay: Duration },
+    Park { reason: String },
+}
+
+/// Failure bookkeeping for one app.
+#[derive(Debug, Clone, Default)]
+pub struct Backoff {
+    /// Failures since the last healthy run (drives the delay).
+    attempt: u32,
+    /// Consecutive failures that each came within the rapid window of their start.
+    rapid: u32,
+}
+
+impl Backoff {
+    /// Records a failed run that lasted `uptime` and decides what comes next.
+    pub fn on_failure(&mut self, policy: &Policy, uptime: Duration, permanent: bool) -> Decision {
+        if permanent {
+            return Decision::Park {
+                reason: format!(
+                    "the worker exited with code {EXIT_CONFIG} (configuration error); fix the configuration, then restart"
+                ),
+            };
+        }
+        if uptime >= policy.healthy_after {
+            self.attempt = 0;
+            self.rapid = 0;
+        }
+        if uptime < policy.rapid_window {
+            self.rapid += 1;
+        } else {
+            self.rapid = 0;
+        }
+        if self.rapid >= policy.park_after {
+            return Decision::Park {
+                reason: format!(
+                    "crashed {} times in a row, each within {}s of starting",
+                    self.rapid,
+                    policy.rapid_window.as_secs()
+                ),
+            };
+        }
+        self.attempt += 1;
+        Decision::Restart {
+            attempt: self.attempt,
+            delay: delay_for(policy, self.attempt),
+        }
+    }
+
+    /// A user's restart clears the slate.
+    pub fn reset(&mut self) {
+        *self = Backoff::default();
+    }
+}
+
+/// initial × 2^(attempt−1), capped.
+pub fn delay_for(policy: &Policy, attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(31);
+    policy
+        .initial_delay
+        .saturating_mul(1u32 << exp)
+        .min(policy.max_delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUICK: Duration = Duration::from_millis(50);
+
+    #[test]
+    fn delays_double_up_to_the_cap() {
+        let policy = Policy::default();
+        let delays: Vec<_> = (1..=10).map(|a| delay_for(&policy, a).as_millis()).collect();
+        assert_eq!(
+            delays,
+            [200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]
+        );
+    }
+
+    #[test]
+    fn five_rapid_failures_park() {
+        let policy = Policy::default();
+        let mut backoff = Backoff::default();
+        for attempt in 1..=4 {
+            assert_eq!(
+                backoff.on_failure(&policy, QUICK, false),
+                Decision::Restart {
+                    attempt,
+                    delay: delay_for(&policy, attempt)
+                }
+            );
+        }
+        assert!(matches!(
+            backoff.on_failure(&policy, QUICK, false),
+            Decision::Park { .. }
+        ));
+    }
+
+    #[test]
+    fn a_slow_failure_breaks_the_rapid_run_and_healthy_uptime_resets_the_delay() {
+        let policy = Policy::default();
+        let mut backoff = Backoff::default();
+        for _ in 0..4 {
+            backoff.on_failure(&policy, QUICK, false);
+        }
+        // 20 s of uptime: not rapid, but not healthy either: the delay keeps growing.
+        assert_eq!(
+            backoff.on_failure(&policy, Duration::from_secs(20), false),
+            Decision::Restart {
+                attempt: 5,
+                delay: Duration::from_millis(3200)
+            }
+        );
+        // Healthy for 60 s: back to the first delay.
+        assert_eq!(
+            backoff.on_failure(&policy, Duration::from_secs(61), false),
+            Decision::Restart {
+                attempt: 1,
+                delay: Duration::from_millis(200)
+            }
+        );
+    }
+
+    #[test]
+    fn exit_78_parks_at_once() {
+        let mut backoff = Backoff::default();
+        let decision = backoff.on_failure(&Policy::default(), QUICK, true);
+        assert!(matches!(decision, Decision::Park { reason } if reason.contains("78")));
+    }
+}

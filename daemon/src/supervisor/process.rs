@@ -1,0 +1,133 @@
+//! Starting a worker process: the listener becomes its fd 3, one end of a fresh
+//! socketpair its fd 4 (the control channel), and its stderr a pipe the daemon
+//! reads into its log and into the tail shown when an app is parked.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::process::{Child, ChildStderr};
+use tokio::task::JoinHandle;
+
+use crate::apps::App;
+
+/// The descriptor numbers a worker finds its listener and control channel on.
+pub const LISTENER_FD: i32 = 3;
+pub const CONTROL_FD: i32 = 4;
+/// Environment variable telling the worker its daemon's pid.
+pub const DAEMON_PID_ENV: &str = "SWITCHYARD_DAEMON_PID";
+
+/// How many stderr lines of a worker are kept for the parked reason.
+const STDERR_TAIL: usize = 20;
+
+pub struct Spawned {
+    pub child: Child,
+    pub pid: u32,
+    pub control: UnixStream,
+    /// Ends with the worker's stderr; yields its last lines.
+    pub stderr: JoinHandle<Vec<String>>,
+}
+
+/// Starts `switchyard worker --app APP` on `listener`.
+pub fn spawn_worker(app: App, listener: &TcpListener) -> io::Result<Spawned> {
+    let (ours, theirs) = StdUnixStream::pair()?;
+    // Park both descriptors above the target numbers first, so that the dup2
+    // calls in the child can never clobber one with the other.
+    let listener_fd = dup_high(listener.as_fd())?;
+    let control_fd = dup_high(theirs.as_fd())?;
+    drop(theirs);
+    let (listener_raw, control_raw) = (listener_fd.as_raw_fd(), control_fd.as_raw_fd());
+    let exe = std::env::current_exe()?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["worker", "--app", app.name()])
+        .env(DAEMON_PID_ENV, std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        // Its own process group: a Ctrl-C meant for a foreground daemon must
+        // reach the daemon only, which then drains the workers in order.
+        .process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls are made:
+    // dup2 and prctl.
+    unsafe {
+        command.pre_exec(move || {
+            for (from, to) in [(listener_raw, LISTENER_FD), (control_raw, CONTROL_FD)] {
+                // dup2 clears close-on-exec on the copy, which is the point.
+                if nix::libc::dup2(from, to) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            #[cfg(target_os = "linux")]
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = tokio::process::Command::from(command).spawn()?;
+    drop((listener_fd, control_fd));
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("the worker exited before it could be tracked"))?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| io::Error::other("the worker has no stderr pipe"))?;
+    ours.set_nonblocking(true)?;
+    Ok(Spawned {
+        child,
+        pid,
+        control: UnixStream::from_std(ours)?,
+        stderr: tokio::spawn(forward_stderr(app, pid, stderr)),
+    })
+}
+
+fn dup_high(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let raw = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(10)).map_err(io::Error::from)?;
+    // SAFETY: fcntl just returned this new descriptor and nothing else owns it.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
+}
+
+/// Copies the worker's stderr into the daemon's log, keeping the last lines.
+async fn forward_stderr(app: App, pid: u32, stderr: ChildStderr) -> Vec<String> {
+    let mut tail = VecDeque::with_capacity(STDERR_TAIL);
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "worker", %app, pid, "{line}");
+        if tail.len() == STDERR_TAIL {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    tail.into()
+}
+
+pub use crate::lock::signal;
+
+/// The process start time (clock ticks after boot), which with the pid proves
+/// a process is the one we started. Linux only.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: count after the last ')'.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_our_own_start_time() {
+        let ours = start_time(std::process::id());
+        assert!(ours.is_some_and(|t| t > 0));
+        assert_eq!(ours, start_time(std::process::id()));
+    }
+}

@@ -1,0 +1,82 @@
+//! While an app is parked, or waiting more than a second to restart, the daemon
+//! answers its port itself: every request gets a 503 whose JSON body names the
+//! reason and the command that recovers. A CLI never hangs on a dead port.
+
+use std::convert::Infallible;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode, body::Incoming, header};
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
+
+use crate::apps::App;
+
+/// Serves 503s on a copy of `listener` until `stop` is cancelled.
+pub fn start(
+    app: App,
+    listener: &TcpListener,
+    reason: &str,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let copy = listener.try_clone()?;
+    copy.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(copy)?;
+    let body = Arc::new(Bytes::from(body(app, reason)));
+    tracing::info!(%app, %reason, "answering the port with 503 while no worker serves it");
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                () = stop.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        tracing::warn!(%app, %err, "503 responder: accept failed");
+                        continue;
+                    }
+                },
+            };
+            let body = body.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
+                    let body = body.clone();
+                    async move { Ok::<_, Infallible>(unavailable(&body)) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(false)
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::select! {
+                    _ = conn => {}
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
+    });
+    Ok(())
+}
+
+fn unavailable(body: &Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.clone()));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
+}
+
+fn body(app: App, reason: &str) -> String {
+    serde_json::json!({
+        "type": "error",
+        "error": {
+            "type": "switchyard_unavailable",
+            "message": format!("the switchyard proxy for {app} is not serving: {reason}. Run `switchyard restart {app}` to recover, or `switchyard status` to see why."),
+            "app": app.name(),
+            "reason": reason,
+            "recover": format!("switchyard restart {app}"),
+        }
+    })
+    .to_string()
+}

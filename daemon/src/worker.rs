@@ -1,0 +1,211 @@
+//! The worker process (`switchyard worker --app APP`, started only by the
+//! daemon): takes its listener from fd 3 and its control channel from fd 4,
+//! waits for its `Config`, serves the proxy, reports `Ready`, heartbeats and
+//! request summaries, and drains on `Drain`, SIGTERM or the daemon's death.
+
+use std::os::fd::FromRawFd;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use crate::apps::App;
+use crate::protocol::state::{BreakerState, BreakerStatus, RequestLine, Traffic};
+use crate::protocol::worker::{DaemonToWorker, HEARTBEAT_INTERVAL, WorkerConfig, WorkerMessage};
+use crate::protocol::FrameCodec;
+use crate::proxy::{self, Proxy, ProxyConfig, ProxyReport};
+use crate::supervisor::{CONTROL_FD, DAEMON_PID_ENV, EXIT_CONFIG, LISTENER_FD};
+
+/// Test-only: a worker started with this variable set exits at once with that
+/// code, so crash loops can be provoked without breaking the binary.
+pub const TEST_EXIT_ENV: &str = "SWITCHYARD_TEST_WORKER_EXIT";
+
+/// How long in-flight requests may run on after a drain starts (the daemon's
+/// drain policy; it escalates to SIGTERM shortly after).
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the worker; returns the process exit code.
+pub async fn run(app: App) -> i32 {
+    if let Some(code) = std::env::var(TEST_EXIT_ENV).ok().and_then(|c| c.parse().ok()) {
+        eprintln!("exiting with code {code} because {TEST_EXIT_ENV} is set");
+        return code;
+    }
+    if let Some(daemon) = std::env::var(DAEMON_PID_ENV).ok().and_then(|p| p.parse::<i32>().ok())
+        && nix::unistd::getppid().as_raw() != daemon
+    {
+        // The daemon died between fork and the parent-death signal taking hold.
+        eprintln!("the daemon (pid {daemon}) is gone; exiting");
+        return 1;
+    }
+    match serve(app).await {
+        Ok(()) => 0,
+        Err(WorkerError::Config(message)) => {
+            eprintln!("configuration error: {message}");
+            EXIT_CONFIG
+        }
+        Err(WorkerError::Other(message)) => {
+            eprintln!("worker failed: {message}");
+            1
+        }
+    }
+}
+
+enum WorkerError {
+    Config(String),
+    Other(String),
+}
+
+fn other(err: impl std::fmt::Display) -> WorkerError {
+    WorkerError::Other(err.to_string())
+}
+
+async fn serve(app: App) -> Result<(), WorkerError> {
+    let (listener, control) = inherited().map_err(|err| {
+        WorkerError::Config(format!(
+            "no inherited listener and control channel ({err}); workers are started by the daemon, run `switchyard enable {app}`"
+        ))
+    })?;
+    let mut control = Framed::new(control, FrameCodec::<DaemonToWorker, WorkerMessage>::new());
+    let config = match tokio::time::timeout(Duration::from_secs(10), control.next()).await {
+        Ok(Some(Ok(DaemonToWorker::Config(config)))) => config,
+        Ok(Some(Ok(DaemonToWorker::Drain { .. }))) | Ok(None) => return Ok(()),
+        Ok(Some(Err(err))) => return Err(other(err)),
+        Err(_) => return Err(other("the daemon sent no configuration within 10 s")),
+    };
+    let proxy = std::sync::Arc::new(
+        Proxy::new(proxy_config(app, &config)).map_err(|e| WorkerError::Config(e.to_string()))?,
+    );
+    let stats = proxy.stats();
+    let (reports_tx, mut reports) = mpsc::channel(1024);
+    let drain = CancellationToken::new();
+    let serving = {
+        let drain = drain.clone();
+        let proxy = proxy.clone();
+        tokio::spawn(async move { proxy.serve(listener, reports_tx, drain, DRAIN_LIMIT).await })
+    };
+    tokio::pin!(serving);
+    control
+        .send(WorkerMessage::Ready { pid: std::process::id() })
+        .await
+        .map_err(other)?;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+    let mut sigterm = signal(SignalKind::terminate()).map_err(other)?;
+    let mut control_open = true;
+    loop {
+        tokio::select! {
+            result = &mut serving => {
+                return match result {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(err)) => Err(other(err)),
+                    Err(err) => Err(other(err)),
+                };
+            }
+            _ = heartbeat.tick() => {
+                let snap = stats.snapshot();
+                let beat = WorkerMessage::Heartbeat {
+                    traffic: Traffic {
+                        requests: snap.requests,
+                        errors: snap.errors,
+                        in_flight: snap.in_flight,
+                        bytes_in: snap.bytes_in,
+                        bytes_out: snap.bytes_out,
+                    },
+                    breakers: snap.providers.iter().map(|p| BreakerStatus {
+                        provider: p.name.clone(),
+                        state: match p.breaker {
+                            proxy::BreakerState::Closed => BreakerState::Closed,
+                            proxy::BreakerState::Open => BreakerState::Open,
+                            proxy::BreakerState::HalfOpen => BreakerState::HalfOpen,
+                        },
+                    }).collect(),
+                    last_error: snap.last_error,
+                };
+                if control_open && control.send(beat).await.is_err() {
+                    control_open = false;
+                    drain.cancel();
+                }
+            }
+            Some(report) = reports.recv() => {
+                let ProxyReport::Finished(s) = report;
+                let line = RequestLine {
+                    method: s.method,
+                    path: s.path,
+                    model: s.model,
+                    status: s.status,
+                    provider: s.provider,
+                    latency_ms: s.latency.as_millis() as u64,
+                    ttfb_ms: s.ttfb.map(|t| t.as_millis() as u64),
+                    bytes_out: s.bytes_out,
+                };
+                if control_open && control.send(WorkerMessage::Finished(line)).await.is_err() {
+                    control_open = false;
+                    drain.cancel();
+                }
+            }
+            msg = control.next(), if control_open => match msg {
+                Some(Ok(DaemonToWorker::Config(config))) => proxy.set_config(proxy_config(app, &config)),
+                Some(Ok(DaemonToWorker::Drain { .. })) => drain.cancel(),
+                // The daemon is gone (or speaks nonsense): stop taking requests.
+                None | Some(Err(_)) => {
+                    control_open = false;
+                    drain.cancel();
+                }
+            },
+            _ = sigterm.recv() => drain.cancel(),
+        }
+    }
+}
+
+/// The listener on fd 3 and the control socket on fd 4, checked to be sockets.
+fn inherited() -> std::io::Result<(tokio::net::TcpListener, tokio::net::UnixStream)> {
+    for fd in [LISTENER_FD, CONTROL_FD] {
+        // SAFETY: fstat only reads the descriptor's metadata.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let stat = nix::sys::stat::fstat(borrowed).map_err(std::io::Error::from)?;
+        if stat.st_mode & nix::libc::S_IFMT != nix::libc::S_IFSOCK {
+            return Err(std::io::Error::other(format!("fd {fd} is not a socket")));
+        }
+    }
+    // SAFETY: both descriptors were handed to us by the daemon for us alone,
+    // and were just checked to be open sockets.
+    let (listener, control) = unsafe {
+        (
+            std::net::TcpListener::from_raw_fd(LISTENER_FD),
+            std::os::unix::net::UnixStream::from_raw_fd(CONTROL_FD),
+        )
+    };
+    listener.set_nonblocking(true)?;
+    control.set_nonblocking(true)?;
+    Ok((
+        tokio::net::TcpListener::from_std(listener)?,
+        tokio::net::UnixStream::from_std(control)?,
+    ))
+}
+
+fn proxy_config(app: App, config: &WorkerConfig) -> ProxyConfig {
+    ProxyConfig {
+        app,
+        providers: config
+            .providers
+            .iter()
+            .map(|p| proxy::ProviderConfig {
+                name: p.name.clone(),
+                base_url: p.base_url.clone(),
+                credential: match &p.key {
+                    Some(key) => proxy::Credential::Key(key.clone()),
+                    None => proxy::Credential::Passthrough,
+                },
+            })
+            .collect(),
+        timeouts: proxy::Timeouts {
+            connect: Duration::from_millis(config.connect_timeout_ms),
+            first_byte: Duration::from_millis(config.first_byte_timeout_ms),
+            idle: Duration::from_millis(config.idle_timeout_ms),
+        },
+        max_buffered_body: config.max_buffered_body as usize,
+        breaker: proxy::BreakerPolicy::default(),
+    }
+}
