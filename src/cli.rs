@@ -1,0 +1,128 @@
+//! The command line, as DESIGN.md fixes it (a contract: scripts and tests rely
+//! on it). Parsing only; `commands/` carries each command out.
+
+use clap::{Args, Parser, Subcommand};
+use switchyard_daemon::apps::App;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    args_conflicts_with_subcommands = true,
+    about = "Keeps local proxies for Claude Code, Codex and Gemini CLI alive and visible.",
+    long_about = "Keeps local proxies for Claude Code, Codex and Gemini CLI alive and visible.\n\nWith no command, opens the dashboard (starting the daemon if none answers).\nSWITCHYARD_HOME=<dir> keeps every file (database, logs, socket) under one directory."
+)]
+pub struct Cli {
+    /// Run the daemon headless, in the foreground.
+    #[arg(long)]
+    pub daemon: bool,
+
+    /// Set by `daemon start` for the daemon it detaches.
+    #[arg(long, hide = true, requires = "daemon")]
+    pub detached: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start, stop or inspect the daemon.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+    /// The daemon and every app (exit 3 when the daemon is not running).
+    Status(JsonFlag),
+    /// Start APP's proxy.
+    Enable {
+        app: App,
+        /// Also point the CLI's own configuration at the proxy.
+        #[arg(long)]
+        takeover: bool,
+    },
+    /// Stop APP's proxy and release its port.
+    Disable { app: App },
+    /// Restart APP's proxy (also un-parks it).
+    Restart { app: App },
+    /// Move APP to another port (the new port is bound before the old is released).
+    Port { app: App, port: u16 },
+    /// Manage the upstream providers of an app.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Print the snapshot, then live events (NDJSON with --json).
+    Events {
+        #[arg(long)]
+        json: bool,
+        /// Replay journal events after this seq instead of starting with a snapshot.
+        #[arg(long, value_name = "SEQ")]
+        since: Option<u64>,
+    },
+    /// Print the daemon's log.
+    Logs {
+        /// Keep printing as the log grows.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only lines about this app.
+        #[arg(long)]
+        app: Option<App>,
+    },
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
+    /// The proxy worker process (started by the daemon only).
+    #[command(hide = true)]
+    Worker {
+        #[arg(long)]
+        app: App,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start a detached daemon; returns once it answers.
+    Start,
+    /// Stop the daemon gracefully (SIGKILL after a grace period).
+    Stop,
+    /// Stop, then start.
+    Restart,
+    /// Is the daemon running? (exit 3 when not)
+    Status(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// List providers, in the order requests try them.
+    List {
+        app: Option<App>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add (or replace) a provider.
+    Add {
+        app: App,
+        name: String,
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+        /// Read the key from this environment variable of the daemon.
+        #[arg(long, value_name = "VAR", group = "auth")]
+        key_env: Option<String>,
+        /// Read the key from standard input and keep it in the store.
+        #[arg(long, group = "auth")]
+        key_stdin: bool,
+        /// Forward the client's own key (the default).
+        #[arg(long, group = "auth")]
+        passthrough: bool,
+        /// Lower goes first; default: after the existing ones.
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i64>,
+    },
+    /// Remove a provider.
+    Remove { app: App, name: String },
+    /// Send requests to this provider first.
+    Use { app: App, name: String },
+}

@@ -1,0 +1,130 @@
+//! `switchyard status [--json]`: the daemon and every app. The JSON shape is
+//! part of the command-line contract in DESIGN.md.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::Result;
+use serde_json::{Value, json};
+use switchyard_daemon::lifecycle::{self, Probe};
+use switchyard_daemon::paths::Paths;
+use switchyard_daemon::protocol::state::{AppState, Snapshot};
+use switchyard_daemon::protocol::{Reply, Request};
+use switchyard_daemon::store::now_ms;
+
+use super::EXIT_NOT_RUNNING;
+
+/// The daemon's part of a status report.
+pub struct DaemonView {
+    pub json: Value,
+    pub line: String,
+    pub snapshot: Option<Snapshot>,
+}
+
+pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
+    let socket = paths.socket().display().to_string();
+    Ok(match probe {
+        Probe::Running(mut client) => {
+            let snapshot = match client.request(Request::Status).await? {
+                Reply::Status(snapshot) => *snapshot,
+                other => color_eyre::eyre::bail!("unexpected reply to status: {other:?}"),
+            };
+            let info = &snapshot.daemon;
+            let uptime_s = now_ms().saturating_sub(info.started_at_ms) / 1000;
+            DaemonView {
+                json: json!({"state": "running", "pid": info.pid, "version": info.version,
+                    "uptime_s": uptime_s, "socket": info.socket}),
+                line: format!(
+                    "daemon: running (pid {}, version {}, up {}) on {}",
+                    info.pid, info.version, human_duration(uptime_s), info.socket
+                ),
+                snapshot: Some(snapshot),
+            }
+        }
+        Probe::Stopped => DaemonView {
+            json: json!({"state": "stopped", "pid": null, "version": null, "uptime_s": null, "socket": socket}),
+            line: "daemon: stopped (start it with `switchyard daemon start`)".into(),
+            snapshot: None,
+        },
+        Probe::Stale { pid } => DaemonView {
+            json: json!({"state": "stale", "pid": pid, "version": null, "uptime_s": null, "socket": socket}),
+            line: format!(
+                "daemon: stale (pid {} is gone, its socket or pid file remains; `switchyard daemon start` cleans up)",
+                pid.map_or_else(|| "?".to_owned(), |p| p.to_string())
+            ),
+            snapshot: None,
+        },
+    })
+}
+
+pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
+    let probe = lifecycle::probe(paths).await?;
+    let view = daemon_view(paths, probe).await?;
+    let apps = view.snapshot.as_ref().map(|s| s.apps.as_slice()).unwrap_or(&[]);
+    if json {
+        let apps: Vec<Value> = apps.iter().map(app_json).collect();
+        let out = json!({"daemon": view.json, "apps": apps});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{}", view.line);
+        if !apps.is_empty() {
+            println!();
+            println!(
+                "{:<8} {:<9} {:<6} {:<8} {:<9} {:<8} {:<9} PROVIDER",
+                "APP", "STATE", "PORT", "PID", "RESTARTS", "UPTIME", "HEALTH"
+            );
+        }
+        for app in apps {
+            println!(
+                "{:<8} {:<9} {:<6} {:<8} {:<9} {:<8} {:<9} {}",
+                app.app.name(),
+                app.state.as_str(),
+                app.port,
+                app.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                app.restarts,
+                uptime_s(app).map_or_else(|| "-".into(), human_duration),
+                app.health.as_str(),
+                app.provider.as_deref().unwrap_or("-"),
+            );
+            if let Some(error) = &app.port_error {
+                println!("         ! {error}");
+            }
+            if let Some(parked) = &app.parked {
+                println!("         ! parked: {} (recover: switchyard restart {})", parked.reason, app.app);
+            }
+        }
+    }
+    Ok(if view.snapshot.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_NOT_RUNNING)
+    })
+}
+
+fn uptime_s(app: &AppState) -> Option<u64> {
+    app.ready_at_ms.map(|at| now_ms().saturating_sub(at) / 1000)
+}
+
+fn app_json(app: &AppState) -> Value {
+    json!({
+        "app": app.app.name(),
+        "enabled": app.enabled,
+        "state": app.state.as_str(),
+        "port": app.port,
+        "pid": app.pid,
+        "restarts": app.restarts,
+        "uptime_s": uptime_s(app),
+        "health": app.health.as_str(),
+        "provider": app.provider,
+        "error": app.port_error,
+        "parked_reason": app.parked.as_ref().map(|p| p.reason.clone()),
+    })
+}
+
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
