@@ -91,7 +91,10 @@ impl Breaker {
     pub(crate) fn record_failure(&self, policy: &BreakerPolicy, now: Instant) {
         // Stamp the opening time before the count crosses the threshold, so a
         // concurrent `admit` never pairs "tripped" with a stale timestamp.
-        let next = self.consecutive_failures.load(Ordering::Acquire).saturating_add(1);
+        let next = self
+            .consecutive_failures
+            .load(Ordering::Acquire)
+            .saturating_add(1);
         if next >= policy.failures_to_open.max(1) {
             self.opened_at_ms
                 .store(self.millis_since_epoch(now), Ordering::Release);
@@ -148,7 +151,10 @@ mod tests {
 
         // A failed probe re-opens for a fresh cool-down.
         b.record_failure(&POLICY, later);
-        assert_eq!(b.state(&POLICY, later + Duration::from_secs(5)), BreakerState::Open);
+        assert_eq!(
+            b.state(&POLICY, later + Duration::from_secs(5)),
+            BreakerState::Open
+        );
         let again = later + Duration::from_secs(10);
         assert_eq!(b.admit(&POLICY, again), Admit::Probe);
         b.record_success();

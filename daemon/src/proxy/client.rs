@@ -49,7 +49,10 @@ pub(crate) enum Route {
 
 impl Route {
     /// Sends one attempt; the error is rendered with its causes for summaries.
-    pub(crate) async fn send(&self, mut req: Request<UpstreamBody>) -> Result<Response<Incoming>, String> {
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, String> {
         let sent = match self {
             Route::Direct(client) => client.request(req).await,
             Route::Forward { client, auth } => {
@@ -145,7 +148,11 @@ fn proxied_route(intercept: &Intercept, dst_https: bool, connect_timeout: Durati
             Route::Socks(client(tls(socks)))
         }
         other => Route::Unsupported(
-            format!("outbound proxy scheme {:?} is not supported", other.unwrap_or("")).into(),
+            format!(
+                "outbound proxy scheme {:?} is not supported",
+                other.unwrap_or("")
+            )
+            .into(),
         ),
     }
 }
@@ -226,7 +233,11 @@ impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Proxied<T> {
 }
 
 impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Proxied<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
 

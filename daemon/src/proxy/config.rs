@@ -137,7 +137,10 @@ mod tests {
         assert_eq!(t.first_byte, Duration::from_secs(120));
         assert_eq!(t.idle, Duration::from_secs(120));
         let b = BreakerPolicy::default();
-        assert_eq!((b.failures_to_open, b.cool_down), (3, Duration::from_secs(30)));
+        assert_eq!(
+            (b.failures_to_open, b.cool_down),
+            (3, Duration::from_secs(30))
+        );
         let c = ProxyConfig::new(App::Codex, Vec::new());
         assert_eq!(c.max_buffered_body, 32 * 1024 * 1024);
     }

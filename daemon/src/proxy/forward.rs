@@ -16,20 +16,28 @@ use super::breaker::{Admit, Breaker};
 use super::config::BreakerPolicy;
 use super::error::BodyError;
 use super::headers::{inject_credential, strip_hop_by_hop};
+use super::model;
 use super::provider::{Active, Provider};
 use super::report::Tracker;
 use super::request::{Collected, UpstreamBody, collect};
 use super::response::{ProxyBody, json_error};
 use super::server::Ctx;
-use super::model;
 
 /// The hyper service function.
-pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub(crate) async fn handle(
+    ctx: Arc<Ctx>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
     let mut tracker = Tracker::start(&ctx.counters, &ctx.reports, req.method(), req.uri().path());
     if let Err(rejection) = ctx.guard.check(req.headers()) {
         let message = rejection.message(ctx.guard.port());
         tracker.fail(format!("refused: {message}"));
-        return Ok(json_error(StatusCode::FORBIDDEN, "switchyard_forbidden", &message, tracker));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "switchyard_forbidden",
+            &message,
+            tracker,
+        ));
     }
     // One Arc clone; the watch lock is released at once.
     let active = Arc::clone(&ctx.active.borrow());
@@ -39,14 +47,17 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Resp
     let idle = active.timeouts.idle;
     let mut source = match collect(body, active.max_buffered_body, idle, &mut tracker).await {
         Ok(Collected::Full(chunks)) => {
-            tracker.summary.model = model::from_json_body(parts.headers.get(header::CONTENT_TYPE), &chunks);
+            tracker.summary.model =
+                model::from_json_body(parts.headers.get(header::CONTENT_TYPE), &chunks);
             BodySource::Replay(chunks)
         }
         Ok(Collected::Partial { prefix, rest }) => {
             let seen = Arc::new(AtomicU64::new(0));
             tracker.streamed_in = Some(Arc::clone(&seen));
             let counters = Arc::clone(&ctx.counters);
-            BodySource::Once(Some(UpstreamBody::stream(prefix, rest, idle, counters, seen)))
+            BodySource::Once(Some(UpstreamBody::stream(
+                prefix, rest, idle, counters, seen,
+            )))
         }
         Err(e) => {
             let (status, message) = match &e {
@@ -54,7 +65,12 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Resp
                 _ => (StatusCode::BAD_REQUEST, e.to_string()),
             };
             tracker.fail(message.clone());
-            return Ok(json_error(status, "switchyard_bad_request", &message, tracker));
+            return Ok(json_error(
+                status,
+                "switchyard_bad_request",
+                &message,
+                tracker,
+            ));
         }
     };
     if tracker.summary.model.is_none() {
@@ -107,7 +123,12 @@ impl Drop for Verdict<'_> {
     }
 }
 
-async fn failover(active: &Active, parts: &Parts, source: &mut BodySource, mut tracker: Tracker) -> Response<ProxyBody> {
+async fn failover(
+    active: &Active,
+    parts: &Parts,
+    source: &mut BodySource,
+    mut tracker: Tracker,
+) -> Response<ProxyBody> {
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let policy = &active.policy;
     let mut attempts: u32 = 0;
@@ -131,10 +152,17 @@ async fn failover(active: &Active, parts: &Parts, source: &mut BodySource, mut t
                     Admit::Skip => continue,
                 }
             };
-            let verdict = Verdict { breaker: &provider.breaker, policy, probe };
+            let verdict = Verdict {
+                breaker: &provider.breaker,
+                policy,
+                probe,
+            };
             let Some(body) = source.next() else {
                 // A streamed body is gone after the first attempt.
-                failures.push(format!("{}: not tried (request body too large to retry)", provider.name));
+                failures.push(format!(
+                    "{}: not tried (request body too large to retry)",
+                    provider.name
+                ));
                 break;
             };
             attempts += 1;
@@ -151,7 +179,8 @@ async fn failover(active: &Active, parts: &Parts, source: &mut BodySource, mut t
             let failure = match outcome {
                 Ok(Ok(response)) if is_retryable(response.status()) => {
                     verdict.failure();
-                    let failure = format!("{}: status {}", provider.name, response.status().as_u16());
+                    let failure =
+                        format!("{}: status {}", provider.name, response.status().as_u16());
                     held = Some((response, provider));
                     failure
                 }
@@ -166,7 +195,10 @@ async fn failover(active: &Active, parts: &Parts, source: &mut BodySource, mut t
                 }
                 Err(_) => {
                     verdict.failure();
-                    format!("{}: no response headers within {first_byte:?}", provider.name)
+                    format!(
+                        "{}: no response headers within {first_byte:?}",
+                        provider.name
+                    )
                 }
             };
             tracing::debug!(failure = %failure, "upstream attempt failed");
@@ -184,7 +216,12 @@ async fn failover(active: &Active, parts: &Parts, source: &mut BodySource, mut t
     tracker.fail(summary.clone());
     match held {
         Some((response, provider)) => stream(response, provider, policy, active, tracker),
-        None => json_error(StatusCode::BAD_GATEWAY, "switchyard_upstream_unavailable", &summary, tracker),
+        None => json_error(
+            StatusCode::BAD_GATEWAY,
+            "switchyard_upstream_unavailable",
+            &summary,
+            tracker,
+        ),
     }
 }
 
@@ -226,6 +263,12 @@ fn stream(
     tracker.summary.status = parts.status.as_u16();
     tracker.summary.provider = Some(provider.name.clone());
     tracker.summary.ttfb = Some(tracker.started().elapsed());
-    let body = ProxyBody::upstream(body, active.timeouts.idle, Arc::clone(&provider.breaker), *policy, tracker);
+    let body = ProxyBody::upstream(
+        body,
+        active.timeouts.idle,
+        Arc::clone(&provider.breaker),
+        *policy,
+        tracker,
+    );
     Response::from_parts(parts, body)
 }

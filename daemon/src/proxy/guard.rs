@@ -58,7 +58,11 @@ impl Guard {
             return Err(Rejection::Host);
         };
         let host = host.as_bytes();
-        if self.allowed.iter().any(|ok| ok.as_bytes().eq_ignore_ascii_case(host)) {
+        if self
+            .allowed
+            .iter()
+            .any(|ok| ok.as_bytes().eq_ignore_ascii_case(host))
+        {
             Ok(())
         } else {
             Err(Rejection::Host)
@@ -82,7 +86,12 @@ mod tests {
     #[test]
     fn loopback_hosts_with_our_port_pass() {
         let g = Guard::new(15721);
-        for ok in ["127.0.0.1:15721", "localhost:15721", "LOCALHOST:15721", "[::1]:15721"] {
+        for ok in [
+            "127.0.0.1:15721",
+            "localhost:15721",
+            "LOCALHOST:15721",
+            "[::1]:15721",
+        ] {
             assert_eq!(g.check(&with_host(ok)), Ok(()), "{ok}");
         }
     }
@@ -90,7 +99,13 @@ mod tests {
     #[test]
     fn other_hosts_ports_origins_and_duplicates_are_refused() {
         let g = Guard::new(15721);
-        for bad in ["evil.example:15721", "127.0.0.1:80", "localhost", "127.0.0.1", ""] {
+        for bad in [
+            "evil.example:15721",
+            "127.0.0.1:80",
+            "localhost",
+            "127.0.0.1",
+            "",
+        ] {
             assert_eq!(g.check(&with_host(bad)), Err(Rejection::Host), "{bad:?}");
         }
         assert_eq!(g.check(&HeaderMap::new()), Err(Rejection::Host));
@@ -100,7 +115,10 @@ mod tests {
         assert_eq!(g.check(&two), Err(Rejection::Host));
 
         let mut origin = with_host("localhost:15721");
-        origin.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        origin.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert_eq!(g.check(&origin), Err(Rejection::Origin));
     }
 }

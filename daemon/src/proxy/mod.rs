@@ -53,7 +53,9 @@ pub struct Proxy {
 
 impl std::fmt::Debug for Proxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Proxy").field("stats", &self.stats()).finish()
+        f.debug_struct("Proxy")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 

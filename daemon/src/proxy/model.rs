@@ -11,7 +11,10 @@ const SCAN_LIMIT: usize = 1 << 20;
 const MAX_NAME: usize = 256;
 
 /// The top-level `"model"` string of a JSON body, if the content type says JSON.
-pub(crate) fn from_json_body(content_type: Option<&HeaderValue>, chunks: &[Bytes]) -> Option<String> {
+pub(crate) fn from_json_body(
+    content_type: Option<&HeaderValue>,
+    chunks: &[Bytes],
+) -> Option<String> {
     let is_json = content_type
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
@@ -48,8 +51,12 @@ enum State {
     /// Inside the top-level object, where the next string is a key.
     ExpectKey,
     InKey,
-    AfterKey { model: bool },
-    ExpectValue { model: bool },
+    AfterKey {
+        model: bool,
+    },
+    ExpectValue {
+        model: bool,
+    },
     InModel,
 }
 
@@ -81,7 +88,9 @@ impl Scanner {
                     self.in_string = false;
                     match self.state {
                         State::InKey => {
-                            self.state = State::AfterKey { model: self.buf == b"model" };
+                            self.state = State::AfterKey {
+                                model: self.buf == b"model",
+                            };
                         }
                         State::InModel => {
                             return Some(String::from_utf8(std::mem::take(&mut self.buf)).ok());
@@ -152,17 +161,26 @@ mod tests {
     use super::*;
 
     fn sniff(parts: &[&str]) -> Option<String> {
-        let chunks: Vec<Bytes> = parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect();
+        let chunks: Vec<Bytes> = parts
+            .iter()
+            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+            .collect();
         from_json_body(Some(&HeaderValue::from_static("application/json")), &chunks)
     }
 
     #[test]
     fn finds_the_top_level_model_only() {
-        assert_eq!(sniff(&[r#"{"model":"claude-sonnet-4","max_tokens":5}"#]).as_deref(), Some("claude-sonnet-4"));
+        assert_eq!(
+            sniff(&[r#"{"model":"claude-sonnet-4","max_tokens":5}"#]).as_deref(),
+            Some("claude-sonnet-4")
+        );
         let nested = r#"{"messages":[{"model":"nested","x":{"model":"deeper"}}],"a":"\"model\":\"str\"","model" : "gpt-5"}"#;
         assert_eq!(sniff(&[nested]).as_deref(), Some("gpt-5"));
         // Split at awkward places: inside the key, the escape and the value.
-        assert_eq!(sniff(&[r#"{"a":"x\"#, r#""","mo"#, r#"del":"o"#, r#"4"}"#]).as_deref(), Some("o4"));
+        assert_eq!(
+            sniff(&[r#"{"a":"x\"#, r#""","mo"#, r#"del":"o"#, r#"4"}"#]).as_deref(),
+            Some("o4")
+        );
     }
 
     #[test]
@@ -173,7 +191,10 @@ mod tests {
         assert_eq!(sniff(&[r#"["model","x"]"#]), None);
         assert_eq!(sniff(&["not json"]), None);
         let text = [Bytes::from_static(br#"{"model":"m"}"#)];
-        assert_eq!(from_json_body(Some(&HeaderValue::from_static("text/plain")), &text), None);
+        assert_eq!(
+            from_json_body(Some(&HeaderValue::from_static("text/plain")), &text),
+            None
+        );
         assert_eq!(from_json_body(None, &text), None);
     }
 
@@ -183,7 +204,10 @@ mod tests {
             from_path("/v1beta/models/gemini-2.5-pro:streamGenerateContent").as_deref(),
             Some("gemini-2.5-pro")
         );
-        assert_eq!(from_path("/v1/models/text-embedding/x").as_deref(), Some("text-embedding"));
+        assert_eq!(
+            from_path("/v1/models/text-embedding/x").as_deref(),
+            Some("text-embedding")
+        );
         assert_eq!(from_path("/v1/messages"), None);
         assert_eq!(from_path("/v1/models/"), None);
     }

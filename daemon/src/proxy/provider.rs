@@ -47,7 +47,8 @@ impl Active {
         let mut providers = Vec::with_capacity(config.providers.len());
         for p in config.providers {
             let (base, base_path) = parse_base(&p)?;
-            let (Some(scheme), Some(authority)) = (base.scheme().cloned(), base.authority().cloned())
+            let (Some(scheme), Some(authority)) =
+                (base.scheme().cloned(), base.authority().cloned())
             else {
                 return Err(invalid(&p, "it must be absolute (scheme://host)"));
             };
@@ -56,8 +57,11 @@ impl Active {
             let credential = match &p.credential {
                 Credential::Passthrough => None,
                 Credential::Key(key) => Some(
-                    credential_header(config.app.auth_style(), key)
-                        .ok_or_else(|| ProxyError::InvalidKey { provider: p.name.clone() })?,
+                    credential_header(config.app.auth_style(), key).ok_or_else(|| {
+                        ProxyError::InvalidKey {
+                            provider: p.name.clone(),
+                        }
+                    })?,
                 ),
             };
             let breaker = previous
@@ -113,7 +117,11 @@ fn invalid(p: &ProviderConfig, reason: &str) -> ProxyError {
 
 /// Parses and checks a base URL; returns it and its path without a trailing slash.
 fn parse_base(p: &ProviderConfig) -> Result<(Uri, String), ProxyError> {
-    let uri: Uri = p.base_url.trim().parse().map_err(|e: http::uri::InvalidUri| invalid(p, &e.to_string()))?;
+    let uri: Uri = p
+        .base_url
+        .trim()
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| invalid(p, &e.to_string()))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => return Err(invalid(p, "the scheme must be http or https")),
@@ -122,7 +130,10 @@ fn parse_base(p: &ProviderConfig) -> Result<(Uri, String), ProxyError> {
         return Err(invalid(p, "it has no host"));
     };
     if authority.as_str().contains('@') {
-        return Err(invalid(p, "credentials belong in the key setting, not the URL"));
+        return Err(invalid(
+            p,
+            "credentials belong in the key setting, not the URL",
+        ));
     }
     if authority.host().is_empty() {
         return Err(invalid(p, "it has no host"));
@@ -150,7 +161,10 @@ mod tests {
 
     fn build(urls: &[&str]) -> Result<Active, ProxyError> {
         let upstream = Upstream::new(Matcher::builder().build());
-        let providers = urls.iter().map(|u| provider(u, Credential::Passthrough)).collect();
+        let providers = urls
+            .iter()
+            .map(|u| provider(u, Credential::Passthrough))
+            .collect();
         Active::build(ProxyConfig::new(App::Codex, providers), None, &upstream)
     }
 
@@ -177,7 +191,14 @@ mod tests {
 
     #[test]
     fn rejects_unusable_base_urls() {
-        for bad in ["ftp://h", "/just/a/path", "http://user:pw@h", "http://h/v1?x=1", "not a url", ""] {
+        for bad in [
+            "ftp://h",
+            "/just/a/path",
+            "http://user:pw@h",
+            "http://h/v1?x=1",
+            "not a url",
+            "",
+        ] {
             assert!(
                 matches!(build(&[bad]), Err(ProxyError::InvalidBaseUrl { .. })),
                 "{bad:?} accepted"
@@ -188,7 +209,9 @@ mod tests {
             App::Claude,
             vec![provider("http://h", Credential::Key("bad\nkey".into()))],
         );
-        let err = Active::build(config, None, &upstream).err().map(|e| e.to_string());
+        let err = Active::build(config, None, &upstream)
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("API key") && !e.contains("bad")));
     }
 }

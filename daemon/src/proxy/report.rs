@@ -131,7 +131,8 @@ impl Drop for Tracker {
             // A client that hangs up (Ctrl-C in the CLI) is not a proxy error, so it is
             // reported but not counted in `errors`.
             if self.summary.error.is_none() {
-                self.summary.error = Some("client disconnected before the response completed".into());
+                self.summary.error =
+                    Some("client disconnected before the response completed".into());
             }
             self.finish();
         }
@@ -154,7 +155,10 @@ mod tests {
         let Ok(ProxyReport::Finished(s)) = rx.try_recv() else {
             panic!("no report");
         };
-        assert_eq!((s.method.as_str(), s.path.as_str()), ("POST", "/v1/messages"));
+        assert_eq!(
+            (s.method.as_str(), s.path.as_str()),
+            ("POST", "/v1/messages")
+        );
         assert!(s.error.is_some_and(|e| e.contains("client disconnected")));
     }
 

@@ -36,7 +36,10 @@ pub(crate) async fn collect(
     // A declared length over the cap will not fit: start streaming at once instead
     // of holding 32 MiB first.
     if body.size_hint().lower() > cap as u64 {
-        return Ok(Collected::Partial { prefix: Vec::new(), rest: body });
+        return Ok(Collected::Partial {
+            prefix: Vec::new(),
+            rest: body,
+        });
     }
     let mut chunks = Vec::new();
     let mut held = 0usize;
@@ -48,12 +51,17 @@ pub(crate) async fn collect(
             Ok(Some(Ok(frame))) => frame,
         };
         // Request trailers are practically unused by these APIs; they are dropped.
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         tracker.add_bytes_in(data.len() as u64);
         held += data.len();
         chunks.push(data);
         if held > cap {
-            return Ok(Collected::Partial { prefix: chunks, rest: body });
+            return Ok(Collected::Partial {
+                prefix: chunks,
+                rest: body,
+            });
         }
     }
     Ok(Collected::Full(chunks.into()))
@@ -121,7 +129,11 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
-            UpstreamBody::Replay { chunks, next, remaining } => {
+            UpstreamBody::Replay {
+                chunks,
+                next,
+                remaining,
+            } => {
                 let Some(chunk) = chunks.get(*next) else {
                     return Poll::Ready(None);
                 };
@@ -157,7 +169,10 @@ impl Body for UpstreamBody {
 }
 
 impl Streaming {
-    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         if let Some(chunk) = self.prefix.next() {
             self.prefix_len -= chunk.len() as u64;
             return Poll::Ready(Some(Ok(Frame::data(chunk))));

@@ -82,7 +82,10 @@ pub(crate) async fn serve(
     // wait in the backlog for the next worker instead of being refused.
     drop(listener);
     connections.close();
-    if tokio::time::timeout(drain_deadline, connections.wait()).await.is_err() {
+    if tokio::time::timeout(drain_deadline, connections.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             open = connections.len(),
             "drain deadline passed; closing the remaining connections"

@@ -28,7 +28,10 @@ impl Counters {
     }
 
     pub(crate) fn set_last_error(&self, message: String) {
-        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(message);
     }
 
     fn last_error(&self) -> Option<String> {

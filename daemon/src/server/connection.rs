@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
 use tokio_util::codec::Framed;
@@ -131,7 +132,17 @@ async fn bad_frame(framed: &mut ServerFramed, err: FrameError) {
 }
 
 /// Sends a last error frame (best effort, briefly) before the connection closes.
+/// Closing with unread input would make the peer's kernel report a reset
+/// instead of our message, so the write side is shut first and the input
+/// drained for a moment.
 pub(super) async fn refuse(framed: &mut ServerFramed, kind: ErrorKind, message: impl Into<String>) {
     let frame = ServerMessage::Error(ErrorReply::new(kind, message));
-    let _ = tokio::time::timeout(Duration::from_secs(1), framed.send(frame)).await;
+    let linger = async {
+        framed.send(frame).await.ok()?;
+        framed.get_mut().shutdown().await.ok()?;
+        let mut sink = [0u8; 4096];
+        while framed.get_mut().read(&mut sink).await.ok()? > 0 {}
+        Some(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
 }

@@ -1,0 +1,364 @@
+//! Throughput, latency and SSE-delay benchmark for the worker's reverse proxy.
+//!
+//! Starts an in-process mock upstream (a small JSON endpoint and an SSE endpoint)
+//! and a `Proxy` in front of it, then drives both with a bounded keep-alive HTTP/1.1
+//! load generator and prints one markdown report. Everything runs on 127.0.0.1.
+//!
+//! ```text
+//! cargo run --release -p switchyard-daemon --example proxy_bench -- \
+//!     [--duration-ms 3000] [--upstream-port 0] [--nginx-port N]
+//! ```
+//!
+//! `--upstream-port` pins the mock upstream's port so an external reverse proxy
+//! (nginx) can be pointed at it; `--nginx-port` then measures that proxy too, with
+//! the same paths (`/json`, `/sse`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use switchyard_daemon::apps::App;
+use switchyard_daemon::proxy::{Credential, ProviderConfig, Proxy, ProxyConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const CONCURRENCY: [usize; 3] = [1, 64, 256];
+/// Hard cap on requests per cell, whatever the duration.
+const MAX_REQUESTS_PER_CELL: usize = 2_000_000;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const SSE_STREAMS: usize = 16;
+const SSE_EVENTS: usize = 200;
+const SSE_GAP: Duration = Duration::from_millis(10);
+const JSON_BODY: &str = r#"{"id":"msg_bench","type":"message","role":"assistant","content":[{"type":"text","text":"ok"}],"usage":{"input_tokens":3,"output_tokens":1}}"#;
+
+/// Shared clock for SSE timestamps (upstream and client are in one process).
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+struct Args {
+    duration: Duration,
+    upstream_port: u16,
+    nginx_port: Option<u16>,
+}
+
+fn parse_args() -> Result<Args, BoxError> {
+    let mut args = Args {
+        duration: Duration::from_millis(3000),
+        upstream_port: 0,
+        nginx_port: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--duration-ms" => args.duration = Duration::from_millis(value()?.parse()?),
+            "--upstream-port" => args.upstream_port = value()?.parse()?,
+            "--nginx-port" => args.nginx_port = Some(value()?.parse()?),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> Result<(), BoxError> {
+    let args = parse_args()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    epoch();
+    let upstream = start_upstream(args.upstream_port).await?;
+    let (proxy_addr, shutdown) = start_proxy(upstream).await?;
+
+    let mut targets = vec![("direct", upstream), ("switchyard", proxy_addr)];
+    if let Some(port) = args.nginx_port {
+        targets.push(("nginx", SocketAddr::from(([127, 0, 0, 1], port))));
+    }
+
+    println!("## Switchyard proxy benchmark\n");
+    println!(
+        "{} CPU(s); {} per cell; small JSON GET over keep-alive HTTP/1.1; all on 127.0.0.1, load generator in the same process.\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        humantime(args.duration)
+    );
+    println!("| target | concurrency | requests | errors | req/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for &concurrency in &CONCURRENCY {
+        for &(name, addr) in &targets {
+            // Short warm-up so connection setup is not part of the measurement.
+            load(addr, concurrency, Duration::from_millis(200)).await;
+            let cell = load(addr, concurrency, args.duration).await;
+            println!(
+                "| {name} | {concurrency} | {} | {} | {:.0} | {:.3} | {:.3} |",
+                cell.latencies_us.len(),
+                cell.errors,
+                cell.latencies_us.len() as f64 / cell.elapsed.as_secs_f64(),
+                percentile(&cell.latencies_us, 50) as f64 / 1000.0,
+                percentile(&cell.latencies_us, 99) as f64 / 1000.0,
+            );
+        }
+    }
+
+    println!(
+        "\nSSE: {SSE_STREAMS} concurrent streams x {SSE_EVENTS} events, one every {} ms; delay = upstream write to client receipt.\n",
+        SSE_GAP.as_millis()
+    );
+    println!("| target | events | p50 µs | p99 µs | added p50 µs | added p99 µs |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut baseline = None;
+    for &(name, addr) in &targets {
+        let mut delays = sse(addr).await;
+        delays.sort_unstable();
+        let (p50, p99) = (percentile(&delays, 50), percentile(&delays, 99));
+        let (b50, b99) = *baseline.get_or_insert((p50, p99));
+        println!(
+            "| {name} | {} | {p50} | {p99} | {} | {} |",
+            delays.len(),
+            i64::from(p50) - i64::from(b50),
+            i64::from(p99) - i64::from(b99),
+        );
+    }
+    shutdown.cancel();
+    Ok(())
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn percentile(sorted: &[u32], p: usize) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+// ---------------------------------------------------------------- mock upstream
+
+async fn start_upstream(port: u16) -> Result<SocketAddr, BoxError> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = service_fn(|req: Request<Incoming>| async move {
+                    Ok::<_, Infallible>(upstream_response(req.uri().path()))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn upstream_response(path: &str) -> Response<BoxBody<Bytes, Infallible>> {
+    if path == "/sse" {
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            for _ in 0..SSE_EVENTS {
+                tokio::time::sleep(SSE_GAP).await;
+                let stamp = epoch().elapsed().as_nanos();
+                if tx.send(Bytes::from(format!("data: {stamp}\n\n"))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut r = Response::new(ChannelBody(rx).boxed());
+        r.headers_mut().insert(header::CONTENT_TYPE, "text/event-stream".parse().unwrap_or(header::HeaderValue::from_static("text/plain")));
+        return r;
+    }
+    let mut r = Response::new(Full::new(Bytes::from_static(JSON_BODY.as_bytes())).boxed());
+    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    r
+}
+
+/// An SSE body fed by a channel: each message is one event, sent as one chunk.
+struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|event| event.map(|data| Ok(Frame::data(data))))
+    }
+}
+
+async fn start_proxy(upstream: SocketAddr) -> Result<(SocketAddr, CancellationToken), BoxError> {
+    let config = ProxyConfig::new(
+        App::Claude,
+        vec![ProviderConfig {
+            name: "mock".into(),
+            base_url: format!("http://{upstream}"),
+            credential: Credential::Key("sk-bench".into()),
+        }],
+    );
+    let proxy = Proxy::new(config)?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    // Reports are not needed here; a 1-slot queue that nobody reads exercises the
+    // "never block on the daemon" path.
+    let (reports, _unread) = mpsc::channel(1);
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        let _keep_receiver = _unread;
+        if let Err(e) = proxy.serve(listener, reports, token, Duration::from_secs(1)).await {
+            eprintln!("proxy stopped: {e}");
+        }
+    });
+    Ok((addr, shutdown))
+}
+
+// ---------------------------------------------------------------- load generator
+
+struct Cell {
+    latencies_us: Vec<u32>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+/// `concurrency` keep-alive connections, each sending GET /json back to back until
+/// `duration` passes (or the request cap is reached).
+async fn load(addr: SocketAddr, concurrency: usize, duration: Duration) -> Cell {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let per_connection = (MAX_REQUESTS_PER_CELL / concurrency).max(1);
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        tasks.spawn(connection_loop(addr, deadline, per_connection));
+    }
+    let mut cell = Cell {
+        latencies_us: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((latencies, errors)) = joined {
+            cell.latencies_us.extend(latencies);
+            cell.errors += errors;
+        } else {
+            cell.errors += 1;
+        }
+    }
+    cell.elapsed = started.elapsed();
+    cell.latencies_us.sort_unstable();
+    cell
+}
+
+async fn connection_loop(addr: SocketAddr, deadline: Instant, max: usize) -> (Vec<u32>, usize) {
+    let mut latencies = Vec::with_capacity(max.min(100_000));
+    let mut errors = 0;
+    let host = format!("127.0.0.1:{}", addr.port());
+    let mut sender = None;
+    while Instant::now() < deadline && latencies.len() < max {
+        if sender.is_none() {
+            sender = connect(addr).await.ok();
+            if sender.is_none() {
+                errors += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        }
+        let Some(s) = sender.as_mut() else { continue };
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, async {
+            s.ready().await?;
+            let req = Request::get("/json")
+                .header(header::HOST, host.as_str())
+                .body(Empty::<Bytes>::new())?;
+            let response = s.send_request(req).await?;
+            let ok = response.status().is_success();
+            response.into_body().collect().await?;
+            Ok::<bool, BoxError>(ok)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(true)) => latencies.push(micros(started.elapsed())),
+            Ok(Ok(false)) => errors += 1,
+            _ => {
+                errors += 1;
+                sender = None;
+            }
+        }
+    }
+    (latencies, errors)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Result<Sender, BoxError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// Per-event delay (µs) over `SSE_STREAMS` concurrent streams.
+async fn sse(addr: SocketAddr) -> Vec<u32> {
+    let mut tasks = JoinSet::new();
+    for _ in 0..SSE_STREAMS {
+        tasks.spawn(async move {
+            let limit = SSE_GAP * (SSE_EVENTS as u32) + Duration::from_secs(10);
+            tokio::time::timeout(limit, one_stream(addr))
+                .await
+                .unwrap_or_else(|_| Ok(Vec::new()))
+                .unwrap_or_default()
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        all.extend(joined.unwrap_or_default());
+    }
+    all
+}
+
+async fn one_stream(addr: SocketAddr) -> Result<Vec<u32>, BoxError> {
+    let mut sender = connect(addr).await?;
+    let req = Request::get("/sse")
+        .header(header::HOST, format!("127.0.0.1:{}", addr.port()))
+        .body(Empty::<Bytes>::new())?;
+    let mut body = sender.send_request(req).await?.into_body();
+    let mut delays = Vec::with_capacity(SSE_EVENTS);
+    while let Some(frame) = body.frame().await {
+        let now = epoch().elapsed().as_nanos();
+        let Ok(data) = frame?.into_data() else { continue };
+        for line in data.split(|&b| b == b'\n') {
+            let Some(stamp) = line.strip_prefix(b"data: ") else { continue };
+            let sent: u128 = std::str::from_utf8(stamp)?.parse()?;
+            delays.push(u32::try_from(now.saturating_sub(sent) / 1000).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(delays)
+}

@@ -1,0 +1,175 @@
+//! The daemon's lifecycle through the real binary: start/status/stop,
+//! idempotence, one daemon per home, stale leftovers, signals, file modes.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::{Home, alive, kill, libc_sig, wait_for};
+
+#[test]
+fn start_status_stop_round_trip() {
+    let home = Home::new();
+    let out = home.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "status before start exits 3");
+    assert_eq!(home.status()["daemon"]["state"], "stopped");
+
+    let started = home.ok(&["daemon", "start"]);
+    assert!(started.contains("daemon started"), "{started}");
+    let status = home.status();
+    assert_eq!(status["daemon"]["state"], "running");
+    let pid = status["daemon"]["pid"].as_u64().expect("pid") as u32;
+    assert!(alive(pid));
+    assert_eq!(status["daemon"]["version"], env!("CARGO_PKG_VERSION"));
+    // Every app is listed before any worker exists, with its default port.
+    let apps: Vec<_> = status["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .map(|a| (a["app"].as_str().unwrap_or("").to_owned(), a["port"].as_u64().unwrap_or(0), a["state"].clone()))
+        .collect();
+    assert_eq!(
+        apps,
+        [
+            ("claude".into(), 15721, "stopped".into()),
+            ("codex".into(), 15722, "stopped".into()),
+            ("gemini".into(), 15723, "stopped".into())
+        ]
+    );
+    assert!(home.run(&["daemon", "status"]).status.success());
+
+    let stopped = home.ok(&["daemon", "stop"]);
+    assert!(stopped.contains("daemon stopped"), "{stopped}");
+    wait_for("the daemon to exit", Duration::from_secs(5), || !alive(pid));
+    assert!(!home.socket().exists(), "socket removed on stop");
+    assert_eq!(home.run(&["daemon", "status"]).status.code(), Some(3));
+}
+
+#[test]
+fn start_and_stop_are_idempotent() {
+    let home = Home::new();
+    assert!(home.ok(&["daemon", "stop"]).contains("not running"));
+    home.start();
+    let pid = home.daemon_pid().expect("pid file");
+    let again = home.ok(&["daemon", "start"]);
+    assert!(again.contains(&format!("already running (pid {pid})")), "{again}");
+    home.ok(&["daemon", "stop"]);
+    assert!(home.ok(&["daemon", "stop"]).contains("not running"));
+}
+
+#[test]
+fn a_second_daemon_is_refused_and_names_the_first() {
+    let home = Home::new();
+    home.start();
+    let pid = home.daemon_pid().expect("pid file");
+    let out = home.run(&["--daemon"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("already running (pid {pid})")), "{err}");
+    assert!(home.run(&["status"]).status.success(), "first daemon unaffected");
+}
+
+#[test]
+fn racing_starts_end_with_exactly_one_daemon() {
+    let home = Home::new();
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            home.command(&["daemon", "start"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for racer in racers {
+        let out = racer.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let pid = home.daemon_pid().expect("pid file");
+    let daemons = std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("environ")).is_ok_and(|env| {
+                let needle = format!("SWITCHYARD_HOME={}", home.path().display());
+                env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+            }) && std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c.windows(8).any(|w| w == b"--daemon"))
+                && e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()).is_some_and(alive)
+        })
+        .count();
+    assert_eq!(daemons, 1, "exactly one daemon (pid {pid}) survives the race");
+}
+
+#[test]
+fn kill_9_leaves_stale_state_that_the_next_start_cleans() {
+    let home = Home::new();
+    home.start();
+    let pid = home.daemon_pid().expect("pid file");
+    kill(pid, libc_sig::SIGKILL);
+    wait_for("the daemon to die", Duration::from_secs(5), || !alive(pid));
+    let out = home.run(&["status", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status["daemon"]["state"], "stale");
+    assert_eq!(status["daemon"]["pid"], pid);
+
+    home.start();
+    let status = home.status();
+    assert_eq!(status["daemon"]["state"], "running");
+    assert_ne!(status["daemon"]["pid"], pid);
+}
+
+#[test]
+fn sigterm_exits_zero_and_removes_the_socket() {
+    let home = Home::new();
+    let mut child = home.spawn_foreground();
+    assert!(home.socket().exists());
+    kill(child.id(), libc_sig::SIGTERM);
+    let mut status = None;
+    wait_for("the daemon to exit on SIGTERM", Duration::from_secs(10), || {
+        status = child.try_wait().expect("wait");
+        status.is_some()
+    });
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    assert!(!home.socket().exists());
+    assert!(!home.path().join("run/daemon.pid").exists());
+}
+
+#[test]
+fn socket_and_directory_are_private() {
+    let home = Home::new();
+    home.start();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&home.path().join("run")), 0o700);
+    assert_eq!(mode(&home.socket()), 0o600);
+    assert_eq!(mode(&home.path().join("switchyard.db")), 0o600);
+}
+
+#[test]
+fn a_corrupt_database_is_refused_and_left_untouched() {
+    let home = Home::new();
+    let db = home.path().join("switchyard.db");
+    let garbage = vec![0x42u8; 4096];
+    std::fs::write(&db, &garbage).expect("write");
+    let out = home.run(&["--daemon"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&db.display().to_string()), "names the file: {err}");
+    assert_eq!(std::fs::read(&db).expect("read"), garbage);
+    // `daemon start` reports the daemon's own error.
+    let out = home.run(&["daemon", "start"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unreadable"), "{err}");
+}
+
+#[test]
+fn logs_show_the_daemon_lifecycle() {
+    let home = Home::new();
+    home.start();
+    home.ok(&["daemon", "stop"]);
+    let logs = home.ok(&["logs"]);
+    assert!(logs.contains("daemon ready"), "{logs}");
+    assert!(logs.contains("daemon stopped"), "{logs}");
+}

@@ -1,0 +1,276 @@
+//! Turning numbers and events into short text: durations, clock times, rates,
+//! sparklines, and the one-line rendering of every [`EventKind`].
+
+use switchyard_daemon::protocol::Request;
+use switchyard_daemon::protocol::state::{BreakerState, EventKind, ExitInfo, Health, WorkerState};
+
+use crate::model::Severity;
+
+/// `45s`, `12m 05s`, `3h 12m`, `2d 04h`.
+pub fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// A countdown: tenths below ten seconds (`2.4s`), else as [`duration`].
+pub fn countdown(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{}.{}s", ms / 1000, ms % 1000 / 100)
+    } else {
+        duration(ms)
+    }
+}
+
+/// A request's latency: `850ms`, `1.2s`, `2m 03s`.
+pub fn latency(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{}.{}s", ms / 1000, ms % 1000 / 100),
+        _ => duration(ms),
+    }
+}
+
+/// `HH:MM:SS` of a unix-ms instant, shifted by the local UTC offset.
+pub fn clock(at_ms: u64, utc_offset_s: i32) -> String {
+    let secs = (at_ms / 1000) as i64 + i64::from(utc_offset_s);
+    let day = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+}
+
+/// req/s in at most five characters: `0`, `3.2`, `42`, `1.2k`.
+pub fn rate(per_s: f64) -> String {
+    if per_s <= 0.0 {
+        "0".to_owned()
+    } else if per_s < 10.0 {
+        format!("{per_s:.1}")
+    } else if per_s < 1000.0 {
+        format!("{per_s:.0}")
+    } else {
+        format!("{:.1}k", per_s / 1000.0)
+    }
+}
+
+/// 1234567 → `1.2 MB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The newest `width` samples as block characters, scaled to their maximum;
+/// padded on the left so the newest is always at the right edge.
+pub fn sparkline<'a>(samples: impl DoubleEndedIterator<Item = &'a f64>, width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let mut recent: Vec<f64> = samples.rev().take(width).copied().collect();
+    recent.reverse();
+    let max = recent.iter().copied().fold(0.0_f64, f64::max);
+    let mut out = " ".repeat(width.saturating_sub(recent.len()));
+    for value in recent {
+        if max <= 0.0 || value <= 0.0 {
+            out.push(' ');
+        } else {
+            let level = ((value / max) * 7.0).round() as usize;
+            out.push(BARS[level.min(7)]);
+        }
+    }
+    out
+}
+
+/// The symbol shown before a worker state.
+pub fn state_symbol(state: WorkerState, enabled: bool) -> &'static str {
+    match state {
+        WorkerState::Running => "●",
+        WorkerState::Starting => "◐",
+        WorkerState::Stopping => "◑",
+        WorkerState::Backoff => "↻",
+        WorkerState::Parked => "■",
+        WorkerState::Stopped if enabled => "◌",
+        WorkerState::Stopped => "○",
+    }
+}
+
+/// A worker state's word; a disabled, stopped app reads `off`.
+pub fn state_word(state: WorkerState, enabled: bool) -> &'static str {
+    match state {
+        WorkerState::Stopped if !enabled => "off",
+        other => other.as_str(),
+    }
+}
+
+pub fn state_severity(state: WorkerState, enabled: bool) -> Severity {
+    match state {
+        WorkerState::Running => Severity::Good,
+        WorkerState::Starting | WorkerState::Stopping | WorkerState::Backoff => Severity::Warn,
+        WorkerState::Parked => Severity::Bad,
+        WorkerState::Stopped if enabled => Severity::Warn,
+        WorkerState::Stopped => Severity::Info,
+    }
+}
+
+pub fn health_severity(health: Health) -> Severity {
+    match health {
+        Health::Ok => Severity::Good,
+        Health::Degraded => Severity::Warn,
+        Health::Down => Severity::Bad,
+        Health::Unknown => Severity::Info,
+    }
+}
+
+pub fn breaker_word(state: BreakerState) -> &'static str {
+    match state {
+        BreakerState::Closed => "closed",
+        BreakerState::Open => "open",
+        BreakerState::HalfOpen => "half-open",
+    }
+}
+
+pub fn breaker_severity(state: BreakerState) -> Severity {
+    match state {
+        BreakerState::Closed => Severity::Good,
+        BreakerState::HalfOpen => Severity::Warn,
+        BreakerState::Open => Severity::Bad,
+    }
+}
+
+/// `crashed, exit code 1` / `hung, signal 9`.
+pub fn exit(exit: &ExitInfo) -> String {
+    let how = match (exit.code, exit.signal) {
+        (Some(code), _) => format!(", exit code {code}"),
+        (None, Some(signal)) => format!(", signal {signal}"),
+        (None, None) => String::new(),
+    };
+    format!("{}{how}", exit.reason.as_str())
+}
+
+/// One event as one readable line, and how alarming it is.
+pub fn event(kind: &EventKind) -> (String, Severity) {
+    use EventKind::*;
+    use Severity::*;
+    match kind {
+        AppEnabled { app, takeover: true } => (format!("{app} enabled (takeover)"), Good),
+        AppEnabled { app, .. } => (format!("{app} enabled"), Good),
+        AppDisabled { app } => (format!("{app} disabled"), Info),
+        PortChanged { app, port } => (format!("{app} port set to {port}"), Info),
+        PortConflict { app, port, message } => {
+            (format!("{app} cannot bind port {port}: {message}"), Bad)
+        }
+        WorkerStarting { app } => (format!("{app} worker starting"), Info),
+        WorkerReady { app, pid } => (format!("{app} worker ready (pid {pid})"), Good),
+        WorkerExited { app, exit: info } => {
+            let severity = if info.reason.is_failure() { Bad } else { Info };
+            (format!("{app} worker {} exited: {}", info.pid, exit(info)), severity)
+        }
+        WorkerBackoff { app, attempt, delay_ms } => (
+            format!("{app} restarting in {} (attempt {attempt})", countdown(*delay_ms)),
+            Warn,
+        ),
+        WorkerParked { app, parked } => (format!("{app} parked: {}", parked.reason), Bad),
+        WorkerHung { app, pid } => (format!("{app} worker {pid} hung (no heartbeat)"), Bad),
+        WorkerStopping { app } => (format!("{app} worker stopping"), Info),
+        HealthChanged { app, health } => (
+            format!("{app} health {}", health.as_str()),
+            health_severity(*health),
+        ),
+        ProviderSelected { app, provider: Some(name) } => {
+            (format!("{app} now sends requests to {name}"), Info)
+        }
+        ProviderSelected { app, provider: None } => (format!("{app} has no provider"), Warn),
+        BreakerChanged { app, breakers } => {
+            let list: Vec<String> = breakers
+                .iter()
+                .map(|b| format!("{} {}", b.provider, breaker_word(b.state)))
+                .collect();
+            let open = breakers.iter().any(|b| b.state != BreakerState::Closed);
+            let text = format!("{app} breakers: {}", list.join(", "));
+            (text, if open { Warn } else { Info })
+        }
+        Traffic { app, traffic } => (
+            format!(
+                "{app} traffic: {} requests, {} errors, {} in flight",
+                traffic.requests, traffic.errors, traffic.in_flight
+            ),
+            Info,
+        ),
+        RequestFinished { app, request } => (
+            format!(
+                "{app} {} {} → {} in {}",
+                request.method,
+                request.path,
+                request.status,
+                latency(request.latency_ms)
+            ),
+            if request.status >= 500 { Bad } else { Info },
+        ),
+        DaemonStopping => ("daemon stopping".to_owned(), Warn),
+    }
+}
+
+/// What a request was, for an error in the status line: `restart claude`.
+pub fn request(request: &Request) -> String {
+    match request {
+        Request::Ping => "ping".to_owned(),
+        Request::Status => "status".to_owned(),
+        Request::Shutdown => "stop the daemon".to_owned(),
+        Request::Enable { app, .. } => format!("enable {app}"),
+        Request::Disable { app } => format!("disable {app}"),
+        Request::Restart { app } => format!("restart {app}"),
+        Request::SetPort { app, port } => format!("move {app} to port {port}"),
+        Request::ProviderList { app: Some(app) } => format!("list {app}'s providers"),
+        Request::ProviderList { app: None } => "list providers".to_owned(),
+        Request::ProviderAdd(spec) => format!("add provider {}", spec.name),
+        Request::ProviderRemove { app, name } => format!("remove {app}'s provider {name}"),
+        Request::ProviderUse { app, name } => format!("switch {app} to {name}"),
+        Request::Subscribe { .. } => "subscribe".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(45_900), "45s");
+        assert_eq!(duration(725_000), "12m 05s");
+        assert_eq!(duration(3 * 3_600_000 + 12 * 60_000), "3h 12m");
+        assert_eq!(duration(2 * 86_400_000 + 4 * 3_600_000), "2d 04h");
+        assert_eq!(countdown(2_450), "2.4s");
+        assert_eq!(latency(850), "850ms");
+        assert_eq!(latency(1_250), "1.2s");
+    }
+
+    #[test]
+    fn clock_wraps_days_and_applies_the_offset() {
+        assert_eq!(clock(1_700_000_000_000, 0), "22:13:20");
+        assert_eq!(clock(1_700_000_000_000, 3600), "23:13:20");
+        assert_eq!(clock(1_700_000_000_000, 2 * 3600), "00:13:20");
+    }
+
+    #[test]
+    fn rates_and_sparklines() {
+        assert_eq!(rate(0.0), "0");
+        assert_eq!(rate(3.24), "3.2");
+        assert_eq!(rate(42.4), "42");
+        assert_eq!(rate(1234.0), "1.2k");
+        let samples = [0.0, 1.0, 2.0, 4.0];
+        assert_eq!(sparkline(samples.iter(), 6), "   ▃▅█");
+        assert_eq!(sparkline(samples.iter(), 2), "▅█");
+        assert_eq!(sparkline([].iter(), 3), "   ");
+        assert_eq!(bytes(1_234_567), "1.2 MB");
+        assert_eq!(bytes(999), "999 B");
+    }
+}

@@ -1,0 +1,264 @@
+//! The dashboard's whole state: the daemon's [`Snapshot`] as folded from its
+//! events, plus what only the screen needs (selection, focus, popups, the event
+//! log, recent requests, req/s samples, the status line). Time is injected
+//! (`now_ms`), never read, so every view is a pure function of the model.
+
+use std::collections::VecDeque;
+
+use switchyard_daemon::apps::App;
+use switchyard_daemon::protocol::ProviderInfo;
+use switchyard_daemon::protocol::state::{AppState, RequestLine, Snapshot};
+
+/// How many req/s samples each app keeps (one a second: a minute).
+pub const RATE_SAMPLES: usize = 60;
+/// How many event log lines are kept.
+pub const LOG_MAX: usize = 1000;
+/// How many finished requests the traffic pane keeps.
+pub const TRAFFIC_MAX: usize = 500;
+/// A status line message fades after this long.
+pub const STATUS_TTL_MS: u64 = 15_000;
+
+/// The state of our link to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// First attempt, nothing heard yet.
+    Connecting,
+    /// No daemon answered; one is being started.
+    Starting,
+    Connected,
+    /// Disconnected; the attach task retries after `retry_in_ms`.
+    Lost { reason: String, retry_in_ms: u64 },
+}
+
+/// Which pane ↑/↓ act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Apps,
+    Events,
+    Traffic,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Apps => Focus::Events,
+            Focus::Events => Focus::Traffic,
+            Focus::Traffic => Focus::Apps,
+        }
+    }
+
+    pub fn prev(self) -> Focus {
+        self.next().next()
+    }
+}
+
+/// A modal box over the dashboard; it takes every key while open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Popup {
+    Help,
+    /// `Q`: stop the daemon? y/n.
+    ConfirmStop,
+    /// `e`: the port being typed, and why the last attempt was refused.
+    Port {
+        app: App,
+        input: String,
+        error: Option<String>,
+    },
+    /// `p`: pick the active provider.
+    Provider {
+        app: App,
+        items: Vec<ProviderInfo>,
+        selected: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Good,
+    Warn,
+    Bad,
+}
+
+/// The status line: the outcome of the last action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub severity: Severity,
+    pub at_ms: u64,
+}
+
+/// One line of the event log, rendered once on arrival.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub at_ms: u64,
+    pub text: String,
+    pub severity: Severity,
+}
+
+/// One finished request in the traffic pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficEntry {
+    pub at_ms: u64,
+    pub app: App,
+    pub request: RequestLine,
+}
+
+/// req/s of one app, sampled once a tick from the `requests` counter deltas of
+/// successive Traffic events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rate {
+    pub samples: VecDeque<f64>,
+    /// The counter as last reported, to take the next delta from.
+    pub last_requests: Option<u64>,
+    /// Requests counted since the last sample.
+    pub pending: u64,
+    pub last_sample_ms: u64,
+}
+
+impl Rate {
+    /// The latest sample (0 before the first).
+    pub fn current(&self) -> f64 {
+        self.samples.back().copied().unwrap_or(0.0)
+    }
+}
+
+/// A scrollable pane: lines back from the newest (0 follows live).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scroll {
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub now_ms: u64,
+    /// Local time's offset from UTC, for clock times in the panes.
+    pub utc_offset_s: i32,
+    /// False when NO_COLOR is set: no colours at all.
+    pub color: bool,
+    pub link: Link,
+    /// Why starting a daemon failed, until we attach.
+    pub start_error: Option<String>,
+    pub snapshot: Option<Snapshot>,
+    /// The (epoch, seq) of the newest event logged, so replays are not doubled.
+    pub logged: Option<(u64, u64)>,
+    /// Index into the snapshot's apps.
+    pub selected: usize,
+    pub focus: Focus,
+    pub popup: Option<Popup>,
+    pub log: VecDeque<LogEntry>,
+    pub log_scroll: Scroll,
+    pub filter: String,
+    /// `/` was pressed: keys go to the filter.
+    pub filter_editing: bool,
+    pub traffic: VecDeque<TrafficEntry>,
+    pub traffic_scroll: Scroll,
+    pub rates: [Rate; 3],
+    /// Every provider as last listed; `None` until the first answer.
+    pub providers: Option<Vec<ProviderInfo>>,
+    /// `p` was pressed: open the picker when this app's list arrives.
+    pub pending_pick: Option<App>,
+    pub status: Option<Status>,
+    /// `Q` was confirmed: the daemon is being stopped.
+    pub stopping: bool,
+}
+
+impl Model {
+    pub fn new(now_ms: u64, color: bool) -> Self {
+        let rate = Rate {
+            last_sample_ms: now_ms,
+            ..Rate::default()
+        };
+        Model {
+            now_ms,
+            utc_offset_s: 0,
+            color,
+            link: Link::Connecting,
+            start_error: None,
+            snapshot: None,
+            logged: None,
+            selected: 0,
+            focus: Focus::Apps,
+            popup: None,
+            log: VecDeque::new(),
+            log_scroll: Scroll::default(),
+            filter: String::new(),
+            filter_editing: false,
+            traffic: VecDeque::new(),
+            traffic_scroll: Scroll::default(),
+            rates: [rate.clone(), rate.clone(), rate],
+            providers: None,
+            pending_pick: None,
+            status: None,
+            stopping: false,
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.link == Link::Connected && !self.stopping
+    }
+
+    pub fn apps(&self) -> &[AppState] {
+        self.snapshot.as_ref().map_or(&[], |s| s.apps.as_slice())
+    }
+
+    pub fn selected_app(&self) -> Option<&AppState> {
+        self.apps().get(self.selected)
+    }
+
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.snapshot.as_ref().map(|s| s.daemon.pid)
+    }
+
+    pub fn rate(&self, app: App) -> &Rate {
+        &self.rates[app.index()]
+    }
+
+    /// The app's providers as last listed, in priority order.
+    pub fn providers_of(&self, app: App) -> Option<Vec<&ProviderInfo>> {
+        let list = self.providers.as_ref()?;
+        let mut mine: Vec<&ProviderInfo> = list.iter().filter(|p| p.app == app).collect();
+        mine.sort_by_key(|p| p.priority);
+        Some(mine)
+    }
+
+    /// The log lines that pass the filter (case-insensitive substring).
+    pub fn filtered_log(&self) -> Vec<&LogEntry> {
+        let needle = self.filter.to_lowercase();
+        self.log
+            .iter()
+            .filter(|e| needle.is_empty() || e.text.to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    pub fn set_status(&mut self, severity: Severity, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            severity,
+            at_ms: self.now_ms,
+        });
+    }
+
+    pub fn push_log(&mut self, entry: LogEntry) {
+        let shown = self.filter.is_empty()
+            || entry.text.to_lowercase().contains(&self.filter.to_lowercase());
+        if self.log.len() == LOG_MAX {
+            self.log.pop_front();
+        }
+        self.log.push_back(entry);
+        // A scrolled-back view stays on the same lines while new ones arrive.
+        if self.log_scroll.offset > 0 && shown {
+            self.log_scroll.offset += 1;
+        }
+    }
+
+    pub fn push_traffic(&mut self, entry: TrafficEntry) {
+        if self.traffic.len() == TRAFFIC_MAX {
+            self.traffic.pop_front();
+        }
+        self.traffic.push_back(entry);
+        if self.traffic_scroll.offset > 0 {
+            self.traffic_scroll.offset += 1;
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What flows into [`crate::update::update`] ([`Msg`]) and what comes out of it
+//! ([`Action`]). Actions are carried out by the async loop; their results come
+//! back as messages, so the model itself never waits on anything.
+
+use crossterm::event::KeyEvent;
+use switchyard_daemon::protocol::state::{Event, Snapshot};
+use switchyard_daemon::protocol::{Reply, Request};
+
+/// Everything that can change the model.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press (or auto-repeat).
+    Key(KeyEvent),
+    /// The terminal changed size: nothing to update, only redraw.
+    Resize,
+    /// The 1 Hz clock: uptimes, countdowns and the req/s samples move on.
+    Tick { now_ms: u64 },
+    /// News from the attach task.
+    Conn(ConnMsg),
+    /// The outcome of an [`Action::Request`].
+    Reply {
+        request: Request,
+        result: Result<Reply, String>,
+    },
+    /// The outcome of an [`Action::StopDaemon`]: a sentence either way.
+    Stopped(Result<String, String>),
+}
+
+/// What the attach task reports (see `connection.rs`).
+#[derive(Debug, Clone)]
+pub enum ConnMsg {
+    /// No daemon answered, so one is being started.
+    Starting,
+    /// The daemon we started answers.
+    Started { pid: u32, elapsed_ms: u64 },
+    /// Starting a daemon failed; the attach task keeps retrying to connect.
+    StartFailed(String),
+    /// A fresh snapshot on a new connection; events follow.
+    Attached(Box<Snapshot>),
+    /// The daemon resynced a subscriber that fell behind.
+    Resync(Box<Snapshot>),
+    /// One event. Those at or below the snapshot's seq are history (journal
+    /// replay for the panes), the rest are applied.
+    Event(Event),
+    /// The connection is gone (or could not be made); next try after the delay.
+    Lost { reason: String, retry_in_ms: u64 },
+}
+
+/// Side effects the model asks for.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Send one request on the request connection.
+    Request(Request),
+    /// Stop the daemon (and its workers), then quit.
+    StopDaemon,
+    /// Leave the dashboard.
+    Quit(Exit),
+}
+
+/// How the dashboard ended, for the line printed after the terminal is restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// `q`: the daemon keeps serving.
+    Detached { pid: Option<u32> },
+    /// `Q`: the daemon was stopped; the text says how.
+    Stopped(String),
+}
+
+impl Exit {
+    /// The line printed on the normal terminal after leaving.
+    pub fn message(&self) -> String {
+        match self {
+            Exit::Detached { pid: Some(pid) } => {
+                format!("switchyard: detached; the daemon (pid {pid}) keeps serving")
+            }
+            Exit::Detached { pid: None } => {
+                "switchyard: detached; no daemon was attached".to_owned()
+            }
+            Exit::Stopped(text) => format!("switchyard: {text}"),
+        }
+    }
+}
