@@ -1,1 +1,51 @@
-fn main() {}
+//! `switchyard`: the one binary. Parses the command line and hands each mode to
+//! its crate: the dashboard (`switchyard-ui`), the daemon and the worker
+//! (`switchyard-daemon`), or a command in `commands/`.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use switchyard_daemon::paths::Paths;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .install();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("switchyard: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
+    if let Some(Command::Worker { app }) = cli.command {
+        // The data path gets a multi-threaded runtime of its own.
+        switchyard_daemon::logging::init_worker();
+        let code = tokio::runtime::Runtime::new()?.block_on(switchyard_daemon::worker::run(app));
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+    }
+    let paths = Paths::from_env()?;
+    if cli.daemon {
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(switchyard_daemon::daemon::run(paths, !cli.detached))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        None => {
+            runtime.block_on(switchyard_ui::run(paths))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(command) => runtime.block_on(commands::run(command, paths)),
+    }
+}

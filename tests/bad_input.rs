@@ -2,6 +2,8 @@
 //! carry one) and a closed connection, while the daemon and other clients
 //! carry on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 mod common;
 
 use std::io::{Read, Write};
@@ -16,7 +18,9 @@ use switchyard_daemon::protocol::{
 
 fn connect(home: &Home) -> UnixStream {
     let stream = UnixStream::connect(home.socket()).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     stream
 }
 
@@ -44,20 +48,36 @@ fn expect_error(stream: &mut UnixStream, kind: ErrorKind, needle: &str) {
     match read(stream) {
         Some(ServerMessage::Error(err)) => {
             assert_eq!(err.kind, kind, "{err:?}");
-            assert!(err.message.contains(needle), "{:?} should mention {needle:?}", err.message);
+            assert!(
+                err.message.contains(needle),
+                "{:?} should mention {needle:?}",
+                err.message
+            );
         }
         other => panic!("expected an error frame, got {other:?}"),
     }
-    assert!(read(stream).is_none(), "the connection is closed after the error");
+    assert!(
+        read(stream).is_none(),
+        "the connection is closed after the error"
+    );
 }
 
 fn hello(stream: &mut UnixStream) {
-    send(stream, &ClientMessage::Hello { protocol: PROTOCOL_VERSION, client: "test".into() });
+    send(
+        stream,
+        &ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: "test".into(),
+        },
+    );
     assert!(matches!(read(stream), Some(ServerMessage::Welcome { .. })));
 }
 
 fn assert_daemon_healthy(home: &Home) {
-    assert!(home.run(&["status"]).status.success(), "the daemon still answers");
+    assert!(
+        home.run(&["status"]).status.success(),
+        "the daemon still answers"
+    );
 }
 
 #[test]
@@ -65,7 +85,9 @@ fn garbage_bytes_get_an_error_and_a_close() {
     let home = Home::new();
     home.start();
     let mut stream = connect(&home);
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     expect_error(&mut stream, ErrorKind::BadRequest, "limit");
     assert_daemon_healthy(&home);
 }
@@ -75,7 +97,9 @@ fn a_two_gib_length_prefix_is_refused_at_once() {
     let home = Home::new();
     home.start();
     let mut stream = connect(&home);
-    stream.write_all(&(2u32 << 30).to_le_bytes()).expect("write");
+    stream
+        .write_all(&(2u32 << 30).to_le_bytes())
+        .expect("write");
     expect_error(&mut stream, ErrorKind::BadRequest, "1048576");
     assert_daemon_healthy(&home);
 }
@@ -85,7 +109,9 @@ fn an_undecodable_frame_names_the_protocol() {
     let home = Home::new();
     home.start();
     let mut stream = connect(&home);
-    stream.write_all(&frame(&[0xff, 0xff, 0xff, 0xff, 0xff])).expect("write");
+    stream
+        .write_all(&frame(&[0xff, 0xff, 0xff, 0xff, 0xff]))
+        .expect("write");
     expect_error(&mut stream, ErrorKind::BadRequest, "undecodable");
     assert_daemon_healthy(&home);
 }
@@ -95,7 +121,11 @@ fn a_truncated_frame_then_hang_up_leaves_the_daemon_serving() {
     let home = Home::new();
     home.start();
     let mut stream = connect(&home);
-    let payload = postcard::to_stdvec(&ClientMessage::Hello { protocol: PROTOCOL_VERSION, client: "t".into() }).expect("encode");
+    let payload = postcard::to_stdvec(&ClientMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        client: "t".into(),
+    })
+    .expect("encode");
     let full = frame(&payload);
     stream.write_all(&full[..full.len() - 2]).expect("write");
     drop(stream);
@@ -119,8 +149,18 @@ fn another_protocol_version_is_named_in_the_error() {
     let home = Home::new();
     home.start();
     let mut stream = connect(&home);
-    send(&mut stream, &ClientMessage::Hello { protocol: 999, client: "future".into() });
-    expect_error(&mut stream, ErrorKind::VersionMismatch, &format!("protocol 999, this daemon speaks protocol {PROTOCOL_VERSION}"));
+    send(
+        &mut stream,
+        &ClientMessage::Hello {
+            protocol: 999,
+            client: "future".into(),
+        },
+    );
+    expect_error(
+        &mut stream,
+        ErrorKind::VersionMismatch,
+        &format!("protocol 999, this daemon speaks protocol {PROTOCOL_VERSION}"),
+    );
     assert_daemon_healthy(&home);
 }
 
@@ -129,7 +169,13 @@ fn a_request_before_hello_is_refused() {
     let home = Home::new();
     home.start();
     let mut stream = connect(&home);
-    send(&mut stream, &ClientMessage::Request { id: 1, request: Request::Status });
+    send(
+        &mut stream,
+        &ClientMessage::Request {
+            id: 1,
+            request: Request::Status,
+        },
+    );
     expect_error(&mut stream, ErrorKind::BadRequest, "Hello");
 }
 
@@ -149,11 +195,23 @@ fn two_hundred_connections_at_once() {
     home.start();
     let mut streams: Vec<UnixStream> = (0..200).map(|_| connect(&home)).collect();
     for stream in &mut streams {
-        send(stream, &ClientMessage::Hello { protocol: PROTOCOL_VERSION, client: "many".into() });
+        send(
+            stream,
+            &ClientMessage::Hello {
+                protocol: PROTOCOL_VERSION,
+                client: "many".into(),
+            },
+        );
     }
     for (i, stream) in streams.iter_mut().enumerate() {
         assert!(matches!(read(stream), Some(ServerMessage::Welcome { .. })));
-        send(stream, &ClientMessage::Request { id: i as u64, request: Request::Ping });
+        send(
+            stream,
+            &ClientMessage::Request {
+                id: i as u64,
+                request: Request::Ping,
+            },
+        );
     }
     for (i, stream) in streams.iter_mut().enumerate() {
         match read(stream) {
@@ -179,7 +237,13 @@ fn a_client_of_another_uid_is_refused_and_logged() {
     std::fs::set_permissions(home.path(), open.clone()).expect("chmod home");
     std::fs::set_permissions(home.path().join("run"), open.clone()).expect("chmod run");
     std::fs::set_permissions(home.socket(), open).expect("chmod socket");
-    let hello = frame(&postcard::to_stdvec(&ClientMessage::Hello { protocol: PROTOCOL_VERSION, client: "other".into() }).expect("encode"));
+    let hello = frame(
+        &postcard::to_stdvec(&ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: "other".into(),
+        })
+        .expect("encode"),
+    );
     let script = format!(
         "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect({:?})\ns.sendall(bytes({:?}))\ns.settimeout(10)\nd=b''\nwhile True:\n  c=s.recv(4096)\n  if not c: break\n  d+=c\nsys.stdout.write(d.decode('latin1'))\n",
         home.socket().display().to_string(),
@@ -195,7 +259,14 @@ fn a_client_of_another_uid_is_refused_and_logged() {
         return;
     };
     let reply = String::from_utf8_lossy(&out.stdout);
-    assert!(reply.contains("uid 65534 may not use it"), "stdout {reply:?} stderr {}", String::from_utf8_lossy(&out.stderr));
-    assert!(home.ok(&["logs"]).contains("refused a client of another user"));
+    assert!(
+        reply.contains("uid 65534 may not use it"),
+        "stdout {reply:?} stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        home.ok(&["logs"])
+            .contains("refused a client of another user")
+    );
     assert_daemon_healthy(&home);
 }

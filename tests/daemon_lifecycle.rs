@@ -1,6 +1,8 @@
 //! The daemon's lifecycle through the real binary: start/status/stop,
 //! idempotence, one daemon per home, stale leftovers, signals, file modes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
@@ -27,7 +29,13 @@ fn start_status_stop_round_trip() {
         .as_array()
         .expect("apps")
         .iter()
-        .map(|a| (a["app"].as_str().unwrap_or("").to_owned(), a["port"].as_u64().unwrap_or(0), a["state"].clone()))
+        .map(|a| {
+            (
+                a["app"].as_str().unwrap_or("").to_owned(),
+                a["port"].as_u64().unwrap_or(0),
+                a["state"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         apps,
@@ -53,7 +61,10 @@ fn start_and_stop_are_idempotent() {
     home.start();
     let pid = home.daemon_pid().expect("pid file");
     let again = home.ok(&["daemon", "start"]);
-    assert!(again.contains(&format!("already running (pid {pid})")), "{again}");
+    assert!(
+        again.contains(&format!("already running (pid {pid})")),
+        "{again}"
+    );
     home.ok(&["daemon", "stop"]);
     assert!(home.ok(&["daemon", "stop"]).contains("not running"));
 }
@@ -66,8 +77,14 @@ fn a_second_daemon_is_refused_and_names_the_first() {
     let out = home.run(&["--daemon"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("already running (pid {pid})")), "{err}");
-    assert!(home.run(&["status"]).status.success(), "first daemon unaffected");
+    assert!(
+        err.contains(&format!("already running (pid {pid})")),
+        "{err}"
+    );
+    assert!(
+        home.run(&["status"]).status.success(),
+        "first daemon unaffected"
+    );
 }
 
 #[test]
@@ -84,7 +101,11 @@ fn racing_starts_end_with_exactly_one_daemon() {
         .collect();
     for racer in racers {
         let out = racer.wait_with_output().expect("wait");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let pid = home.daemon_pid().expect("pid file");
     let daemons = std::fs::read_dir("/proc")
@@ -94,11 +115,18 @@ fn racing_starts_end_with_exactly_one_daemon() {
             std::fs::read(e.path().join("environ")).is_ok_and(|env| {
                 let needle = format!("SWITCHYARD_HOME={}", home.path().display());
                 env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
-            }) && std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c.windows(8).any(|w| w == b"--daemon"))
-                && e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()).is_some_and(alive)
+            }) && std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c.windows(8).any(|w| w == b"--daemon"))
+                && e.file_name()
+                    .to_str()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_some_and(alive)
         })
         .count();
-    assert_eq!(daemons, 1, "exactly one daemon (pid {pid}) survives the race");
+    assert_eq!(
+        daemons, 1,
+        "exactly one daemon (pid {pid}) survives the race"
+    );
 }
 
 #[test]
@@ -127,10 +155,14 @@ fn sigterm_exits_zero_and_removes_the_socket() {
     assert!(home.socket().exists());
     kill(child.id(), libc_sig::SIGTERM);
     let mut status = None;
-    wait_for("the daemon to exit on SIGTERM", Duration::from_secs(10), || {
-        status = child.try_wait().expect("wait");
-        status.is_some()
-    });
+    wait_for(
+        "the daemon to exit on SIGTERM",
+        Duration::from_secs(10),
+        || {
+            status = child.try_wait().expect("wait");
+            status.is_some()
+        },
+    );
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     assert!(!home.socket().exists());
     assert!(!home.path().join("run/daemon.pid").exists());
@@ -140,7 +172,8 @@ fn sigterm_exits_zero_and_removes_the_socket() {
 fn socket_and_directory_are_private() {
     let home = Home::new();
     home.start();
-    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode(&home.path().join("run")), 0o700);
     assert_eq!(mode(&home.socket()), 0o600);
     assert_eq!(mode(&home.path().join("switchyard.db")), 0o600);
@@ -155,7 +188,10 @@ fn a_corrupt_database_is_refused_and_left_untouched() {
     let out = home.run(&["--daemon"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&db.display().to_string()), "names the file: {err}");
+    assert!(
+        err.contains(&db.display().to_string()),
+        "names the file: {err}"
+    );
     assert_eq!(std::fs::read(&db).expect("read"), garbage);
     // `daemon start` reports the daemon's own error.
     let out = home.run(&["daemon", "start"]);

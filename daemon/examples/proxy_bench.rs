@@ -79,7 +79,9 @@ fn parse_args() -> Result<Args, BoxError> {
 
 fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(args))
 }
 
@@ -179,17 +181,27 @@ fn upstream_response(path: &str) -> Response<BoxBody<Bytes, Infallible>> {
             for _ in 0..SSE_EVENTS {
                 tokio::time::sleep(SSE_GAP).await;
                 let stamp = epoch().elapsed().as_nanos();
-                if tx.send(Bytes::from(format!("data: {stamp}\n\n"))).await.is_err() {
+                if tx
+                    .send(Bytes::from(format!("data: {stamp}\n\n")))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
         });
         let mut r = Response::new(ChannelBody(rx).boxed());
-        r.headers_mut().insert(header::CONTENT_TYPE, "text/event-stream".parse().unwrap_or(header::HeaderValue::from_static("text/plain")));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/event-stream"),
+        );
         return r;
     }
     let mut r = Response::new(Full::new(Bytes::from_static(JSON_BODY.as_bytes())).boxed());
-    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -204,7 +216,9 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|event| event.map(|data| Ok(Frame::data(data))))
+        self.0
+            .poll_recv(cx)
+            .map(|event| event.map(|data| Ok(Frame::data(data))))
     }
 }
 
@@ -223,11 +237,14 @@ async fn start_proxy(upstream: SocketAddr) -> Result<(SocketAddr, CancellationTo
     let shutdown = CancellationToken::new();
     // Reports are not needed here; a 1-slot queue that nobody reads exercises the
     // "never block on the daemon" path.
-    let (reports, _unread) = mpsc::channel(1);
+    let (reports, unread) = mpsc::channel(1);
     let token = shutdown.clone();
     tokio::spawn(async move {
-        let _keep_receiver = _unread;
-        if let Err(e) = proxy.serve(listener, reports, token, Duration::from_secs(1)).await {
+        let _unread = unread;
+        if let Err(e) = proxy
+            .serve(listener, reports, token, Duration::from_secs(1))
+            .await
+        {
             eprintln!("proxy stopped: {e}");
         }
     });
@@ -353,9 +370,13 @@ async fn one_stream(addr: SocketAddr) -> Result<Vec<u32>, BoxError> {
     let mut delays = Vec::with_capacity(SSE_EVENTS);
     while let Some(frame) = body.frame().await {
         let now = epoch().elapsed().as_nanos();
-        let Ok(data) = frame?.into_data() else { continue };
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
         for line in data.split(|&b| b == b'\n') {
-            let Some(stamp) = line.strip_prefix(b"data: ") else { continue };
+            let Some(stamp) = line.strip_prefix(b"data: ") else {
+                continue;
+            };
             let sent: u128 = std::str::from_utf8(stamp)?.parse()?;
             delays.push(u32::try_from(now.saturating_sub(sent) / 1000).unwrap_or(u32::MAX));
         }

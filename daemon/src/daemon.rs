@@ -41,13 +41,12 @@ pub async fn run(paths: Paths, log_to_stderr: bool) -> Result<(), DaemonError> {
         source,
     })?;
     let lock = DaemonLock::acquire(&paths)?;
-    let _log_guard = crate::logging::init_daemon(&paths, log_to_stderr).map_err(|source| {
-        DaemonError::Io {
+    let _log_guard =
+        crate::logging::init_daemon(&paths, log_to_stderr).map_err(|source| DaemonError::Io {
             what: "open the log file",
             path: paths.log_file(),
             source,
-        }
-    })?;
+        })?;
     let socket = paths.socket();
     // We hold the lock, so any socket file left here belongs to a dead daemon.
     if socket.exists() {
@@ -96,7 +95,9 @@ async fn wait_for_stop_signal(shutdown: &CancellationToken) {
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        tracing::error!("cannot install signal handlers; stop the daemon with `switchyard daemon stop`");
+        tracing::error!(
+            "cannot install signal handlers; stop the daemon with `switchyard daemon stop`"
+        );
         shutdown.cancelled().await;
         return;
     };

@@ -23,15 +23,17 @@ pub const DETACHED_FLAG: &str = "--detached";
 
 /// What a probe of the daemon found.
 pub enum Probe {
-    Running(Client),
+    Running(Box<Client>),
     Stopped,
     /// Leftovers of a daemon that died: a socket or pid file nobody answers on.
-    Stale { pid: Option<u32> },
+    Stale {
+        pid: Option<u32>,
+    },
 }
 
 pub async fn probe(paths: &Paths) -> Result<Probe, ClientError> {
     match Client::connect(paths, "switchyard-cli").await {
-        Ok(client) => Ok(Probe::Running(client)),
+        Ok(client) => Ok(Probe::Running(Box::new(client))),
         Err(ClientError::NotRunning { .. }) => {
             let pid = read_pid(paths);
             if paths.socket().exists() || pid.is_some() {
@@ -65,7 +67,9 @@ pub enum Started {
 /// returns once it answers on its socket.
 pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
     if let Probe::Running(client) = probe(paths).await? {
-        return Ok(Started::AlreadyRunning { pid: client.daemon_pid });
+        return Ok(Started::AlreadyRunning {
+            pid: client.daemon_pid,
+        });
     }
     let began = Instant::now();
     paths.create_dirs().map_err(LifecycleError::Spawn)?;
@@ -82,7 +86,11 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
     // SAFETY: setsid is async-signal-safe; it detaches from the terminal so the
     // daemon survives the terminal closing.
     unsafe {
-        command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+        command.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
     }
     let mut child = command.spawn().map_err(LifecycleError::Spawn)?;
     let mut child_failed: Option<String> = None;
@@ -92,9 +100,14 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
                 // Reap our child if it was the loser of a start race.
                 let _ = child.try_wait();
                 return Ok(if child_failed.is_some() {
-                    Started::AlreadyRunning { pid: client.daemon_pid }
+                    Started::AlreadyRunning {
+                        pid: client.daemon_pid,
+                    }
                 } else {
-                    Started::Started { pid: client.daemon_pid, elapsed: began.elapsed() }
+                    Started::Started {
+                        pid: client.daemon_pid,
+                        elapsed: began.elapsed(),
+                    }
                 });
             }
             Err(ClientError::NotRunning { .. }) => {}
@@ -107,7 +120,11 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
             let text = text.trim().to_owned();
             // Lost a race to another starter: wait for that daemon to answer.
             if !text.contains("already running") {
-                let why = if text.is_empty() { format!("it exited with {status}") } else { text };
+                let why = if text.is_empty() {
+                    format!("it exited with {status}")
+                } else {
+                    text
+                };
                 return Err(LifecycleError::StartFailed(why));
             }
             child_failed = Some(text);
@@ -127,10 +144,16 @@ pub enum Stopped {
 pub async fn stop(paths: &Paths) -> Result<Stopped, LifecycleError> {
     let mut client = match probe(paths).await? {
         Probe::Running(client) => client,
-        Probe::Stopped => return Ok(Stopped::NotRunning { cleaned_stale: false }),
+        Probe::Stopped => {
+            return Ok(Stopped::NotRunning {
+                cleaned_stale: false,
+            });
+        }
         Probe::Stale { .. } => {
             clean_stale(paths);
-            return Ok(Stopped::NotRunning { cleaned_stale: true });
+            return Ok(Stopped::NotRunning {
+                cleaned_stale: true,
+            });
         }
     };
     let pid = client.daemon_pid;

@@ -19,7 +19,9 @@ pub struct DaemonLock {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another switchyard daemon is already running (pid {pid}) for this home; stop it with `switchyard daemon stop`")]
+    #[error(
+        "another switchyard daemon is already running (pid {pid}) for this home; stop it with `switchyard daemon stop`"
+    )]
     Held { pid: String },
     #[error("cannot take the daemon lock {path}: {source}")]
     Io { path: PathBuf, source: io::Error },

@@ -28,7 +28,8 @@ pub fn init_daemon(paths: &Paths, to_stderr: bool) -> io::Result<WorkerGuard> {
         Some(private_file()),
     );
     let (writer, guard) = tracing_appender::non_blocking(file);
-    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let file_layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false)
@@ -56,7 +57,8 @@ fn private_file() -> std::fs::OpenOptions {
 
 /// Workers log to stderr only; the daemon captures it into its own log.
 pub fn init_worker() {
-    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)

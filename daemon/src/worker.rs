@@ -13,9 +13,9 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
+use crate::protocol::FrameCodec;
 use crate::protocol::state::{BreakerState, BreakerStatus, RequestLine, Traffic};
 use crate::protocol::worker::{DaemonToWorker, HEARTBEAT_INTERVAL, WorkerConfig, WorkerMessage};
-use crate::protocol::FrameCodec;
 use crate::proxy::{self, Proxy, ProxyConfig, ProxyReport};
 use crate::supervisor::{CONTROL_FD, DAEMON_PID_ENV, EXIT_CONFIG, LISTENER_FD};
 
@@ -29,11 +29,16 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs the worker; returns the process exit code.
 pub async fn run(app: App) -> i32 {
-    if let Some(code) = std::env::var(TEST_EXIT_ENV).ok().and_then(|c| c.parse().ok()) {
+    if let Some(code) = std::env::var(TEST_EXIT_ENV)
+        .ok()
+        .and_then(|c| c.parse().ok())
+    {
         eprintln!("exiting with code {code} because {TEST_EXIT_ENV} is set");
         return code;
     }
-    if let Some(daemon) = std::env::var(DAEMON_PID_ENV).ok().and_then(|p| p.parse::<i32>().ok())
+    if let Some(daemon) = std::env::var(DAEMON_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
         && nix::unistd::getppid().as_raw() != daemon
     {
         // The daemon died between fork and the parent-death signal taking hold.
@@ -88,7 +93,9 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     };
     tokio::pin!(serving);
     control
-        .send(WorkerMessage::Ready { pid: std::process::id() })
+        .send(WorkerMessage::Ready {
+            pid: std::process::id(),
+        })
         .await
         .map_err(other)?;
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);

@@ -20,8 +20,12 @@ pub async fn start(paths: &Paths) -> Result<ExitCode> {
 
 pub async fn stop(paths: &Paths) -> Result<ExitCode> {
     match lifecycle::stop(paths).await? {
-        Stopped::NotRunning { cleaned_stale: false } => println!("daemon not running"),
-        Stopped::NotRunning { cleaned_stale: true } => {
+        Stopped::NotRunning {
+            cleaned_stale: false,
+        } => println!("daemon not running"),
+        Stopped::NotRunning {
+            cleaned_stale: true,
+        } => {
             println!("daemon not running (removed a stale socket and pid file)");
         }
         Stopped::Stopped { pid } => println!("daemon stopped (pid {pid})"),

@@ -21,7 +21,10 @@ pub async fn run(paths: &Paths, follow: bool, app: Option<App>) -> Result<ExitCo
     let file = match open() {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && !follow => {
-            eprintln!("switchyard: no log yet at {} (the daemon has not run here)", path.display());
+            eprintln!(
+                "switchyard: no log yet at {} (the daemon has not run here)",
+                path.display()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {

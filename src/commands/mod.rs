@@ -26,7 +26,9 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Daemon(DaemonCommand::Restart) => daemon::restart(&paths).await,
         Command::Daemon(DaemonCommand::Status(flag)) => daemon::status(&paths, flag.json).await,
         Command::Status(flag) => status::run(&paths, flag.json).await,
-        Command::Enable { app, takeover } => request_done(&paths, Request::Enable { app, takeover }).await,
+        Command::Enable { app, takeover } => {
+            request_done(&paths, Request::Enable { app, takeover }).await
+        }
         Command::Disable { app } => request_done(&paths, Request::Disable { app }).await,
         Command::Restart { app } => request_done(&paths, Request::Restart { app }).await,
         Command::Port { app, port } => request_done(&paths, Request::SetPort { app, port }).await,

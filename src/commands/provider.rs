@@ -33,7 +33,13 @@ pub async fn run(paths: &Paths, command: ProviderCommand) -> Result<ExitCode> {
             } else {
                 AuthSpec::Passthrough
             };
-            let spec = ProviderSpec { app, name, base_url, auth, priority };
+            let spec = ProviderSpec {
+                app,
+                name,
+                base_url,
+                auth,
+                priority,
+            };
             super::request_done(paths, Request::ProviderAdd(spec)).await
         }
         ProviderCommand::Remove { app, name } => {
@@ -45,7 +51,11 @@ pub async fn run(paths: &Paths, command: ProviderCommand) -> Result<ExitCode> {
     }
 }
 
-async fn list(paths: &Paths, app: Option<switchyard_daemon::apps::App>, json: bool) -> Result<ExitCode> {
+async fn list(
+    paths: &Paths,
+    app: Option<switchyard_daemon::apps::App>,
+    json: bool,
+) -> Result<ExitCode> {
     let mut client = super::connect(paths).await?;
     let providers = match client.request(Request::ProviderList { app }).await? {
         Reply::Providers(providers) => providers,
@@ -62,7 +72,10 @@ async fn list(paths: &Paths, app: Option<switchyard_daemon::apps::App>, json: bo
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<8} {:<16} {:<9} {:<14} BASE URL", "APP", "NAME", "PRIORITY", "AUTH");
+    println!(
+        "{:<8} {:<16} {:<9} {:<14} BASE URL",
+        "APP", "NAME", "PRIORITY", "AUTH"
+    );
     for p in providers {
         let marker = if p.active { "*" } else { " " };
         println!(

@@ -35,7 +35,10 @@ pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
                     "uptime_s": uptime_s, "socket": info.socket}),
                 line: format!(
                     "daemon: running (pid {}, version {}, up {}) on {}",
-                    info.pid, info.version, human_duration(uptime_s), info.socket
+                    info.pid,
+                    info.version,
+                    human_duration(uptime_s),
+                    info.socket
                 ),
                 snapshot: Some(snapshot),
             }
@@ -59,7 +62,11 @@ pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
 pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
     let probe = lifecycle::probe(paths).await?;
     let view = daemon_view(paths, probe).await?;
-    let apps = view.snapshot.as_ref().map(|s| s.apps.as_slice()).unwrap_or(&[]);
+    let apps = view
+        .snapshot
+        .as_ref()
+        .map(|s| s.apps.as_slice())
+        .unwrap_or(&[]);
     if json {
         let apps: Vec<Value> = apps.iter().map(app_json).collect();
         let out = json!({"daemon": view.json, "apps": apps});
@@ -89,7 +96,10 @@ pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
                 println!("         ! {error}");
             }
             if let Some(parked) = &app.parked {
-                println!("         ! parked: {} (recover: switchyard restart {})", parked.reason, app.app);
+                println!(
+                    "         ! parked: {} (recover: switchyard restart {})",
+                    parked.reason, app.app
+                );
             }
         }
     }
@@ -117,6 +127,9 @@ fn app_json(app: &AppState) -> Value {
         "provider": app.provider,
         "error": app.port_error,
         "parked_reason": app.parked.as_ref().map(|p| p.reason.clone()),
+        "last_exit": app.last_exit.as_ref().map(|e| json!({
+            "pid": e.pid, "code": e.code, "signal": e.signal, "reason": e.reason.as_str(),
+        })),
     })
 }
 

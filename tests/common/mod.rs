@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod upstream;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -189,7 +191,10 @@ pub fn alive(pid: u32) -> bool {
 pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -224,4 +229,27 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Writes supervision overrides for `app` straight into a stopped daemon's
+/// store (the `apps.policy` column), as an operator would.
+pub fn set_policy(home: &Home, app: &str, json: &str) {
+    let db = rusqlite::Connection::open(home.path().join("switchyard.db")).expect("open db");
+    db.execute("UPDATE apps SET policy = ?1 WHERE app = ?2", [json, app])
+        .expect("update policy");
+}
+
+/// The worker pid of `app` once it is running, waiting up to `limit`.
+pub fn running_pid(home: &Home, app: &str, other_than: Option<u64>, limit: Duration) -> u64 {
+    let mut pid = 0;
+    wait_for(
+        &format!("{app} running (not pid {other_than:?})"),
+        limit,
+        || {
+            let a = home.app(app);
+            pid = a["pid"].as_u64().unwrap_or(0);
+            a["state"] == "running" && pid != 0 && Some(pid) != other_than
+        },
+    );
+    pid
 }

@@ -31,34 +31,48 @@ impl MockUpstream {
         let counter = hits.clone();
         runtime.spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let counter = counter.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let counter = counter.clone();
-                        async move {
-                            counter.fetch_add(1, Ordering::Relaxed);
-                            let path = req.uri().path().to_owned();
-                            let key = req
-                                .headers()
-                                .get("x-api-key")
-                                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let json = serde_json::json!({
-                                "upstream": "mock",
-                                "path": path,
-                                "x_api_key": key,
-                                "body_len": body.len(),
-                            });
-                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(json.to_string()))))
-                        }
-                    });
+                    let service =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let counter = counter.clone();
+                            async move {
+                                counter.fetch_add(1, Ordering::Relaxed);
+                                let path = req.uri().path().to_owned();
+                                let key = req
+                                    .headers()
+                                    .get("x-api-key")
+                                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let json = serde_json::json!({
+                                    "upstream": "mock",
+                                    "path": path,
+                                    "x_api_key": key,
+                                    "body_len": body.len(),
+                                });
+                                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                                    json.to_string(),
+                                ))))
+                            }
+                        });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
             }
         });
-        MockUpstream { port, hits, _runtime: runtime }
+        MockUpstream {
+            port,
+            hits,
+            _runtime: runtime,
+        }
     }
 }

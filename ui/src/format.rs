@@ -161,7 +161,10 @@ pub fn event(kind: &EventKind) -> (String, Severity) {
     use EventKind::*;
     use Severity::*;
     match kind {
-        AppEnabled { app, takeover: true } => (format!("{app} enabled (takeover)"), Good),
+        AppEnabled {
+            app,
+            takeover: true,
+        } => (format!("{app} enabled (takeover)"), Good),
         AppEnabled { app, .. } => (format!("{app} enabled"), Good),
         AppDisabled { app } => (format!("{app} disabled"), Info),
         PortChanged { app, port } => (format!("{app} port set to {port}"), Info),
@@ -172,10 +175,20 @@ pub fn event(kind: &EventKind) -> (String, Severity) {
         WorkerReady { app, pid } => (format!("{app} worker ready (pid {pid})"), Good),
         WorkerExited { app, exit: info } => {
             let severity = if info.reason.is_failure() { Bad } else { Info };
-            (format!("{app} worker {} exited: {}", info.pid, exit(info)), severity)
+            (
+                format!("{app} worker {} exited: {}", info.pid, exit(info)),
+                severity,
+            )
         }
-        WorkerBackoff { app, attempt, delay_ms } => (
-            format!("{app} restarting in {} (attempt {attempt})", countdown(*delay_ms)),
+        WorkerBackoff {
+            app,
+            attempt,
+            delay_ms,
+        } => (
+            format!(
+                "{app} restarting in {} (attempt {attempt})",
+                countdown(*delay_ms)
+            ),
             Warn,
         ),
         WorkerParked { app, parked } => (format!("{app} parked: {}", parked.reason), Bad),
@@ -185,10 +198,14 @@ pub fn event(kind: &EventKind) -> (String, Severity) {
             format!("{app} health {}", health.as_str()),
             health_severity(*health),
         ),
-        ProviderSelected { app, provider: Some(name) } => {
-            (format!("{app} now sends requests to {name}"), Info)
-        }
-        ProviderSelected { app, provider: None } => (format!("{app} has no provider"), Warn),
+        ProviderSelected {
+            app,
+            provider: Some(name),
+        } => (format!("{app} now sends requests to {name}"), Info),
+        ProviderSelected {
+            app,
+            provider: None,
+        } => (format!("{app} has no provider"), Warn),
         BreakerChanged { app, breakers } => {
             let list: Vec<String> = breakers
                 .iter()

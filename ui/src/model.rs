@@ -27,7 +27,10 @@ pub enum Link {
     Starting,
     Connected,
     /// Disconnected; the attach task retries after `retry_in_ms`.
-    Lost { reason: String, retry_in_ms: u64 },
+    Lost {
+        reason: String,
+        retry_in_ms: u64,
+    },
 }
 
 /// Which pane ↑/↓ act on.
@@ -241,7 +244,10 @@ impl Model {
 
     pub fn push_log(&mut self, entry: LogEntry) {
         let shown = self.filter.is_empty()
-            || entry.text.to_lowercase().contains(&self.filter.to_lowercase());
+            || entry
+                .text
+                .to_lowercase()
+                .contains(&self.filter.to_lowercase());
         if self.log.len() == LOG_MAX {
             self.log.pop_front();
         }

@@ -40,7 +40,14 @@ impl Core {
         let port = self.app_state(app).map_or(app.default_port(), |s| s.port);
         let config = self.worker_config(app).await;
         let (reply, rx) = oneshot::channel();
-        self.send(app, AppCommand::Enable { port, config, reply });
+        self.send(
+            app,
+            AppCommand::Enable {
+                port,
+                config,
+                reply,
+            },
+        );
         rx
     }
 
@@ -73,7 +80,14 @@ impl Core {
         let port = state.port;
         let config = self.worker_config(app).await;
         let (reply, rx) = oneshot::channel();
-        self.send(app, AppCommand::Restart { port, config, reply });
+        self.send(
+            app,
+            AppCommand::Restart {
+                port,
+                config,
+                reply,
+            },
+        );
         Outcome::Later(rx)
     }
 

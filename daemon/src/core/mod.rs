@@ -94,9 +94,16 @@ impl Core {
         let supervisors = rows
             .iter()
             .map(|row| {
+                let policy = match row.policy.as_deref() {
+                    None => policy.clone(),
+                    Some(json) => policy.clone().with_overrides(json).unwrap_or_else(|err| {
+                        tracing::error!(app = %row.app, %err, "ignoring invalid supervision policy in the store");
+                        policy.clone()
+                    }),
+                };
                 let handle = AppHandle::spawn(
                     row.app,
-                    policy.clone(),
+                    policy,
                     tx.clone(),
                     store.clone(),
                     daemon.started_at_ms,

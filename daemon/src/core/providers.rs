@@ -87,7 +87,13 @@ impl Core {
         };
         let described = auth.describe();
         self.store
-            .upsert_provider(spec.app, spec.name.clone(), spec.base_url.clone(), auth, spec.priority)
+            .upsert_provider(
+                spec.app,
+                spec.name.clone(),
+                spec.base_url.clone(),
+                auth,
+                spec.priority,
+            )
             .await
             .map_err(store_failed)?;
         self.providers_changed(spec.app).await;
@@ -97,8 +103,16 @@ impl Core {
         )))
     }
 
-    pub(super) async fn provider_remove(&mut self, app: App, name: String) -> Result<Reply, ErrorReply> {
-        let removed = self.store.remove_provider(app, name.clone()).await.map_err(store_failed)?;
+    pub(super) async fn provider_remove(
+        &mut self,
+        app: App,
+        name: String,
+    ) -> Result<Reply, ErrorReply> {
+        let removed = self
+            .store
+            .remove_provider(app, name.clone())
+            .await
+            .map_err(store_failed)?;
         if !removed {
             return Err(not_found(app, &name));
         }
@@ -106,13 +120,23 @@ impl Core {
         Ok(Reply::Done(format!("provider {name} removed from {app}")))
     }
 
-    pub(super) async fn provider_use(&mut self, app: App, name: String) -> Result<Reply, ErrorReply> {
-        let found = self.store.promote_provider(app, name.clone()).await.map_err(store_failed)?;
+    pub(super) async fn provider_use(
+        &mut self,
+        app: App,
+        name: String,
+    ) -> Result<Reply, ErrorReply> {
+        let found = self
+            .store
+            .promote_provider(app, name.clone())
+            .await
+            .map_err(store_failed)?;
         if !found {
             return Err(not_found(app, &name));
         }
         self.providers_changed(app).await;
-        Ok(Reply::Done(format!("{app} now sends requests to {name} first")))
+        Ok(Reply::Done(format!(
+            "{app} now sends requests to {name} first"
+        )))
     }
 
     /// Tells the running worker (if any) and every client about the new order.
@@ -152,7 +176,9 @@ fn not_found(app: App, name: &str) -> ErrorReply {
 fn validate_name(name: &str) -> Result<(), ErrorReply> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if ok {
         Ok(())
     } else {
@@ -164,7 +190,11 @@ fn validate_name(name: &str) -> Result<(), ErrorReply> {
 
 /// An absolute http(s) URL with a host, no query and no fragment.
 pub fn validate_base_url(url: &str) -> Result<(), ErrorReply> {
-    let invalid = |why: &str| bad(format!("{url:?} is not a valid base URL: {why} (example: https://api.example.com/v1)"));
+    let invalid = |why: &str| {
+        bad(format!(
+            "{url:?} is not a valid base URL: {why} (example: https://api.example.com/v1)"
+        ))
+    };
     let uri: http::Uri = url.parse().map_err(|_| invalid("it does not parse"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
@@ -187,7 +217,13 @@ mod tests {
     fn base_urls_are_validated() {
         assert!(validate_base_url("https://api.example.com/v1").is_ok());
         assert!(validate_base_url("http://127.0.0.1:9000").is_ok());
-        for bad in ["ftp://x", "not a url", "https://", "http://h/?q=1", "/relative"] {
+        for bad in [
+            "ftp://x",
+            "not a url",
+            "https://",
+            "http://h/?q=1",
+            "/relative",
+        ] {
             assert!(validate_base_url(bad).is_err(), "{bad}");
         }
     }

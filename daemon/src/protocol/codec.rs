@@ -126,12 +126,7 @@ mod tests {
             for chunk in chunks {
                 fed += chunk.len();
                 buf.extend_from_slice(&chunk);
-                loop {
-                    match codec.decode(&mut buf) {
-                        Ok(Some(_)) => continue,
-                        Ok(None) | Err(_) => break,
-                    }
-                }
+                while let Ok(Some(_)) = codec.decode(&mut buf) {}
                 // The decoder may reserve room for one announced frame, never more.
                 prop_assert!(buf.capacity() <= MAX_FRAME + 4 + fed);
             }

@@ -9,7 +9,10 @@ impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use EventKind::*;
         match self {
-            AppEnabled { app, takeover: true } => write!(f, "{app}: enabled (with takeover)"),
+            AppEnabled {
+                app,
+                takeover: true,
+            } => write!(f, "{app}: enabled (with takeover)"),
             AppEnabled { app, .. } => write!(f, "{app}: enabled"),
             AppDisabled { app } => write!(f, "{app}: disabled"),
             PortChanged { app, port } => write!(f, "{app}: port is now {port}"),
@@ -17,7 +20,12 @@ impl fmt::Display for EventKind {
             WorkerStarting { app } => write!(f, "{app}: worker starting"),
             WorkerReady { app, pid } => write!(f, "{app}: worker ready (pid {pid})"),
             WorkerExited { app, exit } => {
-                write!(f, "{app}: worker {} exited ({}", exit.pid, exit.reason.as_str())?;
+                write!(
+                    f,
+                    "{app}: worker {} exited ({}",
+                    exit.pid,
+                    exit.reason.as_str()
+                )?;
                 if let Some(code) = exit.code {
                     write!(f, ", code {code}")?;
                 }
@@ -26,7 +34,11 @@ impl fmt::Display for EventKind {
                 }
                 f.write_str(")")
             }
-            WorkerBackoff { app, attempt, delay_ms } => {
+            WorkerBackoff {
+                app,
+                attempt,
+                delay_ms,
+            } => {
                 write!(f, "{app}: restart #{attempt} in {delay_ms} ms")
             }
             WorkerParked { app, parked } => write!(f, "{app}: parked: {}", parked.reason),

@@ -23,19 +23,32 @@ pub const PROTOCOL_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ClientMessage {
     /// Must be the first frame. Variant 0 forever.
-    Hello { protocol: u32, client: String },
-    Request { id: u64, request: Request },
+    Hello {
+        protocol: u32,
+        client: String,
+    },
+    Request {
+        id: u64,
+        request: Request,
+    },
 }
 
 /// Daemon → client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ServerMessage {
     /// Variant 0 forever.
-    Welcome { protocol: u32, pid: u32, version: String },
+    Welcome {
+        protocol: u32,
+        pid: u32,
+        version: String,
+    },
     /// A connection-level error; the daemon closes the connection after it.
     /// Variant 1 forever.
     Error(ErrorReply),
-    Response { id: u64, result: Result<Reply, ErrorReply> },
+    Response {
+        id: u64,
+        result: Result<Reply, ErrorReply>,
+    },
     /// On a subscription: the current state (first, and again after a resync).
     Snapshot(Box<Snapshot>),
     /// On a subscription: one state change.
@@ -49,17 +62,37 @@ pub enum Request {
     Status,
     /// Stop the daemon and its workers.
     Shutdown,
-    Enable { app: App, takeover: bool },
-    Disable { app: App },
-    Restart { app: App },
-    SetPort { app: App, port: u16 },
-    ProviderList { app: Option<App> },
+    Enable {
+        app: App,
+        takeover: bool,
+    },
+    Disable {
+        app: App,
+    },
+    Restart {
+        app: App,
+    },
+    SetPort {
+        app: App,
+        port: u16,
+    },
+    ProviderList {
+        app: Option<App>,
+    },
     ProviderAdd(ProviderSpec),
-    ProviderRemove { app: App, name: String },
-    ProviderUse { app: App, name: String },
+    ProviderRemove {
+        app: App,
+        name: String,
+    },
+    ProviderUse {
+        app: App,
+        name: String,
+    },
     /// Turn this connection into an event stream. With `since`, replay journal
     /// events after that seq (same epoch) instead of starting with a snapshot.
-    Subscribe { since: Option<u64> },
+    Subscribe {
+        since: Option<u64>,
+    },
 }
 
 /// Successful answers.

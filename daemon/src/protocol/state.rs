@@ -220,22 +220,69 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    AppEnabled { app: App, takeover: bool },
-    AppDisabled { app: App },
-    PortChanged { app: App, port: u16 },
-    PortConflict { app: App, port: u16, message: String },
-    WorkerStarting { app: App },
-    WorkerReady { app: App, pid: u32 },
-    WorkerExited { app: App, exit: ExitInfo },
-    WorkerBackoff { app: App, attempt: u32, delay_ms: u64 },
-    WorkerParked { app: App, parked: Parked },
-    WorkerHung { app: App, pid: u32 },
-    WorkerStopping { app: App },
-    HealthChanged { app: App, health: Health },
-    ProviderSelected { app: App, provider: Option<String> },
-    BreakerChanged { app: App, breakers: Vec<BreakerStatus> },
-    Traffic { app: App, traffic: Traffic },
-    RequestFinished { app: App, request: RequestLine },
+    AppEnabled {
+        app: App,
+        takeover: bool,
+    },
+    AppDisabled {
+        app: App,
+    },
+    PortChanged {
+        app: App,
+        port: u16,
+    },
+    PortConflict {
+        app: App,
+        port: u16,
+        message: String,
+    },
+    WorkerStarting {
+        app: App,
+    },
+    WorkerReady {
+        app: App,
+        pid: u32,
+    },
+    WorkerExited {
+        app: App,
+        exit: ExitInfo,
+    },
+    WorkerBackoff {
+        app: App,
+        attempt: u32,
+        delay_ms: u64,
+    },
+    WorkerParked {
+        app: App,
+        parked: Parked,
+    },
+    WorkerHung {
+        app: App,
+        pid: u32,
+    },
+    WorkerStopping {
+        app: App,
+    },
+    HealthChanged {
+        app: App,
+        health: Health,
+    },
+    ProviderSelected {
+        app: App,
+        provider: Option<String>,
+    },
+    BreakerChanged {
+        app: App,
+        breakers: Vec<BreakerStatus>,
+    },
+    Traffic {
+        app: App,
+        traffic: Traffic,
+    },
+    RequestFinished {
+        app: App,
+        request: RequestLine,
+    },
     DaemonStopping,
 }
 

@@ -11,7 +11,9 @@ use super::state::{BreakerStatus, RequestLine, Traffic};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum WorkerMessage {
     /// The worker serves its listener.
-    Ready { pid: u32 },
+    Ready {
+        pid: u32,
+    },
     /// Sent every [`HEARTBEAT_INTERVAL`]; silence for longer than the hung
     /// timeout gets the worker killed.
     Heartbeat {

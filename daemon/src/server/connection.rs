@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
@@ -41,7 +41,12 @@ pub(super) async fn serve(
         return;
     }
     if !has_slot {
-        refuse(&mut framed, ErrorKind::Failed, "the daemon is serving too many connections; try again").await;
+        refuse(
+            &mut framed,
+            ErrorKind::Failed,
+            "the daemon is serving too many connections; try again",
+        )
+        .await;
         return;
     }
     let client = match tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next()).await {
@@ -68,7 +73,12 @@ pub(super) async fn serve(
             client
         }
         Ok(Some(Ok(ClientMessage::Request { .. }))) => {
-            refuse(&mut framed, ErrorKind::BadRequest, "the first frame must be Hello").await;
+            refuse(
+                &mut framed,
+                ErrorKind::BadRequest,
+                "the first frame must be Hello",
+            )
+            .await;
             return;
         }
     };
@@ -93,7 +103,12 @@ pub(super) async fn serve(
                 return;
             }
             Some(Ok(ClientMessage::Hello { .. })) => {
-                refuse(&mut framed, ErrorKind::BadRequest, "Hello may only be sent once").await;
+                refuse(
+                    &mut framed,
+                    ErrorKind::BadRequest,
+                    "Hello may only be sent once",
+                )
+                .await;
                 return;
             }
             Some(Ok(ClientMessage::Request {
@@ -105,7 +120,11 @@ pub(super) async fn serve(
             }
             Some(Ok(ClientMessage::Request { id, request })) => {
                 let result = core.request(request).await;
-                if framed.send(ServerMessage::Response { id, result }).await.is_err() {
+                if framed
+                    .send(ServerMessage::Response { id, result })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

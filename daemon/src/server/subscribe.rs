@@ -20,11 +20,19 @@ pub(super) async fn stream(
     let mut sub = match core.subscribe().await {
         Ok(sub) => sub,
         Err(err) => {
-            let _ = framed.send(ServerMessage::Response { id, result: Err(err) }).await;
+            let _ = framed
+                .send(ServerMessage::Response {
+                    id,
+                    result: Err(err),
+                })
+                .await;
             return;
         }
     };
-    let reply = ServerMessage::Response { id, result: Ok(Reply::Subscribed) };
+    let reply = ServerMessage::Response {
+        id,
+        result: Ok(Reply::Subscribed),
+    };
     if framed.send(reply).await.is_err() {
         return;
     }

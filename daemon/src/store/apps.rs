@@ -13,6 +13,8 @@ pub struct AppRow {
     pub port: u16,
     pub takeover: bool,
     pub active_provider: Option<String>,
+    /// Supervision overrides as JSON (see `Policy::with_overrides`).
+    pub policy: Option<String>,
 }
 
 impl Store {
@@ -20,7 +22,7 @@ impl Store {
     pub async fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
         self.call(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT app, enabled, port, takeover, active_provider FROM apps",
+                "SELECT app, enabled, port, takeover, active_provider, policy FROM apps",
             )?;
             let rows = stmt.query_map([], |row| {
                 Ok((
@@ -29,11 +31,12 @@ impl Store {
                     row.get::<_, u16>(2)?,
                     row.get::<_, bool>(3)?,
                     row.get::<_, Option<String>>(4)?,
+                    row.get::<_, Option<String>>(5)?,
                 ))
             })?;
             let mut apps = Vec::new();
             for row in rows {
-                let (name, enabled, port, takeover, active_provider) = row?;
+                let (name, enabled, port, takeover, active_provider, policy) = row?;
                 // Rows for apps this version does not know are kept, not shown.
                 if let Ok(app) = name.parse::<App>() {
                     apps.push(AppRow {
@@ -42,6 +45,7 @@ impl Store {
                         port,
                         takeover,
                         active_provider,
+                        policy,
                     });
                 }
             }

@@ -43,7 +43,11 @@ impl Store {
 
     /// Events of `epoch` after `since`, in order, or `None` when the journal no
     /// longer holds all of them (the caller then needs a snapshot instead).
-    pub async fn events_since(&self, epoch: u64, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+    pub async fn events_since(
+        &self,
+        epoch: u64,
+        since: u64,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
         self.call(move |conn| {
             let oldest: Option<i64> = conn.query_row(
                 "SELECT min(seq) FROM events WHERE epoch = ?1",
@@ -53,10 +57,11 @@ impl Store {
             if since > 0 && oldest.is_some_and(|o| o as u64 > since + 1) {
                 return Ok(None);
             }
-            let mut stmt = conn.prepare(
-                "SELECT body FROM events WHERE epoch = ?1 AND seq > ?2 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map(params![epoch as i64, since as i64], |row| row.get::<_, String>(0))?;
+            let mut stmt =
+                conn.prepare("SELECT body FROM events WHERE epoch = ?1 AND seq > ?2 ORDER BY seq")?;
+            let rows = stmt.query_map(params![epoch as i64, since as i64], |row| {
+                row.get::<_, String>(0)
+            })?;
             let mut events = Vec::new();
             for body in rows {
                 match serde_json::from_str::<Event>(&body?) {

@@ -51,19 +51,35 @@ impl Store {
             )?;
             let rows = stmt.query_map(params![app.map(App::name)], |row| {
                 let auth = match row.get::<_, String>(3)?.as_str() {
-                    "env" => ProviderAuth::Env(row.get::<_, Option<String>>(4)?.unwrap_or_default()),
+                    "env" => {
+                        ProviderAuth::Env(row.get::<_, Option<String>>(4)?.unwrap_or_default())
+                    }
                     "stored" => {
                         ProviderAuth::Stored(row.get::<_, Option<String>>(5)?.unwrap_or_default())
                     }
                     _ => ProviderAuth::Passthrough,
                 };
-                Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, auth, row.get(6)?, row.get(7)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    auth,
+                    row.get(6)?,
+                    row.get(7)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
                 let (app, name, base_url, auth, priority, enabled) = row?;
                 if let Ok(app) = app.parse::<App>() {
-                    out.push(ProviderRow { app, name, base_url, auth, priority, enabled });
+                    out.push(ProviderRow {
+                        app,
+                        name,
+                        base_url,
+                        auth,
+                        priority,
+                        enabled,
+                    });
                 }
             }
             out.sort_by(|a, b| (a.app, a.priority, &a.name).cmp(&(b.app, b.priority, &b.name)));

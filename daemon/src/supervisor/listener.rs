@@ -32,7 +32,11 @@ pub fn port_owner(port: u16) -> Option<(u32, String)> {
     let inode = listening_inode(port)?;
     let needle = format!("socket:[{inode}]");
     for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = proc_entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = proc_entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(proc_entry.path().join("fd")) else {
@@ -59,10 +63,15 @@ fn listening_inode(port: u16) -> Option<u64> {
         };
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9)) else {
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
                 continue;
             };
-            let local_port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
             if *state == LISTEN && local_port == Some(port) {
                 return inode.parse().ok();
             }
@@ -81,6 +90,9 @@ mod tests {
         let port = holder.local_addr().unwrap().port();
         let err = bind(port).unwrap_err();
         assert!(err.contains(&format!("port {port}")), "{err}");
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
     }
 }

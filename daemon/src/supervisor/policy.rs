@@ -41,6 +41,47 @@ impl Default for Policy {
     }
 }
 
+/// Per-app overrides as stored in the `apps.policy` column (JSON, every field
+/// optional), e.g. `{"park_after": 10, "initial_delay_ms": 50}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overrides {
+    initial_delay_ms: Option<u64>,
+    max_delay_ms: Option<u64>,
+    healthy_after_ms: Option<u64>,
+    rapid_window_ms: Option<u64>,
+    park_after: Option<u32>,
+    hung_after_ms: Option<u64>,
+    ready_timeout_ms: Option<u64>,
+    drain_ms: Option<u64>,
+    term_grace_ms: Option<u64>,
+}
+
+impl Policy {
+    /// The defaults with an app's stored overrides applied.
+    pub fn with_overrides(mut self, json: &str) -> Result<Policy, serde_json::Error> {
+        let o: Overrides = serde_json::from_str(json)?;
+        let ms = Duration::from_millis;
+        let set = |field: &mut Duration, value: Option<u64>| {
+            if let Some(v) = value {
+                *field = ms(v);
+            }
+        };
+        set(&mut self.initial_delay, o.initial_delay_ms);
+        set(&mut self.max_delay, o.max_delay_ms);
+        set(&mut self.healthy_after, o.healthy_after_ms);
+        set(&mut self.rapid_window, o.rapid_window_ms);
+        set(&mut self.hung_after, o.hung_after_ms);
+        set(&mut self.ready_timeout, o.ready_timeout_ms);
+        set(&mut self.drain, o.drain_ms);
+        set(&mut self.term_grace, o.term_grace_ms);
+        if let Some(n) = o.park_after {
+            self.park_after = n.max(1);
+        }
+        Ok(self)
+    }
+}
+
 /// The exit code a worker uses for a permanent error (bad configuration):
 /// `EX_CONFIG` from sysexits.h. It parks the app at once.
 pub const EXIT_CONFIG: i32 = 78;
@@ -120,7 +161,9 @@ mod tests {
     #[test]
     fn delays_double_up_to_the_cap() {
         let policy = Policy::default();
-        let delays: Vec<_> = (1..=10).map(|a| delay_for(&policy, a).as_millis()).collect();
+        let delays: Vec<_> = (1..=10)
+            .map(|a| delay_for(&policy, a).as_millis())
+            .collect();
         assert_eq!(
             delays,
             [200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]
@@ -168,6 +211,21 @@ mod tests {
                 attempt: 1,
                 delay: Duration::from_millis(200)
             }
+        );
+    }
+
+    #[test]
+    fn overrides_change_only_what_they_name() {
+        let policy = Policy::default()
+            .with_overrides(r#"{"park_after": 100, "initial_delay_ms": 10}"#)
+            .unwrap();
+        assert_eq!(policy.park_after, 100);
+        assert_eq!(policy.initial_delay, Duration::from_millis(10));
+        assert_eq!(policy.max_delay, Policy::default().max_delay);
+        assert!(
+            Policy::default()
+                .with_overrides(r#"{"parkafter": 1}"#)
+                .is_err()
         );
     }
 

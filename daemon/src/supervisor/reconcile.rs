@@ -28,7 +28,10 @@ pub async fn kill_leftover_workers(store: &Store) -> Result<usize, StoreError> {
     }
     let closed = store.close_lost_runs().await?;
     if closed > 0 {
-        tracing::info!(closed, "closed worker runs left open by a previous daemon (daemon-lost)");
+        tracing::info!(
+            closed,
+            "closed worker runs left open by a previous daemon (daemon-lost)"
+        );
     }
     Ok(killed)
 }

@@ -62,7 +62,10 @@ fn unavailable(body: &Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body.clone()));
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     response
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tokio::time::Instant;
 
-
 use super::*;
 
 impl AppTask {
@@ -27,7 +26,8 @@ impl AppTask {
                     });
                     self.phase = Phase::Idle;
                     for waiter in self.waiters.drain(..) {
-                        let _ = waiter.send(Err(ErrorReply::new(ErrorKind::Conflict, message.clone())));
+                        let _ =
+                            waiter.send(Err(ErrorReply::new(ErrorKind::Conflict, message.clone())));
                     }
                     return;
                 }
@@ -47,9 +47,22 @@ impl AppTask {
             Ok(spawned) => spawned,
             Err(err) => {
                 tracing::error!(app = %self.app, %err, "cannot start a worker");
-                let exit = ExitInfo { pid: 0, code: None, signal: None, reason: ExitReason::Crashed, at_ms: now_ms() };
-                self.emit(EventKind::WorkerExited { app: self.app, exit });
-                self.after_failure(Duration::ZERO, false, vec![format!("cannot start the worker: {err}")]);
+                let exit = ExitInfo {
+                    pid: 0,
+                    code: None,
+                    signal: None,
+                    reason: ExitReason::Crashed,
+                    at_ms: now_ms(),
+                };
+                self.emit(EventKind::WorkerExited {
+                    app: self.app,
+                    exit,
+                });
+                self.after_failure(
+                    Duration::ZERO,
+                    false,
+                    vec![format!("cannot start the worker: {err}")],
+                );
                 return;
             }
         };
@@ -96,7 +109,9 @@ impl AppTask {
                 }
             }
             WorkerMessage::Ready { .. } => {}
-            WorkerMessage::Heartbeat { traffic, breakers, .. } => self.on_heartbeat(traffic, breakers),
+            WorkerMessage::Heartbeat {
+                traffic, breakers, ..
+            } => self.on_heartbeat(traffic, breakers),
             WorkerMessage::Finished(request) => {
                 let (start, count) = &mut self.request_window;
                 if start.elapsed() >= Duration::from_secs(1) {
@@ -105,7 +120,10 @@ impl AppTask {
                 }
                 if *count < REQUEST_EVENTS_PER_SEC {
                     *count += 1;
-                    self.emit(EventKind::RequestFinished { app: self.app, request });
+                    self.emit(EventKind::RequestFinished {
+                        app: self.app,
+                        request,
+                    });
                 }
             }
         }
@@ -115,20 +133,32 @@ impl AppTask {
     fn on_heartbeat(&mut self, traffic: Traffic, breakers: Vec<BreakerStatus>) {
         if traffic != self.last_traffic {
             self.last_traffic = traffic.clone();
-            self.emit(EventKind::Traffic { app: self.app, traffic });
+            self.emit(EventKind::Traffic {
+                app: self.app,
+                traffic,
+            });
         }
         if breakers != self.last_breakers {
-            let open = breakers.iter().filter(|b| b.state != BreakerState::Closed).count();
+            let open = breakers
+                .iter()
+                .filter(|b| b.state != BreakerState::Closed)
+                .count();
             let health = match open {
                 0 => Health::Ok,
                 n if n == breakers.len() => Health::Down,
                 _ => Health::Degraded,
             };
             self.last_breakers = breakers.clone();
-            self.emit(EventKind::BreakerChanged { app: self.app, breakers });
+            self.emit(EventKind::BreakerChanged {
+                app: self.app,
+                breakers,
+            });
             if health != self.health {
                 self.health = health;
-                self.emit(EventKind::HealthChanged { app: self.app, health });
+                self.emit(EventKind::HealthChanged {
+                    app: self.app,
+                    health,
+                });
             }
         }
     }
@@ -140,7 +170,11 @@ impl AppTask {
         };
         worker.hung = true;
         let pid = worker.pid;
-        let what = if worker.ready { "missed its heartbeats" } else { "did not become ready" };
+        let what = if worker.ready {
+            "missed its heartbeats"
+        } else {
+            "did not become ready"
+        };
         tracing::warn!(app = %self.app, pid, "worker {what}: killing it as hung");
         process::signal(pid, Signal::SIGKILL);
         self.emit(EventKind::WorkerHung { app: self.app, pid });
@@ -178,7 +212,13 @@ impl AppTask {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let exit = ExitInfo { pid: worker.pid, code, signal, reason, at_ms: now_ms() };
+        let exit = ExitInfo {
+            pid: worker.pid,
+            code,
+            signal,
+            reason,
+            at_ms: now_ms(),
+        };
         tracing::info!(app = %self.app, pid = worker.pid, ?code, ?signal, reason = reason.as_str(),
             uptime_ms = worker.started.elapsed().as_millis() as u64, "worker exited");
         if let Some(id) = worker.run_id
@@ -187,17 +227,31 @@ impl AppTask {
             tracing::error!(app = %self.app, %err, "cannot record the end of a run");
         }
         self.last_traffic = Traffic::default();
-        self.emit(EventKind::WorkerExited { app: self.app, exit: exit.clone() });
+        self.emit(EventKind::WorkerExited {
+            app: self.app,
+            exit: exit.clone(),
+        });
         (exit, tail)
     }
 
     /// Decides between a delayed restart and parking.
-    pub(in crate::supervisor) fn after_failure(&mut self, uptime: Duration, permanent: bool, tail: Vec<String>) {
+    pub(in crate::supervisor) fn after_failure(
+        &mut self,
+        uptime: Duration,
+        permanent: bool,
+        tail: Vec<String>,
+    ) {
         match self.backoff.on_failure(&self.policy, uptime, permanent) {
             Decision::Restart { attempt, delay } => {
                 tracing::info!(app = %self.app, attempt, delay_ms = delay.as_millis() as u64, "restarting after backoff");
-                self.emit(EventKind::WorkerBackoff { app: self.app, attempt, delay_ms: delay.as_millis() as u64 });
-                self.phase = Phase::Waiting { until: Instant::now() + delay };
+                self.emit(EventKind::WorkerBackoff {
+                    app: self.app,
+                    attempt,
+                    delay_ms: delay.as_millis() as u64,
+                });
+                self.phase = Phase::Waiting {
+                    until: Instant::now() + delay,
+                };
                 if delay > Duration::from_secs(1) {
                     let reason = format!("the worker crashed and restarts in {}s", delay.as_secs());
                     self.start_responder(&reason);
@@ -208,7 +262,10 @@ impl AppTask {
                 self.fail_waiters(&format!("{} is parked: {reason}", self.app));
                 self.emit(EventKind::WorkerParked {
                     app: self.app,
-                    parked: Parked { reason: reason.clone(), stderr_tail: tail },
+                    parked: Parked {
+                        reason: reason.clone(),
+                        stderr_tail: tail,
+                    },
                 });
                 self.phase = Phase::Parked;
                 self.start_responder(&reason);
@@ -227,7 +284,9 @@ impl AppTask {
         let drain = self.policy.drain;
         let _ = worker
             .control
-            .send(DaemonToWorker::Drain { deadline_ms: drain.as_millis() as u64 })
+            .send(DaemonToWorker::Drain {
+                deadline_ms: drain.as_millis() as u64,
+            })
             .await;
         let mut status = wait_for_exit(&mut worker, drain + Duration::from_secs(1)).await;
         if status.is_none() {
@@ -243,7 +302,8 @@ impl AppTask {
                 worker.child.wait().await
             }
         };
-        self.record_exit(*worker, status, Some(ExitReason::Stopped)).await;
+        self.record_exit(*worker, status, Some(ExitReason::Stopped))
+            .await;
     }
 
     pub(in crate::supervisor) fn start_responder(&mut self, reason: &str) {
@@ -267,7 +327,10 @@ impl AppTask {
 
 /// Waits for the worker to exit, reading (and dropping) its last messages so
 /// it never blocks on a full socket while draining.
-async fn wait_for_exit(worker: &mut Worker, limit: Duration) -> Option<std::io::Result<ExitStatus>> {
+async fn wait_for_exit(
+    worker: &mut Worker,
+    limit: Duration,
+) -> Option<std::io::Result<ExitStatus>> {
     let deadline = Instant::now() + limit;
     loop {
         tokio::select! {
@@ -279,4 +342,3 @@ async fn wait_for_exit(worker: &mut Worker, limit: Duration) -> Option<std::io::
         }
     }
 }
-

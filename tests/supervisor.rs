@@ -1,0 +1,240 @@
+//! Supervision through the real binary: workers serve real HTTP, come back
+//! after kill -9, park crash loops with a reason, get killed when hung, keep
+//! their ports across daemon restarts, and never outlive the daemon.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+mod common;
+
+use std::time::Duration;
+
+use common::upstream::MockUpstream;
+use common::{Home, alive, free_port, http, kill, libc_sig, running_pid, wait_for};
+
+const SECS_10: Duration = Duration::from_secs(10);
+
+#[test]
+fn enable_serves_real_http_through_the_worker() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+    let out = home.ok(&["enable", "claude"]);
+    assert!(out.contains(&format!("http://127.0.0.1:{port}")), "{out}");
+    let (status, body) = http(port, "POST", "/v1/messages", r#"{"model":"m"}"#).expect("request");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""upstream":"mock""#), "{body}");
+    assert!(body.contains(r#""path":"/v1/messages""#), "{body}");
+    let app = home.app("claude");
+    assert_eq!(app["state"], "running");
+    assert_eq!(app["enabled"], true);
+    assert_eq!(app["port"], port);
+    // Idempotent.
+    assert!(home.ok(&["enable", "claude"]).contains("already enabled"));
+    // Disable releases the port.
+    home.ok(&["disable", "claude"]);
+    assert_eq!(home.app("claude")["state"], "stopped");
+    wait_for("the port to be released", SECS_10, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
+    assert!(home.ok(&["disable", "claude"]).contains("already disabled"));
+}
+
+#[test]
+fn a_killed_worker_comes_back_with_a_new_pid() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+    home.ok(&["enable", "claude"]);
+    let first = running_pid(&home, "claude", None, SECS_10);
+    kill(first as u32, libc_sig::SIGKILL);
+    let second = running_pid(&home, "claude", Some(first), SECS_10);
+    assert_ne!(first, second);
+    let app = home.app("claude");
+    assert_eq!(app["restarts"], 1);
+    assert_eq!(app["last_exit"]["reason"], "crashed");
+    assert_eq!(app["last_exit"]["signal"], 9);
+    assert_eq!(http(port, "GET", "/ping", "").expect("request").0, 200);
+}
+
+#[test]
+fn a_crash_loop_parks_after_five_and_the_port_answers_503() {
+    let home = Home::new().env("SWITCHYARD_TEST_WORKER_EXIT", "1");
+    home.start();
+    let port = free_port();
+    home.ok(&["port", "claude", &port.to_string()]);
+    let out = home.run(&["enable", "claude"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("parked"), "{err}");
+    let app = home.app("claude");
+    assert_eq!(app["state"], "parked");
+    assert_eq!(app["restarts"], 5);
+    let reason = app["parked_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("crashed 5 times"), "{reason}");
+    let (status, body) = http(port, "POST", "/v1/messages", "{}").expect("a 503, not a refusal");
+    assert_eq!(status, 503);
+    assert!(body.contains("switchyard restart claude"), "{body}");
+    assert!(body.contains("crashed 5 times"), "{body}");
+    // Other apps are not affected by claude's failures.
+    assert_eq!(home.app("codex")["restarts"], 0);
+}
+
+#[test]
+fn exit_78_parks_at_once_and_restart_unparks() {
+    let home = Home::new().env("SWITCHYARD_TEST_WORKER_EXIT", "78");
+    home.start();
+    home.ok(&["port", "gemini", &free_port().to_string()]);
+    assert_eq!(home.run(&["enable", "gemini"]).status.code(), Some(1));
+    let app = home.app("gemini");
+    assert_eq!(app["state"], "parked");
+    assert_eq!(app["restarts"], 1);
+    assert!(
+        app["parked_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("78")
+    );
+    // `restart` un-parks (and parks again here, since the cause persists).
+    let out = home.run(&["restart", "gemini"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(home.app("gemini")["restarts"], 2);
+}
+
+#[test]
+fn a_stopped_worker_is_killed_as_hung_and_restarted() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    home.route("codex", upstream.port);
+    home.ok(&["enable", "codex"]);
+    let first = running_pid(&home, "codex", None, SECS_10);
+    kill(first as u32, libc_sig::SIGSTOP);
+    let second = running_pid(&home, "codex", Some(first), Duration::from_secs(20));
+    assert_ne!(first, second);
+    let app = home.app("codex");
+    assert_eq!(app["restarts"], 1);
+    assert_eq!(app["last_exit"]["reason"], "hung");
+    assert!(!alive(first as u32));
+}
+
+#[test]
+fn killing_the_daemon_leaves_no_orphans() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    home.route("claude", upstream.port);
+    home.route("codex", upstream.port);
+    home.ok(&["enable", "claude"]);
+    home.ok(&["enable", "codex"]);
+    let workers = [
+        running_pid(&home, "claude", None, SECS_10) as u32,
+        running_pid(&home, "codex", None, SECS_10) as u32,
+    ];
+    let daemon = home.daemon_pid().expect("pid");
+    kill(daemon, libc_sig::SIGKILL);
+    // The requirement is 1 s; the deadline leaves room for a loaded CI machine.
+    wait_for("every worker to exit", Duration::from_secs(3), || {
+        workers.iter().all(|p| !alive(*p))
+    });
+}
+
+#[test]
+fn apps_come_back_on_the_same_ports_after_a_daemon_restart() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+    home.ok(&["enable", "claude"]);
+    home.ok(&["daemon", "restart"]);
+    running_pid(&home, "claude", None, SECS_10);
+    assert_eq!(home.app("claude")["port"], port);
+    assert_eq!(home.app("codex")["enabled"], false);
+    assert_eq!(http(port, "GET", "/x", "").expect("request").0, 200);
+}
+
+#[test]
+fn after_a_daemon_crash_the_store_is_reconciled() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+    home.ok(&["enable", "claude"]);
+    let worker = running_pid(&home, "claude", None, SECS_10) as u32;
+    kill(home.daemon_pid().expect("pid"), libc_sig::SIGKILL);
+    wait_for("the worker to exit", SECS_10, || !alive(worker));
+    home.start();
+    let new_worker = running_pid(&home, "claude", None, SECS_10);
+    assert_eq!(http(port, "GET", "/x", "").expect("request").0, 200);
+    let db = rusqlite::Connection::open(home.path().join("switchyard.db")).expect("db");
+    let lost: i64 = db
+        .query_row(
+            "SELECT count(*) FROM runs WHERE reason = 'daemon-lost' AND pid = ?1",
+            [worker],
+            |r| r.get(0),
+        )
+        .expect("query");
+    assert_eq!(lost, 1, "the lost run is closed as daemon-lost");
+    let open: Vec<i64> = db
+        .prepare("SELECT pid FROM runs WHERE ended_at_ms IS NULL")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("query");
+    assert_eq!(
+        open,
+        [new_worker as i64],
+        "the store says exactly what runs"
+    );
+}
+
+#[test]
+fn a_taken_port_is_reported_and_the_daemon_stays_up() {
+    let home = Home::new();
+    home.start();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = holder.local_addr().expect("addr").port();
+    home.ok(&["port", "claude", &port.to_string()]);
+    let out = home.run(&["enable", "claude"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("port {port}")), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "names the owner: {err}"
+    );
+    let app = home.app("claude");
+    assert!(
+        app["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("port {port}"))
+    );
+    assert!(home.run(&["status"]).status.success());
+}
+
+#[test]
+fn moving_a_port_binds_the_new_one_first() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let old = home.route("claude", upstream.port);
+    home.ok(&["enable", "claude"]);
+    // A taken target port: refused, the old port keeps serving.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = holder.local_addr().expect("addr").port();
+    assert_eq!(
+        home.run(&["port", "claude", &taken.to_string()])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(http(old, "GET", "/x", "").expect("old port").0, 200);
+    // A free one: moved, the old one released.
+    let new = free_port();
+    home.ok(&["port", "claude", &new.to_string()]);
+    assert_eq!(http(new, "GET", "/x", "").expect("new port").0, 200);
+    assert_eq!(home.app("claude")["port"], new);
+    wait_for("the old port to be released", SECS_10, || {
+        std::net::TcpStream::connect(("127.0.0.1", old)).is_err()
+    });
+}

@@ -1,0 +1,326 @@
+//! Key handling, by mode: an open popup takes every key, then the `/` filter,
+//! then the dashboard's own keys. Every action is one key away; every refusal
+//! says why in the status line.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use switchyard_daemon::protocol::Request;
+
+use crate::model::{Focus, Model, Popup, Scroll, Severity};
+use crate::msg::{Action, Exit};
+
+/// Ports below this need privileges the daemon should not have.
+pub const MIN_PORT: u16 = 1024;
+
+pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && matches!(key.code, KeyCode::Char('c')) {
+        return Some(detach(model));
+    }
+    if model.popup.is_some() {
+        return popup_key(model, key.code);
+    }
+    if model.filter_editing {
+        filter_key(model, key.code);
+        return None;
+    }
+    match key.code {
+        KeyCode::Char('q') => Some(detach(model)),
+        KeyCode::Char('Q') => {
+            if refuse(model, "stop the daemon") {
+                return None;
+            }
+            model.popup = Some(Popup::ConfirmStop);
+            None
+        }
+        KeyCode::Char('?') => {
+            model.popup = Some(Popup::Help);
+            None
+        }
+        KeyCode::Tab => {
+            model.focus = model.focus.next();
+            None
+        }
+        KeyCode::BackTab => {
+            model.focus = model.focus.prev();
+            None
+        }
+        KeyCode::Up | KeyCode::Char('k') => {
+            move_by(model, -1);
+            None
+        }
+        KeyCode::Down | KeyCode::Char('j') => {
+            move_by(model, 1);
+            None
+        }
+        KeyCode::PageUp => {
+            move_by(model, -10);
+            None
+        }
+        KeyCode::PageDown => {
+            move_by(model, 10);
+            None
+        }
+        KeyCode::Home | KeyCode::Char('g') => {
+            move_by(model, isize::MIN);
+            None
+        }
+        KeyCode::End | KeyCode::Char('G') => {
+            move_by(model, isize::MAX);
+            None
+        }
+        KeyCode::Char('/') => {
+            model.focus = Focus::Events;
+            model.filter_editing = true;
+            None
+        }
+        KeyCode::Esc => {
+            model.status = None;
+            None
+        }
+        KeyCode::Char(' ') | KeyCode::Enter => toggle(model),
+        KeyCode::Char('r') => app_request(model, "restart", |app| Request::Restart { app }),
+        KeyCode::Char('p') => pick_provider(model),
+        KeyCode::Char('e') => edit_port(model),
+        _ => None,
+    }
+}
+
+fn detach(model: &Model) -> Action {
+    Action::Quit(Exit::Detached {
+        pid: model.daemon_pid(),
+    })
+}
+
+/// Refuses an action while there is no daemon to carry it out.
+fn refuse(model: &mut Model, what: &str) -> bool {
+    if model.stopping {
+        model.set_status(
+            Severity::Bad,
+            format!("cannot {what}: the daemon is stopping"),
+        );
+        return true;
+    }
+    if !model.connected() {
+        model.set_status(
+            Severity::Bad,
+            format!("cannot {what}: not connected to the daemon (reconnecting…)"),
+        );
+        return true;
+    }
+    if model.selected_app().is_none() {
+        model.set_status(Severity::Bad, format!("cannot {what}: no app selected"));
+        return true;
+    }
+    false
+}
+
+/// ↑/↓ in the focused pane: select an app, or scroll a log (up = older).
+fn move_by(model: &mut Model, delta: isize) {
+    match model.focus {
+        Focus::Apps => {
+            let last = model.apps().len().saturating_sub(1);
+            model.selected = model.selected.saturating_add_signed(delta).min(last);
+        }
+        Focus::Events => {
+            let len = model.filtered_log().len();
+            scroll(&mut model.log_scroll, len, delta);
+        }
+        Focus::Traffic => {
+            let len = model.traffic.len();
+            scroll(&mut model.traffic_scroll, len, delta);
+        }
+    }
+}
+
+fn scroll(scroll: &mut Scroll, len: usize, delta: isize) {
+    // Up (negative) goes back in time, away from the newest line.
+    let offset = scroll.offset.saturating_add_signed(delta.saturating_neg());
+    scroll.offset = offset.min(len.saturating_sub(1));
+}
+
+fn toggle(model: &mut Model) -> Option<Action> {
+    let enabled = model.selected_app().is_some_and(|s| s.enabled);
+    if enabled {
+        app_request(model, "disable", |app| Request::Disable { app })
+    } else {
+        app_request(model, "enable", |app| Request::Enable {
+            app,
+            takeover: false,
+        })
+    }
+}
+
+fn app_request(
+    model: &mut Model,
+    what: &str,
+    request: impl FnOnce(switchyard_daemon::apps::App) -> Request,
+) -> Option<Action> {
+    if refuse(model, what) {
+        return None;
+    }
+    let app = model.selected_app()?.app;
+    model.set_status(Severity::Info, format!("{what} {app}…"));
+    Some(Action::Request(request(app)))
+}
+
+fn pick_provider(model: &mut Model) -> Option<Action> {
+    if refuse(model, "pick a provider") {
+        return None;
+    }
+    let app = model.selected_app()?.app;
+    model.pending_pick = Some(app);
+    model.set_status(Severity::Info, format!("listing {app}'s providers…"));
+    Some(Action::Request(Request::ProviderList { app: Some(app) }))
+}
+
+fn edit_port(model: &mut Model) -> Option<Action> {
+    if refuse(model, "change a port") {
+        return None;
+    }
+    let state = model.selected_app()?;
+    model.popup = Some(Popup::Port {
+        app: state.app,
+        input: state.port.to_string(),
+        error: None,
+    });
+    None
+}
+
+fn filter_key(model: &mut Model, code: KeyCode) {
+    match code {
+        KeyCode::Enter => model.filter_editing = false,
+        KeyCode::Esc => {
+            model.filter_editing = false;
+            model.filter.clear();
+        }
+        KeyCode::Backspace => {
+            model.filter.pop();
+        }
+        KeyCode::Char(c) => model.filter.push(c),
+        _ => return,
+    }
+    model.log_scroll.offset = 0;
+}
+
+fn popup_key(model: &mut Model, code: KeyCode) -> Option<Action> {
+    let popup = model.popup.take()?;
+    match popup {
+        // Any key closes the help.
+        Popup::Help => None,
+        Popup::ConfirmStop => match code {
+            KeyCode::Char('y' | 'Y') => {
+                model.stopping = true;
+                model.set_status(Severity::Warn, "stopping the daemon and every proxy…");
+                Some(Action::StopDaemon)
+            }
+            _ => {
+                model.set_status(Severity::Info, "the daemon keeps running");
+                None
+            }
+        },
+        Popup::Port {
+            app,
+            mut input,
+            error,
+        } => match code {
+            KeyCode::Esc => None,
+            KeyCode::Enter => match parse_port(&input) {
+                Ok(port) if !model.connected() => {
+                    model.popup = Some(Popup::Port {
+                        app,
+                        input,
+                        error: None,
+                    });
+                    refuse(model, &format!("move {app} to port {port}"));
+                    None
+                }
+                Ok(port) => {
+                    model.set_status(Severity::Info, format!("moving {app} to port {port}…"));
+                    Some(Action::Request(Request::SetPort { app, port }))
+                }
+                Err(why) => {
+                    model.popup = Some(Popup::Port {
+                        app,
+                        input,
+                        error: Some(why),
+                    });
+                    None
+                }
+            },
+            KeyCode::Backspace => {
+                input.pop();
+                model.popup = Some(Popup::Port {
+                    app,
+                    input,
+                    error: None,
+                });
+                None
+            }
+            KeyCode::Char(c) if c.is_ascii_digit() && input.len() < 5 => {
+                input.push(c);
+                model.popup = Some(Popup::Port {
+                    app,
+                    input,
+                    error: None,
+                });
+                None
+            }
+            _ => {
+                model.popup = Some(Popup::Port { app, input, error });
+                None
+            }
+        },
+        Popup::Provider {
+            app,
+            items,
+            selected,
+        } => match code {
+            KeyCode::Esc | KeyCode::Char('q') => None,
+            KeyCode::Up | KeyCode::Char('k') => {
+                let selected = selected.saturating_sub(1);
+                model.popup = Some(Popup::Provider {
+                    app,
+                    items,
+                    selected,
+                });
+                None
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                let selected = (selected + 1).min(items.len().saturating_sub(1));
+                model.popup = Some(Popup::Provider {
+                    app,
+                    items,
+                    selected,
+                });
+                None
+            }
+            KeyCode::Enter => {
+                let name = items.get(selected)?.name.clone();
+                if !model.connected() {
+                    refuse(model, &format!("switch {app} to {name}"));
+                    return None;
+                }
+                model.set_status(Severity::Info, format!("switching {app} to {name}…"));
+                Some(Action::Request(Request::ProviderUse { app, name }))
+            }
+            _ => {
+                model.popup = Some(Popup::Provider {
+                    app,
+                    items,
+                    selected,
+                });
+                None
+            }
+        },
+    }
+}
+
+/// A port the user typed: a number from [`MIN_PORT`] to 65535.
+pub fn parse_port(input: &str) -> Result<u16, String> {
+    let refused = || format!("enter a port from {MIN_PORT} to 65535");
+    let port: u32 = input.trim().parse().map_err(|_| refused())?;
+    match u16::try_from(port) {
+        Ok(port) if port >= MIN_PORT => Ok(port),
+        _ => Err(refused()),
+    }
+}

@@ -1,0 +1,249 @@
+//! The one place the model changes: `update(model, msg) -> Option<Action>`.
+//! Pure: no I/O, no clock; actions are carried out by the loop and their
+//! results come back as messages. Keys are handled in `keys.rs`.
+
+use switchyard_daemon::apps::App;
+use switchyard_daemon::protocol::state::{Event, EventKind, Snapshot, apply};
+use switchyard_daemon::protocol::{Reply, Request};
+
+use crate::format;
+use crate::keys;
+use crate::model::{
+    Link, LogEntry, Model, Popup, RATE_SAMPLES, STATUS_TTL_MS, Severity, TrafficEntry,
+};
+use crate::msg::{Action, ConnMsg, Exit, Msg};
+
+pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
+    match msg {
+        Msg::Key(key) => keys::on_key(model, key),
+        Msg::Resize => None,
+        Msg::Tick { now_ms } => {
+            tick(model, now_ms);
+            None
+        }
+        Msg::Conn(conn) => on_conn(model, conn),
+        Msg::Reply { request, result } => on_reply(model, request, result),
+        Msg::Stopped(Ok(text)) => Some(Action::Quit(Exit::Stopped(text))),
+        Msg::Stopped(Err(err)) => {
+            model.stopping = false;
+            model.set_status(Severity::Bad, format!("could not stop the daemon: {err}"));
+            None
+        }
+    }
+}
+
+/// The clock moves on: take a req/s sample per app and let old status fade.
+fn tick(model: &mut Model, now_ms: u64) {
+    model.now_ms = model.now_ms.max(now_ms);
+    for rate in &mut model.rates {
+        let elapsed = model.now_ms.saturating_sub(rate.last_sample_ms);
+        if elapsed < 500 {
+            continue;
+        }
+        let per_s = rate.pending as f64 * 1000.0 / elapsed as f64;
+        if rate.samples.len() == RATE_SAMPLES {
+            rate.samples.pop_front();
+        }
+        rate.samples.push_back(per_s);
+        rate.pending = 0;
+        rate.last_sample_ms = model.now_ms;
+    }
+    if model
+        .status
+        .as_ref()
+        .is_some_and(|s| model.now_ms.saturating_sub(s.at_ms) >= STATUS_TTL_MS)
+    {
+        model.status = None;
+    }
+}
+
+fn on_conn(model: &mut Model, msg: ConnMsg) -> Option<Action> {
+    match msg {
+        ConnMsg::Starting => model.link = Link::Starting,
+        ConnMsg::Started { pid, elapsed_ms } => {
+            model.set_status(
+                Severity::Good,
+                format!(
+                    "started the daemon (pid {pid}) in {}",
+                    format::latency(elapsed_ms)
+                ),
+            );
+        }
+        ConnMsg::StartFailed(err) => model.start_error = Some(err),
+        ConnMsg::Lost {
+            reason,
+            retry_in_ms,
+        } => {
+            model.link = Link::Lost {
+                reason,
+                retry_in_ms,
+            };
+        }
+        ConnMsg::Attached(snapshot) => {
+            attach(model, *snapshot);
+            // The detail pane and the picker want the provider list.
+            return Some(Action::Request(Request::ProviderList { app: None }));
+        }
+        ConnMsg::Resync(snapshot) => resync(model, *snapshot),
+        ConnMsg::Event(event) => return on_event(model, event),
+    }
+    None
+}
+
+fn attach(model: &mut Model, snapshot: Snapshot) {
+    let new_run = model
+        .logged
+        .is_some_and(|(epoch, _)| epoch != snapshot.epoch);
+    if new_run {
+        let text = format!("── a new daemon run (pid {}) ──", snapshot.daemon.pid);
+        let at_ms = model.now_ms;
+        model.push_log(LogEntry {
+            at_ms,
+            text,
+            severity: Severity::Warn,
+        });
+    }
+    model.link = Link::Connected;
+    model.start_error = None;
+    resync(model, snapshot);
+}
+
+/// Adopts a snapshot wholesale; rates continue from its counters.
+fn resync(model: &mut Model, snapshot: Snapshot) {
+    for state in &snapshot.apps {
+        model.rates[state.app.index()].last_requests = Some(state.traffic.requests);
+    }
+    model.selected = model.selected.min(snapshot.apps.len().saturating_sub(1));
+    model.snapshot = Some(snapshot);
+}
+
+fn on_event(model: &mut Model, event: Event) -> Option<Action> {
+    let snapshot = model.snapshot.as_mut()?;
+    let epoch = snapshot.epoch;
+    let live = event.seq > snapshot.seq;
+    if live {
+        apply(snapshot, &event);
+        model.now_ms = model.now_ms.max(event.at_ms);
+    }
+    let fresh = match model.logged {
+        Some((e, seq)) => e != epoch || event.seq > seq,
+        None => true,
+    };
+    if fresh {
+        model.logged = Some((epoch, event.seq));
+        record(model, &event);
+    }
+    if !live {
+        return None;
+    }
+    match &event.kind {
+        EventKind::Traffic { app, traffic } => {
+            count_requests(model, *app, traffic.requests);
+            None
+        }
+        EventKind::ProviderSelected { app, .. } => {
+            Some(Action::Request(Request::ProviderList { app: Some(*app) }))
+        }
+        EventKind::DaemonStopping if !model.stopping => {
+            model.set_status(Severity::Warn, "the daemon is stopping");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Adds an event to the log or the traffic pane (Traffic counters go to neither).
+fn record(model: &mut Model, event: &Event) {
+    match &event.kind {
+        EventKind::Traffic { .. } => {}
+        EventKind::RequestFinished { app, request } => model.push_traffic(TrafficEntry {
+            at_ms: event.at_ms,
+            app: *app,
+            request: request.clone(),
+        }),
+        kind => {
+            let (text, severity) = format::event(kind);
+            model.push_log(LogEntry {
+                at_ms: event.at_ms,
+                text,
+                severity,
+            });
+        }
+    }
+}
+
+/// Folds a Traffic event's counter into the pending req/s delta. A counter
+/// that went down belongs to a new worker, which started from zero.
+fn count_requests(model: &mut Model, app: App, requests: u64) {
+    let rate = &mut model.rates[app.index()];
+    let delta = match rate.last_requests {
+        Some(last) if requests >= last => requests - last,
+        Some(_) => requests,
+        None => 0,
+    };
+    rate.pending += delta;
+    rate.last_requests = Some(requests);
+}
+
+fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) -> Option<Action> {
+    match (result, &request) {
+        (Ok(Reply::Providers(list)), Request::ProviderList { app }) => {
+            let mut all = model.providers.take().unwrap_or_default();
+            match app {
+                Some(app) => all.retain(|p| p.app != *app),
+                None => all.clear(),
+            }
+            all.extend(list);
+            model.providers = Some(all);
+            open_picker(model);
+        }
+        (Ok(Reply::Done(text)), _) => model.set_status(Severity::Good, text),
+        (Ok(_), _) => {}
+        (Err(err), _) => {
+            if matches!(request, Request::ProviderList { app: Some(app) } if model.pending_pick == Some(app))
+            {
+                model.pending_pick = None;
+            }
+            model.set_status(
+                Severity::Bad,
+                format!("{} failed: {err}", format::request(&request)),
+            );
+        }
+    }
+    None
+}
+
+/// `p` asked for a list: show the picker now that it is here.
+fn open_picker(model: &mut Model) {
+    let Some(app) = model.pending_pick.take() else {
+        return;
+    };
+    let items: Vec<_> = model
+        .providers_of(app)
+        .unwrap_or_default()
+        .into_iter()
+        .cloned()
+        .collect();
+    if items.is_empty() {
+        model.set_status(
+            Severity::Warn,
+            format!("{app} has no providers; add one with `switchyard provider add {app} …`"),
+        );
+        return;
+    }
+    let active = model
+        .apps()
+        .iter()
+        .find(|s| s.app == app)
+        .and_then(|s| s.provider.clone());
+    let selected = items
+        .iter()
+        .position(|p| Some(&p.name) == active.as_ref() || p.active)
+        .unwrap_or(0);
+    model.status = None;
+    model.popup = Some(Popup::Provider {
+        app,
+        items,
+        selected,
+    });
+}
