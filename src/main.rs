@@ -34,7 +34,12 @@ fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     }
     let paths = Paths::from_env()?;
     if cli.daemon {
-        let runtime = tokio::runtime::Runtime::new()?;
+        // The daemon is a control plane: one thread serves every client with
+        // no cross-thread wake-ups (the store has its own thread, and the data
+        // path lives in the workers).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(switchyard_daemon::daemon::run(paths, !cli.detached))?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -97,7 +97,7 @@ async fn session(paths: &Paths, tx: &UnboundedSender<Msg>, may_start: &mut bool)
 async fn forward(mut subscription: Subscription, mut seq: u64, tx: &UnboundedSender<Msg>) -> Ended {
     loop {
         let msg = match subscription.next().await {
-            None => return Ended::Lost("the daemon closed the connection".to_owned()),
+            None => return Ended::Lost("connection closed".to_owned()),
             Some(Err(err)) => return Ended::Lost(describe(&err)),
             Some(Ok(ServerMessage::Snapshot(snapshot))) => {
                 seq = snapshot.seq;
@@ -155,7 +155,7 @@ async fn connect(
 /// A short reason for the banner.
 pub fn describe(err: &ClientError) -> String {
     match err {
-        ClientError::NotRunning { .. } => "the daemon is not running".to_owned(),
+        ClientError::NotRunning { .. } => "not running".to_owned(),
         other => other.to_string(),
     }
 }

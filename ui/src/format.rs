@@ -90,9 +90,11 @@ pub fn sparkline<'a>(samples: impl DoubleEndedIterator<Item = &'a f64>, width: u
     out
 }
 
-/// The symbol shown before a worker state.
-pub fn state_symbol(state: WorkerState, enabled: bool) -> &'static str {
+/// The symbol shown before a worker state (`port_error`: the port could not
+/// be bound, which says more than `stopped`).
+pub fn state_symbol(state: WorkerState, enabled: bool, port_error: bool) -> &'static str {
     match state {
+        WorkerState::Stopped if enabled && port_error => "✖",
         WorkerState::Running => "●",
         WorkerState::Starting => "◐",
         WorkerState::Stopping => "◑",
@@ -104,15 +106,17 @@ pub fn state_symbol(state: WorkerState, enabled: bool) -> &'static str {
 }
 
 /// A worker state's word; a disabled, stopped app reads `off`.
-pub fn state_word(state: WorkerState, enabled: bool) -> &'static str {
+pub fn state_word(state: WorkerState, enabled: bool, port_error: bool) -> &'static str {
     match state {
+        WorkerState::Stopped if enabled && port_error => "no port",
         WorkerState::Stopped if !enabled => "off",
         other => other.as_str(),
     }
 }
 
-pub fn state_severity(state: WorkerState, enabled: bool) -> Severity {
+pub fn state_severity(state: WorkerState, enabled: bool, port_error: bool) -> Severity {
     match state {
+        WorkerState::Stopped if enabled && port_error => Severity::Bad,
         WorkerState::Running => Severity::Good,
         WorkerState::Starting | WorkerState::Stopping | WorkerState::Backoff => Severity::Warn,
         WorkerState::Parked => Severity::Bad,
@@ -146,11 +150,11 @@ pub fn breaker_severity(state: BreakerState) -> Severity {
     }
 }
 
-/// `crashed, exit code 1` / `hung, signal 9`.
+/// `crashed (code 1)` / `hung (signal 9)`.
 pub fn exit(exit: &ExitInfo) -> String {
     let how = match (exit.code, exit.signal) {
-        (Some(code), _) => format!(", exit code {code}"),
-        (None, Some(signal)) => format!(", signal {signal}"),
+        (Some(code), _) => format!(" (code {code})"),
+        (None, Some(signal)) => format!(" (signal {signal})"),
         (None, None) => String::new(),
     };
     format!("{}{how}", exit.reason.as_str())

@@ -23,7 +23,10 @@ mod view;
 #[cfg(test)]
 mod tests;
 
+use std::io::IsTerminal;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use color_eyre::eyre::bail;
 
 use crossterm::event::EventStream;
 use switchyard_daemon::paths::Paths;
@@ -44,7 +47,18 @@ pub async fn run(paths: Paths) -> color_eyre::Result<()> {
     let mut model = Model::new(now_ms(), color_wanted());
     model.utc_offset_s = chrono::Local::now().offset().local_minus_utc();
 
-    let mut terminal = ratatui::init();
+    if !std::io::stdout().is_terminal() {
+        bail!("the dashboard needs a terminal; try `switchyard status` instead");
+    }
+    // Like `ratatui::init`, which also installs the panic hook that restores
+    // the terminal, but failing with an error instead of a panic.
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(err) => {
+            ratatui::restore();
+            return Err(err.into());
+        }
+    };
     let attach = tokio::spawn(connection::attach(
         paths.clone(),
         tx.clone(),

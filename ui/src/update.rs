@@ -96,12 +96,19 @@ fn attach(model: &mut Model, snapshot: Snapshot) {
         .is_some_and(|(epoch, _)| epoch != snapshot.epoch);
     if new_run {
         let text = format!("── a new daemon run (pid {}) ──", snapshot.daemon.pid);
-        let at_ms = model.now_ms;
+        let at_ms = snapshot.daemon.started_at_ms;
         model.push_log(LogEntry {
             at_ms,
             text,
             severity: Severity::Warn,
         });
+    }
+    if model.snapshot.is_some() && model.link != Link::Connected {
+        let pid = snapshot.daemon.pid;
+        model.set_status(
+            Severity::Good,
+            format!("reattached to the daemon (pid {pid})"),
+        );
     }
     model.link = Link::Connected;
     model.start_error = None;

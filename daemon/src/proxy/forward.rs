@@ -52,6 +52,9 @@ pub(crate) async fn handle(
             BodySource::Replay(chunks)
         }
         Ok(Collected::Partial { prefix, rest }) => {
+            // The model is usually the first field, so the held prefix is enough.
+            let content_type = parts.headers.get(header::CONTENT_TYPE);
+            tracker.summary.model = model::from_json_body(content_type, &prefix);
             let seen = Arc::new(AtomicU64::new(0));
             tracker.streamed_in = Some(Arc::clone(&seen));
             let counters = Arc::clone(&ctx.counters);

@@ -3,7 +3,7 @@
 //! to end, failover before the first response byte, a circuit breaker per provider,
 //! and a guard that refuses browsers.
 //!
-//! Map: [`config`] (what to do) → `provider` (validated runtime form) → `server`
+//! Map: `config` (what to do) → `provider` (validated runtime form) → `server`
 //! (accept loop, drain) → `forward` (one request: guard, body, failover) using
 //! `headers`, `guard`, `request`/`response` (bodies), `client` (upstream routes),
 //! `breaker`; `stats` and `report` are what the worker sends to the daemon.

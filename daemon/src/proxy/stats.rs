@@ -68,6 +68,8 @@ pub struct StatsSnapshot {
     pub bytes_out: u64,
     /// One entry per configured provider, in failover order.
     pub providers: Vec<ProviderHealth>,
+    /// The most recent failure, including a provider attempt that failover then
+    /// recovered from (so a flapping provider is visible while requests succeed).
     pub last_error: Option<String>,
 }
 

@@ -2,6 +2,7 @@
 //! hand-made snapshots with fixed timestamps (the model's clock is injected).
 
 mod event_loop;
+mod keys;
 mod update;
 mod view;
 
@@ -61,8 +62,14 @@ pub fn running(app: App, pid: u32, up_s: u64) -> AppState {
             bytes_out: 4_800_000,
         },
         breakers: vec![
-            BreakerStatus { provider: official, state: BreakerState::Closed },
-            BreakerStatus { provider: "backup".to_owned(), state: BreakerState::Open },
+            BreakerStatus {
+                provider: official,
+                state: BreakerState::Closed,
+            },
+            BreakerStatus {
+                provider: "backup".to_owned(),
+                state: BreakerState::Open,
+            },
         ],
         ..AppState::new(app, true, app.default_port())
     }
@@ -214,4 +221,19 @@ pub fn render(model: &Model, width: u16, height: u16) -> Terminal<TestBackend> {
         match never {}
     }
     terminal
+}
+
+pub fn lost() -> Msg {
+    Msg::Conn(ConnMsg::Lost {
+        reason: "connection closed".to_owned(),
+        retry_in_ms: 400,
+    })
+}
+
+pub fn status_text(model: &Model) -> String {
+    model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default()
 }

@@ -1,217 +1,20 @@
-//! `update()` on the model: selection, actions, refusals, the filter, the
-//! port and provider popups, event folding, req/s and the ways out.
+//! Non-key messages on the model: daemon events (applied or only logged),
+//! req/s from traffic counters, action outcomes, and starting the daemon.
 
-use crossterm::event::KeyCode;
 use switchyard_daemon::apps::App;
+use switchyard_daemon::protocol::Request;
 use switchyard_daemon::protocol::state::{EventKind, Health, Traffic, WorkerState};
-use switchyard_daemon::protocol::{Reply, Request};
 
 use super::*;
-use crate::model::{Focus, Link, Popup, Severity};
-use crate::msg::Exit;
-
-fn lost() -> Msg {
-    Msg::Conn(ConnMsg::Lost {
-        reason: "the daemon closed the connection".to_owned(),
-        retry_in_ms: 400,
-    })
-}
-
-fn status_text(model: &Model) -> String {
-    model.status.as_ref().map(|s| s.text.clone()).unwrap_or_default()
-}
-
-#[test]
-fn arrows_and_jk_select_within_the_apps() {
-    let mut model = attached(snapshot(all_running()));
-    assert_eq!(model.selected, 0);
-    update(&mut model, key('k'));
-    assert_eq!(model.selected, 0, "stays at the top");
-    update(&mut model, key('j'));
-    update(&mut model, code(KeyCode::Down));
-    assert_eq!(model.selected, 2);
-    update(&mut model, key('j'));
-    assert_eq!(model.selected, 2, "stays at the bottom");
-    update(&mut model, code(KeyCode::Up));
-    assert_eq!(model.selected, 1);
-}
-
-#[test]
-fn tab_moves_focus_and_arrows_then_scroll_that_pane() {
-    let mut model = attached(snapshot(all_running()));
-    for seq in 1..=20 {
-        update(&mut model, event(seq, NOW, EventKind::WorkerStarting { app: App::Codex }));
-    }
-    update(&mut model, code(KeyCode::Tab));
-    assert_eq!(model.focus, Focus::Events);
-    update(&mut model, key('k'));
-    update(&mut model, key('k'));
-    assert_eq!(model.log_scroll.offset, 2);
-    assert_eq!(model.selected, 0, "the selection did not move");
-    update(&mut model, key('G'));
-    assert_eq!(model.log_scroll.offset, 0, "End follows live again");
-    update(&mut model, code(KeyCode::Tab));
-    assert_eq!(model.focus, Focus::Traffic);
-    update(&mut model, code(KeyCode::Tab));
-    assert_eq!(model.focus, Focus::Apps);
-    update(&mut model, code(KeyCode::BackTab));
-    assert_eq!(model.focus, Focus::Traffic);
-}
-
-#[test]
-fn space_and_enter_toggle_the_selected_app() {
-    let mut model = attached(snapshot(vec![off(App::Claude), running(App::Codex, 7, 1)]));
-    let action = update(&mut model, key(' '));
-    assert!(matches!(
-        action,
-        Some(Action::Request(Request::Enable { app: App::Claude, takeover: false }))
-    ));
-    update(&mut model, key('j'));
-    let action = update(&mut model, code(KeyCode::Enter));
-    assert!(matches!(action, Some(Action::Request(Request::Disable { app: App::Codex }))));
-    let action = update(&mut model, key('r'));
-    assert!(matches!(action, Some(Action::Request(Request::Restart { app: App::Codex }))));
-}
-
-#[test]
-fn actions_are_refused_while_disconnected() {
-    let mut model = attached(snapshot(all_running()));
-    update(&mut model, lost());
-    assert!(matches!(model.link, Link::Lost { .. }));
-    for c in [' ', 'r', 'p', 'e', 'Q'] {
-        model.status = None;
-        assert!(type_keys(&mut model, &c.to_string()).is_none(), "{c} was not refused");
-        assert!(model.popup.is_none());
-        let status = model.status.clone();
-        assert!(
-            status.as_ref().is_some_and(|s| s.severity == Severity::Bad
-                && s.text.contains("not connected to the daemon")),
-            "{c}: {status:?}"
-        );
-    }
-    // Reading and leaving still work.
-    update(&mut model, key('j'));
-    assert_eq!(model.selected, 1);
-    let action = update(&mut model, key('q'));
-    assert!(matches!(action, Some(Action::Quit(Exit::Detached { pid: Some(DAEMON_PID) }))));
-}
-
-#[test]
-fn the_filter_narrows_the_event_log() {
-    let mut model = attached(snapshot(all_running()));
-    update(&mut model, event(101, NOW, EventKind::WorkerStarting { app: App::Claude }));
-    update(&mut model, event(102, NOW, EventKind::WorkerReady { app: App::Claude, pid: 9 }));
-    update(&mut model, event(103, NOW, EventKind::AppDisabled { app: App::Gemini }));
-    assert_eq!(model.filtered_log().len(), 3);
-
-    update(&mut model, key('/'));
-    assert!(model.filter_editing);
-    assert_eq!(model.focus, Focus::Events);
-    // Keys go to the filter, not to the dashboard: `q` does not quit here.
-    assert!(type_keys(&mut model, "qready").is_none());
-    update(&mut model, code(KeyCode::Backspace));
-    assert_eq!(model.filter, "qread");
-    model.filter = "READY".to_owned();
-    let shown: Vec<_> = model.filtered_log().iter().map(|e| e.text.clone()).collect();
-    assert_eq!(shown, ["claude worker ready (pid 9)"]);
-    update(&mut model, code(KeyCode::Enter));
-    assert!(!model.filter_editing);
-    assert_eq!(model.filtered_log().len(), 1, "Enter keeps the filter");
-
-    update(&mut model, key('/'));
-    update(&mut model, code(KeyCode::Esc));
-    assert!(model.filter.is_empty(), "Esc clears it");
-    assert_eq!(model.filtered_log().len(), 3);
-}
-
-#[test]
-fn the_port_popup_validates_before_sending() {
-    let mut model = attached(snapshot(all_running()));
-    update(&mut model, key('e'));
-    let Some(Popup::Port { app: App::Claude, input, .. }) = &model.popup else {
-        panic!("no port popup: {:?}", model.popup);
-    };
-    assert_eq!(input, "15721");
-    for _ in 0..5 {
-        update(&mut model, code(KeyCode::Backspace));
-    }
-    type_keys(&mut model, "8x0");
-    assert!(update(&mut model, code(KeyCode::Enter)).is_none());
-    let Some(Popup::Port { input, error: Some(error), .. }) = &model.popup else {
-        panic!("port 80 was not refused: {:?}", model.popup);
-    };
-    assert_eq!(input, "80", "non-digits are ignored");
-    assert_eq!(error, "enter a port from 1024 to 65535");
-
-    type_keys(&mut model, "0000");
-    let Some(Popup::Port { input, .. }) = &model.popup else {
-        panic!("popup closed");
-    };
-    assert_eq!(input, "80000", "at most five digits");
-    assert!(update(&mut model, code(KeyCode::Enter)).is_none());
-    assert!(matches!(model.popup, Some(Popup::Port { error: Some(_), .. })));
-
-    for _ in 0..5 {
-        update(&mut model, code(KeyCode::Backspace));
-    }
-    type_keys(&mut model, "15800");
-    let action = update(&mut model, code(KeyCode::Enter));
-    assert!(matches!(
-        action,
-        Some(Action::Request(Request::SetPort { app: App::Claude, port: 15800 }))
-    ));
-    assert!(model.popup.is_none());
-
-    update(&mut model, key('e'));
-    update(&mut model, code(KeyCode::Esc));
-    assert!(model.popup.is_none(), "Esc cancels");
-    assert_eq!(crate::keys::parse_port("65535"), Ok(65535));
-    assert!(crate::keys::parse_port("").is_err());
-}
-
-#[test]
-fn p_lists_providers_and_enter_picks_one() {
-    let mut model = attached(snapshot(all_running()));
-    update(&mut model, key('j'));
-    let action = update(&mut model, key('p'));
-    assert!(matches!(
-        action,
-        Some(Action::Request(Request::ProviderList { app: Some(App::Codex) }))
-    ));
-    assert!(model.popup.is_none(), "opens when the list arrives");
-    let codex: Vec<_> = providers().into_iter().filter(|p| p.app == App::Codex).collect();
-    update(
-        &mut model,
-        Msg::Reply {
-            request: Request::ProviderList { app: Some(App::Codex) },
-            result: Ok(Reply::Providers(codex)),
-        },
-    );
-    let Some(Popup::Provider { app: App::Codex, items, selected: 0 }) = &model.popup else {
-        panic!("no picker on the active provider: {:?}", model.popup);
-    };
-    assert_eq!(items.len(), 2);
-    assert_eq!(model.providers_of(App::Claude).map(|l| l.len()), Some(2), "others kept");
-
-    update(&mut model, key('j'));
-    update(&mut model, key('j'));
-    let action = update(&mut model, code(KeyCode::Enter));
-    let Some(Action::Request(Request::ProviderUse { app: App::Codex, name })) = action else {
-        panic!("no ProviderUse: {action:?}");
-    };
-    assert_eq!(name, "backup");
-    assert!(model.popup.is_none());
-
-    let done = Reply::Done("codex now sends requests to backup first".to_owned());
-    let request = Request::ProviderUse { app: App::Codex, name };
-    update(&mut model, Msg::Reply { request, result: Ok(done) });
-    assert_eq!(status_text(&model), "codex now sends requests to backup first");
-}
+use crate::model::{Link, Severity};
 
 #[test]
 fn outcomes_and_errors_reach_the_status_line() {
     let mut model = attached(snapshot(all_running()));
-    let request = Request::SetPort { app: App::Gemini, port: 15721 };
+    let request = Request::SetPort {
+        app: App::Gemini,
+        port: 15721,
+    };
     let result = Err("port 15721 is in use by claude".to_owned());
     update(&mut model, Msg::Reply { request, result });
     let status = model.status.clone();
@@ -222,7 +25,12 @@ fn outcomes_and_errors_reach_the_status_line() {
             "move gemini to port 15721 failed: port 15721 is in use by claude".to_owned()
         ))
     );
-    update(&mut model, Msg::Tick { now_ms: NOW + 20_000 });
+    update(
+        &mut model,
+        Msg::Tick {
+            now_ms: NOW + 20_000,
+        },
+    );
     assert!(model.status.is_none(), "old status fades");
 }
 
@@ -230,16 +38,29 @@ fn outcomes_and_errors_reach_the_status_line() {
 fn live_events_are_applied_and_history_only_logged() {
     let mut model = attached(snapshot(all_running()));
     // Journal replay (seq <= snapshot seq): shown, not applied again.
-    update(&mut model, event(99, NOW - 5_000, EventKind::AppDisabled { app: App::Claude }));
+    update(
+        &mut model,
+        event(99, NOW - 5_000, EventKind::AppDisabled { app: App::Claude }),
+    );
     assert!(model.apps()[0].enabled);
     assert_eq!(model.log.len(), 1);
     // Live: folded with the daemon's reducer.
-    update(&mut model, event(101, NOW + 10, EventKind::AppDisabled { app: App::Claude }));
+    update(
+        &mut model,
+        event(101, NOW + 10, EventKind::AppDisabled { app: App::Claude }),
+    );
     assert!(!model.apps()[0].enabled);
-    update(&mut model, event(102, NOW + 20, EventKind::HealthChanged {
-        app: App::Codex,
-        health: Health::Degraded,
-    }));
+    update(
+        &mut model,
+        event(
+            102,
+            NOW + 20,
+            EventKind::HealthChanged {
+                app: App::Codex,
+                health: Health::Degraded,
+            },
+        ),
+    );
     assert_eq!(model.apps()[1].health, Health::Degraded);
     assert_eq!(model.now_ms, NOW + 20, "events move the clock forward");
     assert_eq!(model.log.len(), 3);
@@ -249,11 +70,21 @@ fn live_events_are_applied_and_history_only_logged() {
     let mut again = snapshot(all_running());
     again.seq = 102;
     update(&mut model, Msg::Conn(ConnMsg::Attached(Box::new(again))));
-    update(&mut model, event(101, NOW + 10, EventKind::AppDisabled { app: App::Claude }));
-    update(&mut model, event(102, NOW + 20, EventKind::HealthChanged {
-        app: App::Codex,
-        health: Health::Degraded,
-    }));
+    update(
+        &mut model,
+        event(101, NOW + 10, EventKind::AppDisabled { app: App::Claude }),
+    );
+    update(
+        &mut model,
+        event(
+            102,
+            NOW + 20,
+            EventKind::HealthChanged {
+                app: App::Codex,
+                health: Health::Degraded,
+            },
+        ),
+    );
     assert_eq!(model.log.len(), 3);
     assert_eq!(model.link, Link::Connected);
 
@@ -262,9 +93,17 @@ fn live_events_are_applied_and_history_only_logged() {
     fresh.epoch = EPOCH + 1;
     fresh.seq = 0;
     update(&mut model, Msg::Conn(ConnMsg::Attached(Box::new(fresh))));
-    assert!(model.log.back().is_some_and(|e| e.text.contains("new daemon run")));
+    assert!(
+        model
+            .log
+            .back()
+            .is_some_and(|e| e.text.contains("new daemon run"))
+    );
     assert_eq!(model.selected, 0);
-    update(&mut model, event(1, NOW + 30, EventKind::WorkerStarting { app: App::Claude }));
+    update(
+        &mut model,
+        event(1, NOW + 30, EventKind::WorkerStarting { app: App::Claude }),
+    );
     assert_eq!(model.apps()[0].state, WorkerState::Starting);
 }
 
@@ -272,73 +111,69 @@ fn live_events_are_applied_and_history_only_logged() {
 fn req_per_second_comes_from_traffic_counter_deltas() {
     let mut model = attached(snapshot(all_running()));
     let traffic = |seq, requests| {
-        event(seq, NOW + 100 * seq, EventKind::Traffic {
-            app: App::Claude,
-            traffic: Traffic { requests, ..Traffic::default() },
-        })
+        event(
+            SEQ + seq,
+            NOW + 100 * seq,
+            EventKind::Traffic {
+                app: App::Claude,
+                traffic: Traffic {
+                    requests,
+                    ..Traffic::default()
+                },
+            },
+        )
     };
     // The snapshot said 1204 requests; 20 more arrive within the next second.
     update(&mut model, traffic(1, 1214));
     update(&mut model, traffic(2, 1224));
-    update(&mut model, Msg::Tick { now_ms: NOW + 1_000 });
+    update(
+        &mut model,
+        Msg::Tick {
+            now_ms: NOW + 1_000,
+        },
+    );
     assert_eq!(model.rate(App::Claude).current(), 20.0);
     assert_eq!(model.rate(App::Codex).current(), 0.0);
     // A restarted worker counts from zero again.
     update(&mut model, traffic(3, 5));
-    update(&mut model, Msg::Tick { now_ms: NOW + 2_000 });
+    update(
+        &mut model,
+        Msg::Tick {
+            now_ms: NOW + 2_000,
+        },
+    );
     assert_eq!(model.rate(App::Claude).current(), 5.0);
-    update(&mut model, Msg::Tick { now_ms: NOW + 4_000 });
+    update(
+        &mut model,
+        Msg::Tick {
+            now_ms: NOW + 4_000,
+        },
+    );
     assert_eq!(model.rate(App::Claude).current(), 0.0);
     for s in 0..100 {
-        update(&mut model, Msg::Tick { now_ms: NOW + 5_000 + s * 1000 });
+        update(
+            &mut model,
+            Msg::Tick {
+                now_ms: NOW + 5_000 + s * 1000,
+            },
+        );
     }
-    assert_eq!(model.rate(App::Claude).samples.len(), crate::model::RATE_SAMPLES);
+    assert_eq!(
+        model.rate(App::Claude).samples.len(),
+        crate::model::RATE_SAMPLES
+    );
     assert!(model.log.is_empty(), "traffic counters are not logged");
 }
 
 #[test]
 fn requests_go_to_the_traffic_pane() {
     let mut model = attached(snapshot(all_running()));
-    update(&mut model, request(101, NOW, App::Claude, "/v1/messages", 200, 1200));
+    update(
+        &mut model,
+        request(101, NOW, App::Claude, "/v1/messages", 200, 1200),
+    );
     assert_eq!(model.traffic.len(), 1);
     assert!(model.log.is_empty());
-}
-
-#[test]
-fn q_detaches_and_big_q_stops_after_a_yes() {
-    let mut model = attached(snapshot(all_running()));
-    let action = update(&mut model, key('q'));
-    assert!(matches!(action, Some(Action::Quit(Exit::Detached { pid: Some(DAEMON_PID) }))));
-
-    update(&mut model, key('Q'));
-    assert_eq!(model.popup, Some(Popup::ConfirmStop));
-    assert!(update(&mut model, key('n')).is_none());
-    assert!(model.popup.is_none());
-    assert!(!model.stopping);
-
-    update(&mut model, key('Q'));
-    let action = update(&mut model, key('y'));
-    assert!(matches!(action, Some(Action::StopDaemon)));
-    assert!(model.stopping);
-    assert!(type_keys(&mut model, "r").is_none(), "nothing else while stopping");
-    let action = update(&mut model, Msg::Stopped(Ok("stopped the daemon (pid 4242)".to_owned())));
-    let Some(Action::Quit(exit)) = action else {
-        panic!("did not quit: {action:?}");
-    };
-    assert_eq!(exit.message(), "switchyard: stopped the daemon (pid 4242)");
-    assert_eq!(
-        Exit::Detached { pid: Some(9) }.message(),
-        "switchyard: detached; the daemon (pid 9) keeps serving"
-    );
-}
-
-#[test]
-fn help_opens_with_question_mark_and_any_key_closes_it() {
-    let mut model = attached(snapshot(all_running()));
-    update(&mut model, key('?'));
-    assert_eq!(model.popup, Some(Popup::Help));
-    assert!(update(&mut model, key('q')).is_none(), "q closes the help, not the dashboard");
-    assert!(model.popup.is_none());
 }
 
 #[test]
@@ -347,10 +182,19 @@ fn starting_and_start_failures_are_shown() {
     assert_eq!(model.link, Link::Connecting);
     update(&mut model, Msg::Conn(ConnMsg::Starting));
     assert_eq!(model.link, Link::Starting);
-    update(&mut model, Msg::Conn(ConnMsg::Started { pid: 77, elapsed_ms: 180 }));
+    update(
+        &mut model,
+        Msg::Conn(ConnMsg::Started {
+            pid: 77,
+            elapsed_ms: 180,
+        }),
+    );
     assert_eq!(status_text(&model), "started the daemon (pid 77) in 180ms");
-    update(&mut model, Msg::Conn(ConnMsg::StartFailed("boom".to_owned())));
+    update(
+        &mut model,
+        Msg::Conn(ConnMsg::StartFailed("boom".to_owned())),
+    );
     update(&mut model, lost());
-    let banner = crate::view::banner_text(&model);
-    assert!(banner.is_some_and(|b| b.contains("could not start the daemon: boom")));
+    let banner = crate::view::banner(&model);
+    assert!(banner.is_some_and(|(text, _)| text.contains("could not start the daemon: boom")));
 }

@@ -5,12 +5,12 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, HighlightSpacing, Row, Table, TableState};
 use switchyard_daemon::protocol::state::{AppState, WorkerState};
 
 use super::{Theme, fit_columns};
 use crate::format;
-use crate::model::{Focus, Model};
+use crate::model::{Focus, Link, Model, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Col {
@@ -51,7 +51,7 @@ const MARKER: &str = "›";
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let focused = model.focus == Focus::Apps;
     let block = Block::bordered()
-        .title(Line::from(" Apps ").style(theme.bold()))
+        .title(Line::from(title(model)).style(theme.bold()))
         .border_style(theme.border(focused));
     let available = area.width.saturating_sub(2 + 1);
     let widths: Vec<u16> = COLUMNS.iter().map(|(_, _, w)| *w).collect();
@@ -89,32 +89,37 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .header(header)
         .block(block)
         .row_highlight_style(theme.selected(focused))
-        .highlight_symbol(MARKER);
+        .highlight_symbol(MARKER)
+        .highlight_spacing(HighlightSpacing::Always);
     let mut state = TableState::default().with_selected((!empty).then_some(model.selected));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// While disconnected the table shows the last state it knew, and says so.
+fn title(model: &Model) -> &'static str {
+    if model.snapshot.is_some() && model.link != Link::Connected {
+        " Apps · last known state "
+    } else {
+        " Apps "
+    }
 }
 
 fn cell<'a>(col: Col, width: u16, state: &AppState, model: &Model, theme: &Theme) -> Cell<'a> {
     let dash = || Cell::from("–");
     match col {
         Col::State => {
-            let severity = format::state_severity(state.state, state.enabled);
+            let (s, on, port) = (state.state, state.enabled, state.port_error.is_some());
+            let style = theme.severity(format::state_severity(s, on, port));
             Cell::from(Line::from(vec![
-                Span::styled(
-                    format::state_symbol(state.state, state.enabled),
-                    theme.severity(severity),
-                ),
+                Span::styled(format::state_symbol(s, on, port), style),
                 Span::raw(" "),
-                Span::styled(
-                    format::state_word(state.state, state.enabled),
-                    theme.severity(severity),
-                ),
+                Span::styled(format::state_word(s, on, port), style),
             ]))
         }
         Col::App => Cell::from(Span::styled(state.app.name(), theme.bold())),
         Col::Port if state.port_error.is_some() => Cell::from(Span::styled(
-            format!("{}!", state.port),
-            theme.severity(crate::model::Severity::Bad),
+            state.port.to_string(),
+            theme.severity(Severity::Bad),
         )),
         Col::Port => Cell::from(state.port.to_string()),
         Col::Pid => state
@@ -141,7 +146,7 @@ fn cell<'a>(col: Col, width: u16, state: &AppState, model: &Model, theme: &Theme
         Col::Errors if !state.enabled => dash(),
         Col::Errors => {
             let style = if state.traffic.errors > 0 {
-                theme.severity(crate::model::Severity::Warn)
+                theme.severity(Severity::Warn)
             } else {
                 theme.dim()
             };

@@ -29,7 +29,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .border_style(theme.border(false));
     let inner_width = usize::from(area.width.saturating_sub(2));
     let mut lines = problems(state, model, theme);
-    lines.push(address(state, model, theme));
+    lines.push(address(state, theme));
     lines.extend(providers(state, model, theme));
     if let Some(exit) = &state.last_exit {
         let ago = format::duration(model.now_ms.saturating_sub(exit.at_ms));
@@ -41,18 +41,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         lines.push(Line::from(vec![
             Span::styled("last exit ", theme.dim()),
             Span::styled(format::exit(exit), theme.severity(severity)),
-            Span::styled(format!(" · {ago} ago · pid {}", exit.pid), theme.dim()),
+            Span::styled(format!(" {ago} ago"), theme.dim()),
         ]));
     }
     if state.enabled {
         let t = &state.traffic;
         lines.push(Line::from(vec![
-            Span::styled("traffic ", theme.dim()),
+            Span::styled("served ", theme.dim()),
             Span::raw(format!(
-                "{} req · {} err · {} live · {} out",
+                "{} req · {} err · {}",
                 t.requests,
                 t.errors,
-                t.in_flight,
                 format::bytes(t.bytes_out)
             )),
         ]));
@@ -99,39 +98,28 @@ fn problems<'a>(state: &AppState, model: &Model, theme: &Theme) -> Vec<Line<'a>>
         let warn = theme.severity(Severity::Warn);
         let text = match state.backoff_until_ms {
             Some(until) if until > model.now_ms => {
-                format!("restarting in {}", format::countdown(until - model.now_ms))
+                format!("retry in {}", format::countdown(until - model.now_ms))
             }
-            _ => "restarting now".to_owned(),
+            _ => "retrying now".to_owned(),
         };
         lines.push(Line::from(vec![
             Span::styled("backoff ", warn.patch(theme.bold())),
             Span::styled(text, warn),
-            Span::styled(
-                format!(" · {} restarts so far", state.restarts),
-                theme.dim(),
-            ),
         ]));
     }
     lines
 }
 
-/// `127.0.0.1:15721 · pid 4301 · up 1h 02m`, or why it is not running.
-fn address<'a>(state: &AppState, model: &Model, theme: &Theme) -> Line<'a> {
+/// `listen 127.0.0.1:15721 · pid 4301`, or that it is off.
+fn address<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
     let mut spans = vec![
         Span::styled("listen ", theme.dim()),
         Span::raw(format!("127.0.0.1:{}", state.port)),
     ];
-    match (state.pid, state.ready_at_ms) {
-        (Some(pid), Some(at)) => spans.push(Span::styled(
-            format!(
-                " · pid {pid} · up {}",
-                format::duration(model.now_ms.saturating_sub(at))
-            ),
-            theme.dim(),
-        )),
-        (Some(pid), None) => spans.push(Span::styled(format!(" · pid {pid}"), theme.dim())),
-        _ if !state.enabled => spans.push(Span::styled(" · off (␣ enables)", theme.dim())),
-        _ => {}
+    match state.pid {
+        Some(pid) => spans.push(Span::styled(format!(" · pid {pid}"), theme.dim())),
+        None if !state.enabled => spans.push(Span::styled(" · off (␣ enables)", theme.dim())),
+        None => {}
     }
     Line::from(spans)
 }

@@ -25,6 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     }
     let (symbol, word, severity) = link_state(model);
     let state = Line::from(vec![
+        Span::raw(" "),
         Span::styled(symbol, theme.severity(severity)),
         Span::raw(format!(" {word} ")),
     ]);
@@ -67,7 +68,7 @@ pub fn banner(model: &Model) -> Option<(String, Severity)> {
             reason,
             retry_in_ms,
         } if model.snapshot.is_some() => format!(
-            "the daemon went away ({reason}); reconnecting in {}. Actions are refused until it is back",
+            "daemon gone ({reason}) · reconnecting in {} · actions refused until it is back",
             format::countdown(*retry_in_ms)
         ),
         Link::Lost {

@@ -18,6 +18,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 use crate::model::{Focus, Model, Popup};
 
+#[cfg(test)]
+pub use header::banner;
 pub use theme::Theme;
 
 /// Below this width the detail and event panes take turns instead of sharing.

@@ -69,7 +69,7 @@ pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, model: &Model, theme: 
                 })
                 .collect();
             let block = Block::bordered()
-                .title(Line::from(format!(" {app}: send requests to ")).style(theme.bold()))
+                .title(Line::from(format!(" {app}: active provider ")).style(theme.bold()))
                 .title_bottom(Line::styled(" Enter picks · Esc cancels ", theme.dim()))
                 .border_style(theme.border(true));
             let list = List::new(list_items)

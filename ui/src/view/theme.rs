@@ -5,6 +5,9 @@ use ratatui::style::{Color, Modifier, Style};
 
 use crate::model::Severity;
 
+/// The selected row's background (xterm-256 grey 236).
+const SELECTED_BG: Color = Color::Indexed(236);
+
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
     color: bool,
@@ -57,9 +60,8 @@ impl Theme {
     /// The selected row of a table or list.
     pub fn selected(&self, focused: bool) -> Style {
         match (focused, self.color) {
-            (true, true) => Style::new()
-                .bg(Color::DarkGray)
-                .add_modifier(Modifier::BOLD),
+            // Darker than the dim text's grey, so dim cells stay readable on it.
+            (true, true) => Style::new().bg(SELECTED_BG).add_modifier(Modifier::BOLD),
             (true, false) => Style::new().add_modifier(Modifier::REVERSED),
             (false, _) => Style::new().add_modifier(Modifier::BOLD),
         }

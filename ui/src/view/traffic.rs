@@ -16,7 +16,7 @@ const COLUMNS: [(&str, u16); 8] = [
     ("APP", 6),
     ("METHOD", 6),
     ("PATH", 10),
-    ("MODEL", 16),
+    ("MODEL", 18),
     ("CODE", 4),
     ("LATENCY", 7),
     ("PROVIDER", 10),

@@ -1,0 +1,279 @@
+//! Live state through the real daemon: every transition is broadcast exactly
+//! once, a subscriber's fold equals the daemon's snapshot, `--since` resumes
+//! from the journal, slow subscribers are resynced instead of slowing others,
+//! and `events --json` is NDJSON without secrets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Home, free_port};
+use proptest::prelude::*;
+use switchyard_daemon::apps::App;
+use switchyard_daemon::client::{Client, Subscription};
+use switchyard_daemon::paths::Paths;
+use switchyard_daemon::protocol::state::{EventKind, Snapshot, apply};
+use switchyard_daemon::protocol::{Reply, Request, ServerMessage};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn paths(home: &Home) -> Paths {
+    Paths::under(home.path().to_path_buf())
+}
+
+async fn status(paths: &Paths) -> Snapshot {
+    let mut client = Client::connect(paths, "test").await.unwrap();
+    match client.request(Request::Status).await.unwrap() {
+        Reply::Status(s) => *s,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Folds events into `view` until it reaches `seq`.
+async fn fold_until(sub: &mut Subscription, view: &mut Snapshot, seq: u64) {
+    while view.seq < seq {
+        let msg = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("events keep coming")
+            .expect("subscription open")
+            .unwrap();
+        match msg {
+            ServerMessage::Event(event) => {
+                assert_eq!(event.seq, view.seq + 1, "gapless seqs");
+                apply(view, &event);
+            }
+            ServerMessage::Snapshot(s) => *view = *s,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+async fn subscribe(paths: &Paths) -> (Subscription, Snapshot) {
+    let client = Client::connect(paths, "test").await.unwrap();
+    let mut sub = client.subscribe(None).await.unwrap();
+    match sub.next().await.unwrap().unwrap() {
+        ServerMessage::Snapshot(s) => (sub, *s),
+        other => panic!("first message must be the snapshot: {other:?}"),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Enable(App),
+    Disable(App),
+    Port(App),
+    Provider(App),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let app = prop_oneof![Just(App::Claude), Just(App::Codex), Just(App::Gemini)];
+    (0..4u8, app).prop_map(|(kind, app)| match kind {
+        0 => Op::Enable(app),
+        1 => Op::Disable(app),
+        2 => Op::Port(app),
+        _ => Op::Provider(app),
+    })
+}
+
+#[test]
+fn folding_the_events_reproduces_the_daemon_snapshot() {
+    let home = Home::new();
+    home.start();
+    let paths = paths(&home);
+    let rt = runtime();
+    let mut config = ProptestConfig::with_cases(6);
+    config.failure_persistence = None;
+    proptest!(config, |(ops in proptest::collection::vec(op(), 1..8))| {
+        rt.block_on(async {
+            let (mut sub, mut view) = subscribe(&paths).await;
+            let mut client = Client::connect(&paths, "test").await.unwrap();
+            for op in &ops {
+                let request = match op {
+                    Op::Enable(app) => Request::Enable { app: *app, takeover: false },
+                    Op::Disable(app) => Request::Disable { app: *app },
+                    Op::Port(app) => Request::SetPort { app: *app, port: free_port() },
+                    Op::Provider(app) => Request::ProviderAdd(switchyard_daemon::protocol::ProviderSpec {
+                        app: *app,
+                        name: format!("p{}", free_port()),
+                        base_url: "http://127.0.0.1:9".into(),
+                        auth: switchyard_daemon::protocol::AuthSpec::Passthrough,
+                        priority: Some(-(free_port() as i64)),
+                    }),
+                };
+                // Errors (a port race, say) are fine: state must still agree.
+                let _ = client.request(request).await;
+            }
+            let truth = status(&paths).await;
+            fold_until(&mut sub, &mut view, truth.seq).await;
+            assert_eq!(view, truth);
+        });
+    });
+}
+
+#[test]
+fn many_clients_toggling_see_every_transition_exactly_once() {
+    let home = Home::new();
+    home.start();
+    let paths = paths(&home);
+    let rt = runtime();
+    for app in ["claude", "codex"] {
+        home.ok(&["port", app, &free_port().to_string()]);
+    }
+    let final_view = rt.block_on(async {
+        let (mut sub, mut view) = subscribe(&paths).await;
+        let start_seq = view.seq;
+        let clients: Vec<_> = (0..10)
+            .map(|i| {
+                let paths = paths.clone();
+                tokio::spawn(async move {
+                    let mut client = Client::connect(&paths, "toggler").await.unwrap();
+                    for n in 0..100 {
+                        let app = if (i + n) % 2 == 0 { App::Claude } else { App::Codex };
+                        let request = if (n / 2 + i) % 2 == 0 {
+                            Request::Enable { app, takeover: false }
+                        } else {
+                            Request::Disable { app }
+                        };
+                        // A concurrent disable may fail a pending enable: that is a real outcome.
+                        let _ = client.request(request).await;
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+        let truth = status(&paths).await;
+        let mut toggles = Vec::new();
+        while view.seq < truth.seq {
+            match sub.next().await.unwrap().unwrap() {
+                ServerMessage::Event(event) => {
+                    assert_eq!(event.seq, view.seq + 1, "no event missed or repeated");
+                    match &event.kind {
+                        EventKind::AppEnabled { app, .. } => toggles.push((*app, true)),
+                        EventKind::AppDisabled { app } => toggles.push((*app, false)),
+                        _ => {}
+                    }
+                    apply(&mut view, &event);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(view.seq > start_seq);
+        assert_eq!(view, truth, "the fold equals the daemon's state");
+        // Every broadcast enable/disable is a real transition: they alternate per app.
+        for app in [App::Claude, App::Codex] {
+            let states: Vec<bool> = toggles.iter().filter(|(a, _)| *a == app).map(|(_, s)| *s).collect();
+            assert!(!states.is_empty());
+            assert!(states.windows(2).all(|w| w[0] != w[1]), "{app}: {states:?}");
+        }
+        truth
+    });
+    // The final state matches the store and the live processes.
+    let db = rusqlite::Connection::open(home.path().join("switchyard.db")).unwrap();
+    for app in &final_view.apps {
+        let enabled: bool = db
+            .query_row("SELECT enabled FROM apps WHERE app = ?1", [app.app.name()], |r| r.get(0))
+            .unwrap();
+        assert_eq!(enabled, app.enabled, "{}", app.app);
+        if app.enabled {
+            let pid = app.pid.expect("an enabled app has a worker");
+            assert!(common::alive(pid));
+        } else {
+            assert_eq!(app.pid, None);
+        }
+        let open: i64 = db
+            .query_row("SELECT count(*) FROM runs WHERE app = ?1 AND ended_at_ms IS NULL", [app.app.name()], |r| r.get(0))
+            .unwrap();
+        assert_eq!(open, i64::from(app.enabled), "{}: open runs", app.app);
+    }
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_is_resynced_and_delays_nobody() {
+    let home = Home::new();
+    home.start();
+    let paths = paths(&home);
+    let rt = runtime();
+    rt.block_on(async {
+        let (mut stalled, _) = subscribe(&paths).await;
+        let (mut live, mut view) = subscribe(&paths).await;
+        let mut client = Client::connect(&paths, "test").await.unwrap();
+        // Far more events than the subscriber buffer holds.
+        let n = switchyard_daemon::core::SUBSCRIBER_BUFFER as u16 + 1000;
+        let began = std::time::Instant::now();
+        for i in 0..n {
+            client.request(Request::SetPort { app: App::Gemini, port: 30_000 + (i % 2) }).await.unwrap();
+        }
+        let elapsed = began.elapsed();
+        let truth = status(&paths).await;
+        fold_until(&mut live, &mut view, truth.seq).await;
+        assert_eq!(view, truth);
+        assert!(elapsed < Duration::from_secs(60), "requests were not held up ({elapsed:?})");
+        // The stalled one, reading at last, is told to resync with a snapshot.
+        let mut resynced = false;
+        while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), stalled.next()).await {
+            if let ServerMessage::Snapshot(s) = msg.unwrap() {
+                assert!(s.seq > 0);
+                resynced = true;
+                break;
+            }
+        }
+        assert!(resynced, "a lagging subscriber gets a fresh snapshot");
+    });
+}
+
+#[test]
+fn events_json_is_ndjson_resumable_and_secret_free() {
+    let home = Home::new();
+    home.start();
+    let secret = "sk-test-SECRET-0123456789";
+    let mut add = home
+        .command(&["provider", "add", "claude", "vault", "--base-url", "http://127.0.0.1:9", "--key-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+    assert!(add.wait().unwrap().success());
+    home.ok(&["port", "gemini", &free_port().to_string()]);
+    home.ok(&["port", "gemini", &free_port().to_string()]);
+
+    let mut events = home.command(&["events", "--json"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(first["epoch"].is_u64() && first["apps"].is_array(), "{first}");
+    let seq = first["seq"].as_u64().unwrap();
+    home.ok(&["port", "codex", &free_port().to_string()]);
+    let next: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(next["seq"], seq + 1);
+    assert_eq!(next["kind"]["port_changed"]["app"], "codex");
+    let _ = events.kill();
+    let _ = events.wait();
+
+    // Resume: the journal replays everything after the given seq, in order.
+    let mut resumed = home.command(&["events", "--json", "--since", "1"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(resumed.stdout.take().unwrap()).lines();
+    for expected in 2..=seq + 1 {
+        let line = lines.next().unwrap().unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(event["seq"], expected, "{line}");
+    }
+    let _ = resumed.kill();
+    let _ = resumed.wait();
+
+    // The key is nowhere clients or logs can see it.
+    let mut seen = String::new();
+    seen += &home.ok(&["status", "--json"]);
+    seen += &home.ok(&["provider", "list", "--json"]);
+    home.ok(&["daemon", "stop"]);
+    seen += &home.ok(&["logs"]);
+    assert!(seen.contains("stored"), "the provider is listed as stored");
+    assert!(!seen.contains(secret), "the key leaked");
+}

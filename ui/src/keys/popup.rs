@@ -1,0 +1,137 @@
+//! Keys inside the popups: the help (any key closes it), the stop
+//! confirmation (y/n), the port editor (digits, validated on Enter) and the
+//! provider picker (↑/↓, Enter).
+
+use crossterm::event::KeyCode;
+use switchyard_daemon::protocol::Request;
+
+use super::refuse;
+use crate::model::{Model, Popup, Severity};
+use crate::msg::Action;
+
+/// Ports below this need privileges the daemon should not have.
+pub const MIN_PORT: u16 = 1024;
+
+/// Keys while a popup is open: it takes them all.
+pub(super) fn on_key(model: &mut Model, code: KeyCode) -> Option<Action> {
+    let popup = model.popup.take()?;
+    match popup {
+        // Any key closes the help.
+        Popup::Help => None,
+        Popup::ConfirmStop => match code {
+            KeyCode::Char('y' | 'Y') => {
+                model.stopping = true;
+                model.set_status(Severity::Warn, "stopping the daemon and every proxy…");
+                Some(Action::StopDaemon)
+            }
+            _ => {
+                model.set_status(Severity::Info, "the daemon keeps running");
+                None
+            }
+        },
+        Popup::Port {
+            app,
+            mut input,
+            error,
+        } => match code {
+            KeyCode::Esc => None,
+            KeyCode::Enter => match parse_port(&input) {
+                Ok(port) if !model.connected() => {
+                    model.popup = Some(Popup::Port {
+                        app,
+                        input,
+                        error: None,
+                    });
+                    refuse(model, &format!("move {app} to port {port}"));
+                    None
+                }
+                Ok(port) => {
+                    model.set_status(Severity::Info, format!("moving {app} to port {port}…"));
+                    Some(Action::Request(Request::SetPort { app, port }))
+                }
+                Err(why) => {
+                    model.popup = Some(Popup::Port {
+                        app,
+                        input,
+                        error: Some(why),
+                    });
+                    None
+                }
+            },
+            KeyCode::Backspace => {
+                input.pop();
+                model.popup = Some(Popup::Port {
+                    app,
+                    input,
+                    error: None,
+                });
+                None
+            }
+            KeyCode::Char(c) if c.is_ascii_digit() && input.len() < 5 => {
+                input.push(c);
+                model.popup = Some(Popup::Port {
+                    app,
+                    input,
+                    error: None,
+                });
+                None
+            }
+            _ => {
+                model.popup = Some(Popup::Port { app, input, error });
+                None
+            }
+        },
+        Popup::Provider {
+            app,
+            items,
+            selected,
+        } => match code {
+            KeyCode::Esc | KeyCode::Char('q') => None,
+            KeyCode::Up | KeyCode::Char('k') => {
+                let selected = selected.saturating_sub(1);
+                model.popup = Some(Popup::Provider {
+                    app,
+                    items,
+                    selected,
+                });
+                None
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                let selected = (selected + 1).min(items.len().saturating_sub(1));
+                model.popup = Some(Popup::Provider {
+                    app,
+                    items,
+                    selected,
+                });
+                None
+            }
+            KeyCode::Enter => {
+                let name = items.get(selected)?.name.clone();
+                if !model.connected() {
+                    refuse(model, &format!("switch {app} to {name}"));
+                    return None;
+                }
+                model.set_status(Severity::Info, format!("switching {app} to {name}…"));
+                Some(Action::Request(Request::ProviderUse { app, name }))
+            }
+            _ => {
+                model.popup = Some(Popup::Provider {
+                    app,
+                    items,
+                    selected,
+                });
+                None
+            }
+        },
+    }
+}
+
+/// A port the user typed: a number from [`MIN_PORT`] to 65535.
+pub fn parse_port(input: &str) -> Result<u16, String> {
+    let refused = || format!("enter a port from {MIN_PORT} to 65535");
+    let port: u32 = input.trim().parse().map_err(|_| refused())?;
+    match u16::try_from(port) {
+        Ok(port) if port >= MIN_PORT => Ok(port),
+        _ => Err(refused()),
+    }
+}
