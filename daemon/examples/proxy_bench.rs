@@ -11,7 +11,11 @@
 //!
 //! `--upstream-port` pins the mock upstream's port so an external reverse proxy
 //! (nginx) can be pointed at it; `--nginx-port` then measures that proxy too, with
-//! the same paths (`/json`, `/sse`).
+//! the same paths (`/json`, `/sse`). `--worker-port` measures a real Switchyard
+//! worker process (started by the daemon, routed to this upstream) the same way,
+//! and `--hold N --hold-pid PID` opens N long-lived streams through the worker
+//! and reports the growth of that process's RSS per open stream.
+//! `tests/benches/proxy.sh` sets all of that up and prints the table.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -56,6 +60,9 @@ struct Args {
     duration: Duration,
     upstream_port: u16,
     nginx_port: Option<u16>,
+    worker_port: Option<u16>,
+    hold: usize,
+    hold_pid: Option<u32>,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -63,6 +70,9 @@ fn parse_args() -> Result<Args, BoxError> {
         duration: Duration::from_millis(3000),
         upstream_port: 0,
         nginx_port: None,
+        worker_port: None,
+        hold: 0,
+        hold_pid: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,6 +81,9 @@ fn parse_args() -> Result<Args, BoxError> {
             "--duration-ms" => args.duration = Duration::from_millis(value()?.parse()?),
             "--upstream-port" => args.upstream_port = value()?.parse()?,
             "--nginx-port" => args.nginx_port = Some(value()?.parse()?),
+            "--worker-port" => args.worker_port = Some(value()?.parse()?),
+            "--hold" => args.hold = value()?.parse()?,
+            "--hold-pid" => args.hold_pid = Some(value()?.parse()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -90,7 +103,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let upstream = start_upstream(args.upstream_port).await?;
     let (proxy_addr, shutdown) = start_proxy(upstream).await?;
 
-    let mut targets = vec![("direct", upstream), ("switchyard", proxy_addr)];
+    let mut targets = vec![("direct", upstream), ("switchyard in-process", proxy_addr)];
+    if let Some(port) = args.worker_port {
+        targets.push(("switchyard worker", SocketAddr::from(([127, 0, 0, 1], port))));
+    }
     if let Some(port) = args.nginx_port {
         targets.push(("nginx", SocketAddr::from(([127, 0, 0, 1], port))));
     }
@@ -138,7 +154,45 @@ async fn run(args: Args) -> Result<(), BoxError> {
             i64::from(p99) - i64::from(b99),
         );
     }
+    if let (Some(port), Some(pid), true) = (args.worker_port, args.hold_pid, args.hold > 0) {
+        hold_streams(SocketAddr::from(([127, 0, 0, 1], port)), pid, args.hold).await?;
+    }
     shutdown.cancel();
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Result<u64, BoxError> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or_else(|| "no VmRSS".into())
+        .and_then(|v| Ok(v.parse()?))
+}
+
+/// Opens `n` streams to `/hold` through `addr` (each gets its first event, then
+/// stays open) and reports how much process `pid`'s RSS grew per stream.
+async fn hold_streams(addr: SocketAddr, pid: u32, n: usize) -> Result<(), BoxError> {
+    let before = rss_kib(pid)?;
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut sender = connect(addr).await?;
+        let req = Request::get("/hold")
+            .header(header::HOST, format!("127.0.0.1:{}", addr.port()))
+            .body(Empty::<Bytes>::new())?;
+        let mut body = sender.send_request(req).await?.into_body();
+        // The first event proves the stream is open end to end.
+        body.frame().await.ok_or("stream closed early")??;
+        held.push((sender, body));
+    }
+    let after = rss_kib(pid)?;
+    let per_stream = (after.saturating_sub(before) as f64 * 1024.0) / n as f64;
+    println!(
+        "\nHeld {n} open streams through the worker (pid {pid}): RSS {before} KiB → {after} KiB, {:.1} KB per open stream.",
+        per_stream / 1000.0
+    );
+    drop(held);
     Ok(())
 }
 
@@ -175,6 +229,15 @@ async fn start_upstream(port: u16) -> Result<SocketAddr, BoxError> {
 }
 
 fn upstream_response(path: &str) -> Response<BoxBody<Bytes, Infallible>> {
+    if path == "/hold" {
+        // One event, then silence for a minute: a long-lived stream.
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(async move {
+            let _ = tx.send(Bytes::from_static(b"data: open\n\n")).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        return Response::new(ChannelBody(rx).boxed());
+    }
     if path == "/sse" {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {

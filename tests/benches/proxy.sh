@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Proxy benchmark, one run, one table: direct to a local mock upstream, through
+# the proxy in-process, through a real Switchyard worker (daemon + worker
+# process), and through nginx (Debian's, installed here if missing) configured
+# as a keep-alive reverse proxy to the same upstream. Then RSS per open stream
+# with 1,000 streams held through the worker. Everything stays on 127.0.0.1.
+#
+#   bash tests/benches/proxy.sh [--duration-ms 3000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build --release --quiet --bin switchyard
+cargo build --release --quiet -p switchyard-daemon --example proxy_bench
+BIN=$PWD/target/release/switchyard
+BENCH=$PWD/target/release/examples/proxy_bench
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+UPSTREAM=$(free_port); NGINX_PORT=$(free_port); WORKER_PORT=$(free_port)
+
+WORK=$(mktemp -d /tmp/sybench.XXXXXX)
+export SWITCHYARD_HOME=$WORK/home
+cleanup() {
+  "$NGINX" -p "$WORK/nginx" -c nginx.conf -s stop 2>/dev/null || true
+  "$BIN" daemon stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/nginx/logs"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream mock { server 127.0.0.1:$UPSTREAM; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+"$NGINX" -p "$WORK/nginx" -c nginx.conf
+
+"$BIN" daemon start >/dev/null
+ulimit -n 8192 2>/dev/null || true
+"$BIN" port claude "$WORKER_PORT" >/dev/null
+"$BIN" provider add claude bench --base-url "http://127.0.0.1:$UPSTREAM" --priority -10 >/dev/null
+"$BIN" enable claude >/dev/null
+WORKER_PID=$("$BIN" status --json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["apps"] if a["app"]=="claude"][0]["pid"])')
+
+"$BENCH" --upstream-port "$UPSTREAM" --nginx-port "$NGINX_PORT" --worker-port "$WORKER_PORT" \
+  --hold 1000 --hold-pid "$WORKER_PID" "$@"
