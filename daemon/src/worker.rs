@@ -23,6 +23,10 @@ use crate::supervisor::{CONTROL_FD, DAEMON_PID_ENV, EXIT_CONFIG, LISTENER_FD};
 /// code, so crash loops can be provoked without breaking the binary.
 pub const TEST_EXIT_ENV: &str = "SWITCHYARD_TEST_WORKER_EXIT";
 
+/// At most this many request summaries go to the daemon per heartbeat; the
+/// counters in the heartbeat still count every request.
+const SUMMARIES_PER_BEAT: usize = 10;
+
 /// How long in-flight requests may run on after a drain starts (the daemon's
 /// drain policy; it escalates to SIGTERM shortly after).
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -101,6 +105,7 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut sigterm = signal(SignalKind::terminate()).map_err(other)?;
     let mut control_open = true;
+    let mut recent: Vec<RequestLine> = Vec::with_capacity(SUMMARIES_PER_BEAT);
     loop {
         tokio::select! {
             result = &mut serving => {
@@ -130,26 +135,20 @@ async fn serve(app: App) -> Result<(), WorkerError> {
                     }).collect(),
                     last_error: snap.last_error,
                 };
-                if control_open && control.send(beat).await.is_err() {
+                let mut batch = Ok(());
+                for line in recent.drain(..) {
+                    batch = batch.and(control.feed(WorkerMessage::Finished(line)).await);
+                }
+                if control_open && (batch.is_err() || control.send(beat).await.is_err()) {
                     control_open = false;
                     drain.cancel();
                 }
             }
             Some(report) = reports.recv() => {
-                let ProxyReport::Finished(s) = report;
-                let line = RequestLine {
-                    method: s.method,
-                    path: s.path,
-                    model: s.model,
-                    status: s.status,
-                    provider: s.provider,
-                    latency_ms: s.latency.as_millis() as u64,
-                    ttfb_ms: s.ttfb.map(|t| t.as_millis() as u64),
-                    bytes_out: s.bytes_out,
-                };
-                if control_open && control.send(WorkerMessage::Finished(line)).await.is_err() {
-                    control_open = false;
-                    drain.cancel();
+                // Summaries ride along with the next heartbeat, a bounded
+                // number per beat: no per-request wake-up of the daemon.
+                if recent.len() < SUMMARIES_PER_BEAT {
+                    recent.push(summary_line(report));
                 }
             }
             msg = control.next(), if control_open => match msg {
@@ -163,6 +162,20 @@ async fn serve(app: App) -> Result<(), WorkerError> {
             },
             _ = sigterm.recv() => drain.cancel(),
         }
+    }
+}
+
+fn summary_line(report: ProxyReport) -> RequestLine {
+    let ProxyReport::Finished(s) = report;
+    RequestLine {
+        method: s.method,
+        path: s.path,
+        model: s.model,
+        status: s.status,
+        provider: s.provider,
+        latency_ms: s.latency.as_millis() as u64,
+        ttfb_ms: s.ttfb.map(|t| t.as_millis() as u64),
+        bytes_out: s.bytes_out,
     }
 }
 

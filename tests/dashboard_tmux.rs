@@ -1,0 +1,127 @@
+//! The dashboard end to end, in a real terminal (tmux): attach to a daemon,
+//! press Space to enable an app, see it running on screen and in
+//! `status --json`, press `q`, and check that the daemon and its worker keep
+//! serving requests after the dashboard has gone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::upstream::MockUpstream;
+use common::{BIN, Home, http, wait_for};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "sy"]).stdout).into_owned()
+    }
+
+    fn session_alive(&self) -> bool {
+        self.cmd(&["has-session", "-t", "sy"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn space_enables_q_detaches_and_the_daemon_keeps_serving() {
+    if !tmux_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install tmux (.ci/run does)"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+
+    let tmux = Tmux {
+        socket: format!("sytest{}", std::process::id()),
+    };
+    let shell = format!(
+        "env SWITCHYARD_HOME={} TERM=xterm-256color {BIN}; sleep 30",
+        home.path().display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "sy",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &shell,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    wait_for(
+        "the dashboard to draw the apps",
+        Duration::from_secs(20),
+        || {
+            let s = tmux.screen();
+            s.contains("claude") && s.contains("codex") && s.contains(&port.to_string())
+        },
+    );
+    // The first row (claude) is selected: Space enables it.
+    tmux.cmd(&["send-keys", "-t", "sy", "Space"]);
+    wait_for(
+        "claude running in status --json",
+        Duration::from_secs(20),
+        || home.app("claude")["state"] == "running",
+    );
+    let pid = home.app("claude")["pid"].as_u64().unwrap();
+    wait_for("claude running on screen", Duration::from_secs(10), || {
+        tmux.screen()
+            .lines()
+            .any(|l| l.contains("claude") && l.contains("running"))
+    });
+
+    tmux.cmd(&["send-keys", "-t", "sy", "q"]);
+    wait_for(
+        "the dashboard to say it detached",
+        Duration::from_secs(10),
+        || tmux.screen().contains("detached"),
+    );
+
+    // The daemon and the same worker carry on serving.
+    let app = home.app("claude");
+    assert_eq!(app["state"], "running");
+    assert_eq!(app["pid"].as_u64(), Some(pid));
+    let (status, body) = http(port, "POST", "/v1/messages", "{}").expect("request after detach");
+    assert_eq!(status, 200, "{body}");
+    assert!(tmux.session_alive());
+}
