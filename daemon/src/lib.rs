@@ -23,4 +23,5 @@ pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod supervisor;
+pub mod text;
 pub mod worker;

@@ -10,6 +10,7 @@ use switchyard_daemon::paths::Paths;
 use switchyard_daemon::protocol::state::{AppState, Snapshot};
 use switchyard_daemon::protocol::{Reply, Request};
 use switchyard_daemon::store::now_ms;
+use switchyard_daemon::text;
 
 use super::EXIT_NOT_RUNNING;
 
@@ -37,7 +38,7 @@ pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
                     "daemon: running (pid {}, version {}, up {}) on {}",
                     info.pid,
                     info.version,
-                    human_duration(uptime_s),
+                    text::duration(uptime_s * 1000),
                     info.socket
                 ),
                 snapshot: Some(snapshot),
@@ -88,7 +89,7 @@ pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
                 app.port,
                 app.pid.map_or_else(|| "-".into(), |p| p.to_string()),
                 app.restarts,
-                uptime_s(app).map_or_else(|| "-".into(), human_duration),
+                uptime_s(app).map_or_else(|| "-".into(), |s| text::duration(s * 1000)),
                 app.health.as_str(),
                 app.provider.as_deref().unwrap_or("-"),
             );
@@ -131,13 +132,4 @@ fn app_json(app: &AppState) -> Value {
             "pid": e.pid, "code": e.code, "signal": e.signal, "reason": e.reason.as_str(),
         })),
     })
-}
-
-pub fn human_duration(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s if s < 86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        s => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
-    }
 }

@@ -2,38 +2,10 @@
 //! sparklines, and the one-line rendering of every [`EventKind`].
 
 use switchyard_daemon::protocol::Request;
-use switchyard_daemon::protocol::state::{BreakerState, EventKind, ExitInfo, Health, WorkerState};
+use switchyard_daemon::protocol::state::{BreakerState, EventKind, Health, WorkerState};
+pub use switchyard_daemon::text::{breaker as breaker_word, countdown, duration, exit, latency};
 
 use crate::model::Severity;
-
-/// `45s`, `12m 05s`, `3h 12m`, `2d 04h`.
-pub fn duration(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {:02}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-/// A countdown: tenths below ten seconds (`2.4s`), else as [`duration`].
-pub fn countdown(ms: u64) -> String {
-    if ms < 10_000 {
-        format!("{}.{}s", ms / 1000, ms % 1000 / 100)
-    } else {
-        duration(ms)
-    }
-}
-
-/// A request's latency: `850ms`, `1.2s`, `2m 03s`.
-pub fn latency(ms: u64) -> String {
-    match ms {
-        0..1000 => format!("{ms}ms"),
-        1000..60_000 => format!("{}.{}s", ms / 1000, ms % 1000 / 100),
-        _ => duration(ms),
-    }
-}
 
 /// `HH:MM:SS` of a unix-ms instant, shifted by the local UTC offset.
 pub fn clock(at_ms: u64, utc_offset_s: i32) -> String {
@@ -134,14 +106,6 @@ pub fn health_severity(health: Health) -> Severity {
     }
 }
 
-pub fn breaker_word(state: BreakerState) -> &'static str {
-    match state {
-        BreakerState::Closed => "closed",
-        BreakerState::Open => "open",
-        BreakerState::HalfOpen => "half-open",
-    }
-}
-
 pub fn breaker_severity(state: BreakerState) -> Severity {
     match state {
         BreakerState::Closed => Severity::Good,
@@ -150,94 +114,25 @@ pub fn breaker_severity(state: BreakerState) -> Severity {
     }
 }
 
-/// `crashed (code 1)` / `hung (signal 9)`.
-pub fn exit(exit: &ExitInfo) -> String {
-    let how = match (exit.code, exit.signal) {
-        (Some(code), _) => format!(" (code {code})"),
-        (None, Some(signal)) => format!(" (signal {signal})"),
-        (None, None) => String::new(),
-    };
-    format!("{}{how}", exit.reason.as_str())
-}
-
-/// One event as one readable line, and how alarming it is.
+/// One event as one readable line (the shared wording), and how alarming it is.
 pub fn event(kind: &EventKind) -> (String, Severity) {
     use EventKind::*;
     use Severity::*;
-    match kind {
-        AppEnabled {
-            app,
-            takeover: true,
-        } => (format!("{app} enabled (takeover)"), Good),
-        AppEnabled { app, .. } => (format!("{app} enabled"), Good),
-        AppDisabled { app } => (format!("{app} disabled"), Info),
-        PortChanged { app, port } => (format!("{app} port set to {port}"), Info),
-        PortConflict { app, port, message } => {
-            (format!("{app} cannot bind port {port}: {message}"), Bad)
+    let severity = match kind {
+        AppEnabled { .. } | WorkerReady { .. } => Good,
+        PortConflict { .. } | WorkerParked { .. } | WorkerHung { .. } => Bad,
+        WorkerExited { exit, .. } if exit.reason.is_failure() => Bad,
+        WorkerBackoff { .. } | DaemonStopping | ProviderSelected { provider: None, .. } => Warn,
+        HealthChanged { health, .. } => health_severity(*health),
+        BreakerChanged { breakers, .. }
+            if breakers.iter().any(|b| b.state != BreakerState::Closed) =>
+        {
+            Warn
         }
-        WorkerStarting { app } => (format!("{app} worker starting"), Info),
-        WorkerReady { app, pid } => (format!("{app} worker ready (pid {pid})"), Good),
-        WorkerExited { app, exit: info } => {
-            let severity = if info.reason.is_failure() { Bad } else { Info };
-            (
-                format!("{app} worker {} exited: {}", info.pid, exit(info)),
-                severity,
-            )
-        }
-        WorkerBackoff {
-            app,
-            attempt,
-            delay_ms,
-        } => (
-            format!(
-                "{app} restarting in {} (attempt {attempt})",
-                countdown(*delay_ms)
-            ),
-            Warn,
-        ),
-        WorkerParked { app, parked } => (format!("{app} parked: {}", parked.reason), Bad),
-        WorkerHung { app, pid } => (format!("{app} worker {pid} hung (no heartbeat)"), Bad),
-        WorkerStopping { app } => (format!("{app} worker stopping"), Info),
-        HealthChanged { app, health } => (
-            format!("{app} health {}", health.as_str()),
-            health_severity(*health),
-        ),
-        ProviderSelected {
-            app,
-            provider: Some(name),
-        } => (format!("{app} now sends requests to {name}"), Info),
-        ProviderSelected {
-            app,
-            provider: None,
-        } => (format!("{app} has no provider"), Warn),
-        BreakerChanged { app, breakers } => {
-            let list: Vec<String> = breakers
-                .iter()
-                .map(|b| format!("{} {}", b.provider, breaker_word(b.state)))
-                .collect();
-            let open = breakers.iter().any(|b| b.state != BreakerState::Closed);
-            let text = format!("{app} breakers: {}", list.join(", "));
-            (text, if open { Warn } else { Info })
-        }
-        Traffic { app, traffic } => (
-            format!(
-                "{app} traffic: {} requests, {} errors, {} in flight",
-                traffic.requests, traffic.errors, traffic.in_flight
-            ),
-            Info,
-        ),
-        RequestFinished { app, request } => (
-            format!(
-                "{app} {} {} → {} in {}",
-                request.method,
-                request.path,
-                request.status,
-                latency(request.latency_ms)
-            ),
-            if request.status >= 500 { Bad } else { Info },
-        ),
-        DaemonStopping => ("daemon stopping".to_owned(), Warn),
-    }
+        RequestFinished { request, .. } if request.status >= 500 => Bad,
+        _ => Info,
+    };
+    (kind.to_string(), severity)
 }
 
 /// What a request was, for an error in the status line: `restart claude`.
@@ -262,17 +157,6 @@ pub fn request(request: &Request) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(duration(45_900), "45s");
-        assert_eq!(duration(725_000), "12m 05s");
-        assert_eq!(duration(3 * 3_600_000 + 12 * 60_000), "3h 12m");
-        assert_eq!(duration(2 * 86_400_000 + 4 * 3_600_000), "2d 04h");
-        assert_eq!(countdown(2_450), "2.4s");
-        assert_eq!(latency(850), "850ms");
-        assert_eq!(latency(1_250), "1.2s");
-    }
 
     #[test]
     fn clock_wraps_days_and_applies_the_offset() {

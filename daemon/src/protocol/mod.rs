@@ -6,7 +6,6 @@
 //! positions forever so that any two versions can at least tell each other apart.
 
 pub mod codec;
-mod describe;
 pub mod state;
 pub mod worker;
 

@@ -1,0 +1,138 @@
+//! Human-readable text shared by the CLI and the dashboard: durations,
+//! latencies, exits, and the one-line description of every event (its
+//! `Display`). One wording everywhere a person reads Switchyard's state.
+
+use std::fmt;
+
+use crate::protocol::state::{BreakerState, EventKind, ExitInfo};
+
+/// `45s`, `12m 05s`, `3h 12m`, `2d 04h`.
+pub fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// A countdown: tenths below ten seconds (`2.4s`), else as [`duration`].
+pub fn countdown(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{}.{}s", ms / 1000, ms % 1000 / 100)
+    } else {
+        duration(ms)
+    }
+}
+
+/// A request's latency: `850ms`, `1.2s`, `2m 03s`.
+pub fn latency(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{}.{}s", ms / 1000, ms % 1000 / 100),
+        _ => duration(ms),
+    }
+}
+
+/// `crashed (code 1)` / `hung (signal 9)`.
+pub fn exit(exit: &ExitInfo) -> String {
+    let how = match (exit.code, exit.signal) {
+        (Some(code), _) => format!(" (code {code})"),
+        (None, Some(signal)) => format!(" (signal {signal})"),
+        (None, None) => String::new(),
+    };
+    format!("{}{how}", exit.reason.as_str())
+}
+
+pub fn breaker(state: BreakerState) -> &'static str {
+    match state {
+        BreakerState::Closed => "closed",
+        BreakerState::Open => "open",
+        BreakerState::HalfOpen => "half-open",
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use EventKind::*;
+        match self {
+            AppEnabled {
+                app,
+                takeover: true,
+            } => write!(f, "{app} enabled (takeover)"),
+            AppEnabled { app, .. } => write!(f, "{app} enabled"),
+            AppDisabled { app } => write!(f, "{app} disabled"),
+            PortChanged { app, port } => write!(f, "{app} port set to {port}"),
+            PortConflict { app, port, message } => {
+                write!(f, "{app} cannot bind port {port}: {message}")
+            }
+            WorkerStarting { app } => write!(f, "{app} worker starting"),
+            WorkerReady { app, pid } => write!(f, "{app} worker ready (pid {pid})"),
+            WorkerExited { app, exit: info } => {
+                write!(f, "{app} worker {} exited: {}", info.pid, exit(info))
+            }
+            WorkerBackoff {
+                app,
+                attempt,
+                delay_ms,
+            } => write!(
+                f,
+                "{app} restarting in {} (attempt {attempt})",
+                countdown(*delay_ms)
+            ),
+            WorkerParked { app, parked } => write!(f, "{app} parked: {}", parked.reason),
+            WorkerHung { app, pid } => write!(f, "{app} worker {pid} hung (no heartbeat)"),
+            WorkerStopping { app } => write!(f, "{app} worker stopping"),
+            HealthChanged { app, health } => write!(f, "{app} health {}", health.as_str()),
+            ProviderSelected {
+                app,
+                provider: Some(name),
+            } => {
+                write!(f, "{app} now sends requests to {name}")
+            }
+            ProviderSelected {
+                app,
+                provider: None,
+            } => write!(f, "{app} has no provider"),
+            BreakerChanged { app, breakers } => {
+                write!(f, "{app} breakers:")?;
+                for (i, b) in breakers.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{} {}", b.provider, breaker(b.state))?;
+                }
+                Ok(())
+            }
+            Traffic { app, traffic } => write!(
+                f,
+                "{app} traffic: {} requests, {} errors, {} in flight",
+                traffic.requests, traffic.errors, traffic.in_flight
+            ),
+            RequestFinished { app, request } => write!(
+                f,
+                "{app} {} {} → {} in {}",
+                request.method,
+                request.path,
+                request.status,
+                latency(request.latency_ms)
+            ),
+            DaemonStopping => f.write_str("daemon stopping"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(45_900), "45s");
+        assert_eq!(duration(725_000), "12m 05s");
+        assert_eq!(duration(3 * 3_600_000 + 12 * 60_000), "3h 12m");
+        assert_eq!(duration(2 * 86_400_000 + 4 * 3_600_000), "2d 04h");
+        assert_eq!(countdown(2_450), "2.4s");
+        assert_eq!(latency(850), "850ms");
+        assert_eq!(latency(1_250), "1.2s");
+    }
+}
