@@ -11,7 +11,11 @@ use common::{Home, http};
 fn names(home: &Home, app: &str) -> Vec<String> {
     let out = home.ok(&["provider", "list", app, "--json"]);
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_owned()).collect()
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -20,11 +24,33 @@ fn bad_input_is_refused_and_nothing_is_written() {
     home.start();
     let before = names(&home, "claude");
     for (args, needle) in [
-        (vec!["provider", "add", "claude", "x", "--base-url", "not a url"], "not a valid base URL"),
-        (vec!["provider", "add", "claude", "x", "--base-url", "ftp://h"], "http:// or https://"),
-        (vec!["provider", "add", "claude", "bad name", "--base-url", "https://h"], "not a valid provider name"),
-        (vec!["provider", "remove", "claude", "nope"], "no provider named"),
-        (vec!["provider", "use", "claude", "nope"], "no provider named"),
+        (
+            vec!["provider", "add", "claude", "x", "--base-url", "not a url"],
+            "not a valid base URL",
+        ),
+        (
+            vec!["provider", "add", "claude", "x", "--base-url", "ftp://h"],
+            "http:// or https://",
+        ),
+        (
+            vec![
+                "provider",
+                "add",
+                "claude",
+                "bad name",
+                "--base-url",
+                "https://h",
+            ],
+            "not a valid provider name",
+        ),
+        (
+            vec!["provider", "remove", "claude", "nope"],
+            "no provider named",
+        ),
+        (
+            vec!["provider", "use", "claude", "nope"],
+            "no provider named",
+        ),
     ] {
         let out = home.run(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -32,7 +58,11 @@ fn bad_input_is_refused_and_nothing_is_written() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     let out = home.run(&["provider", "add", "vim", "x", "--base-url", "https://h"]);
-    assert_eq!(out.status.code(), Some(2), "an unknown app is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown app is a usage error"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown app"));
     assert_eq!(names(&home, "claude"), before);
 }
@@ -44,7 +74,14 @@ fn use_moves_traffic_to_the_chosen_provider_live() {
     let home = Home::new();
     home.start();
     let port = home.route("claude", first.port);
-    home.ok(&["provider", "add", "claude", "second", "--base-url", &format!("http://127.0.0.1:{}", second.port)]);
+    home.ok(&[
+        "provider",
+        "add",
+        "claude",
+        "second",
+        "--base-url",
+        &format!("http://127.0.0.1:{}", second.port),
+    ]);
     assert_eq!(names(&home, "claude"), ["mock", "anthropic", "second"]);
     home.ok(&["enable", "claude"]);
     assert_eq!(http(port, "GET", "/a", "").unwrap().0, 200);
@@ -54,7 +91,11 @@ fn use_moves_traffic_to_the_chosen_provider_live() {
     assert_eq!(names(&home, "claude")[0], "second");
     assert_eq!(home.app("claude")["provider"], "second");
     assert_eq!(http(port, "GET", "/b", "").unwrap().0, 200);
-    assert_eq!(second.hits.load(std::sync::atomic::Ordering::Relaxed), 1, "the running worker got the new order");
+    assert_eq!(
+        second.hits.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the running worker got the new order"
+    );
     assert_eq!(first.hits.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
@@ -66,13 +107,24 @@ fn a_stored_key_is_injected_and_never_shown() {
     let port = common::free_port();
     home.ok(&["port", "claude", &port.to_string()]);
     home.ok(&[
-        "provider", "add", "claude", "keyed", "--base-url", &format!("http://127.0.0.1:{}", upstream.port),
-        "--key-env", "BENCH_KEY_VAR", "--priority", "-5",
+        "provider",
+        "add",
+        "claude",
+        "keyed",
+        "--base-url",
+        &format!("http://127.0.0.1:{}", upstream.port),
+        "--key-env",
+        "BENCH_KEY_VAR",
+        "--priority",
+        "-5",
     ]);
     home.ok(&["enable", "claude"]);
     let (status, body) = http(port, "POST", "/v1/messages", "{}").unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains(r#""x_api_key":"sk-from-env""#), "the key from the daemon's environment is injected: {body}");
+    assert!(
+        body.contains(r#""x_api_key":"sk-from-env""#),
+        "the key from the daemon's environment is injected: {body}"
+    );
     let listing = home.ok(&["provider", "list", "claude"]);
     assert!(listing.contains("env:BENCH_KEY_VAR"));
     assert!(!listing.contains("sk-from-env"));

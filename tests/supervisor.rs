@@ -238,3 +238,46 @@ fn moving_a_port_binds_the_new_one_first() {
         std::net::TcpStream::connect(("127.0.0.1", old)).is_err()
     });
 }
+
+#[test]
+fn disable_drains_a_stream_in_flight_before_stopping_the_worker() {
+    use std::io::{Read, Write};
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+    home.ok(&["enable", "claude"]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(SECS_10)).expect("timeout");
+    write!(
+        stream,
+        "GET /slow HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut first = [0u8; 256];
+    let n = stream.read(&mut first).expect("first bytes");
+    assert!(n > 0);
+    // Disable while the stream is in flight: it must finish first.
+    let disabling = {
+        let cmd = home
+            .command(&["disable", "claude"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        cmd.expect("spawn disable")
+    };
+    let mut rest = String::new();
+    stream
+        .read_to_string(&mut rest)
+        .expect("the stream completes");
+    let whole = String::from_utf8_lossy(&first[..n]).into_owned() + &rest;
+    for i in 0..5 {
+        assert!(
+            whole.contains(&format!("data: event {i}")),
+            "event {i} missing: {whole}"
+        );
+    }
+    let status = disabling.wait_with_output().expect("disable").status;
+    assert!(status.success());
+    assert_eq!(home.app("claude")["state"], "stopped");
+    assert_eq!(home.app("claude")["last_exit"]["reason"], "stopped");
+}

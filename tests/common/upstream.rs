@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
@@ -42,6 +44,9 @@ impl MockUpstream {
                             async move {
                                 counter.fetch_add(1, Ordering::Relaxed);
                                 let path = req.uri().path().to_owned();
+                                if path == "/slow" {
+                                    return Ok::<_, Infallible>(Response::new(slow_body()));
+                                }
                                 let key = req
                                     .headers()
                                     .get("x-api-key")
@@ -58,9 +63,8 @@ impl MockUpstream {
                                     "x_api_key": key,
                                     "body_len": body.len(),
                                 });
-                                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
-                                    json.to_string(),
-                                ))))
+                                let body = Full::new(Bytes::from(json.to_string())).boxed();
+                                Ok::<_, Infallible>(Response::new(body))
                             }
                         });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -75,4 +79,17 @@ impl MockUpstream {
             _runtime: runtime,
         }
     }
+}
+
+/// `/slow`: five server-sent events, 200 ms apart (a stream in flight).
+fn slow_body() -> BoxBody<Bytes, Infallible> {
+    let events = futures::stream::unfold(0u32, |n| async move {
+        if n == 5 {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let frame = Frame::data(Bytes::from(format!("data: event {n}\n\n")));
+        Some((Ok::<_, Infallible>(frame), n + 1))
+    });
+    StreamBody::new(events).boxed()
 }
