@@ -35,7 +35,8 @@ pub enum Command {
     /// Start APP's proxy.
     Enable {
         app: App,
-        /// Also point the CLI's own configuration at the proxy.
+        /// Also point the CLI's own configuration file at the proxy (without
+        /// it, a file Switchyard took over is handed back).
         #[arg(long)]
         takeover: bool,
     },
@@ -65,6 +66,12 @@ pub enum Command {
         #[arg(long)]
         app: Option<App>,
     },
+    /// Check that each CLI points at its proxy and everything is healthy
+    /// (exit 1 when something is wrong, 3 when the daemon is not running).
+    Doctor,
+    /// Install or remove a login service that runs the daemon.
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
     /// The proxy worker process (started by the daemon only).
@@ -125,4 +132,13 @@ pub enum ProviderCommand {
     Remove { app: App, name: String },
     /// Send requests to this provider first.
     Use { app: App, name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Write a systemd user unit (Linux) or launchd agent (macOS) that runs
+    /// `switchyard --daemon` and restarts it on failure.
+    Install,
+    /// Remove it.
+    Uninstall,
 }

@@ -20,7 +20,10 @@ use switchyard_daemon::protocol::state::{EventKind, Snapshot, apply};
 use switchyard_daemon::protocol::{Reply, Request, ServerMessage};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn paths(home: &Home) -> Paths {
@@ -134,9 +137,16 @@ fn many_clients_toggling_see_every_transition_exactly_once() {
                 tokio::spawn(async move {
                     let mut client = Client::connect(&paths, "toggler").await.unwrap();
                     for n in 0..100 {
-                        let app = if (i + n) % 2 == 0 { App::Claude } else { App::Codex };
+                        let app = if (i + n) % 2 == 0 {
+                            App::Claude
+                        } else {
+                            App::Codex
+                        };
                         let request = if (n / 2 + i) % 2 == 0 {
-                            Request::Enable { app, takeover: false }
+                            Request::Enable {
+                                app,
+                                takeover: false,
+                            }
                         } else {
                             Request::Disable { app }
                         };
@@ -169,7 +179,11 @@ fn many_clients_toggling_see_every_transition_exactly_once() {
         assert_eq!(view, truth, "the fold equals the daemon's state");
         // Every broadcast enable/disable is a real transition: they alternate per app.
         for app in [App::Claude, App::Codex] {
-            let states: Vec<bool> = toggles.iter().filter(|(a, _)| *a == app).map(|(_, s)| *s).collect();
+            let states: Vec<bool> = toggles
+                .iter()
+                .filter(|(a, _)| *a == app)
+                .map(|(_, s)| *s)
+                .collect();
             assert!(!states.is_empty());
             assert!(states.windows(2).all(|w| w[0] != w[1]), "{app}: {states:?}");
         }
@@ -179,7 +193,11 @@ fn many_clients_toggling_see_every_transition_exactly_once() {
     let db = rusqlite::Connection::open(home.path().join("switchyard.db")).unwrap();
     for app in &final_view.apps {
         let enabled: bool = db
-            .query_row("SELECT enabled FROM apps WHERE app = ?1", [app.app.name()], |r| r.get(0))
+            .query_row(
+                "SELECT enabled FROM apps WHERE app = ?1",
+                [app.app.name()],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(enabled, app.enabled, "{}", app.app);
         if app.enabled {
@@ -189,7 +207,11 @@ fn many_clients_toggling_see_every_transition_exactly_once() {
             assert_eq!(app.pid, None);
         }
         let open: i64 = db
-            .query_row("SELECT count(*) FROM runs WHERE app = ?1 AND ended_at_ms IS NULL", [app.app.name()], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM runs WHERE app = ?1 AND ended_at_ms IS NULL",
+                [app.app.name()],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(open, i64::from(app.enabled), "{}: open runs", app.app);
     }
@@ -209,16 +231,26 @@ fn a_subscriber_that_stops_reading_is_resynced_and_delays_nobody() {
         let n = switchyard_daemon::core::SUBSCRIBER_BUFFER as u16 + 1000;
         let began = std::time::Instant::now();
         for i in 0..n {
-            client.request(Request::SetPort { app: App::Gemini, port: 30_000 + (i % 2) }).await.unwrap();
+            client
+                .request(Request::SetPort {
+                    app: App::Gemini,
+                    port: 30_000 + (i % 2),
+                })
+                .await
+                .unwrap();
         }
         let elapsed = began.elapsed();
         let truth = status(&paths).await;
         fold_until(&mut live, &mut view, truth.seq).await;
         assert_eq!(view, truth);
-        assert!(elapsed < Duration::from_secs(60), "requests were not held up ({elapsed:?})");
+        assert!(
+            elapsed < Duration::from_secs(60),
+            "requests were not held up ({elapsed:?})"
+        );
         // The stalled one, reading at last, is told to resync with a snapshot.
         let mut resynced = false;
-        while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), stalled.next()).await {
+        while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), stalled.next()).await
+        {
             if let ServerMessage::Snapshot(s) = msg.unwrap() {
                 assert!(s.seq > 0);
                 resynced = true;
@@ -235,20 +267,39 @@ fn events_json_is_ndjson_resumable_and_secret_free() {
     home.start();
     let secret = "sk-test-SECRET-0123456789";
     let mut add = home
-        .command(&["provider", "add", "claude", "vault", "--base-url", "http://127.0.0.1:9", "--key-stdin"])
+        .command(&[
+            "provider",
+            "add",
+            "claude",
+            "vault",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--key-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    add.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(secret.as_bytes())
+        .unwrap();
     assert!(add.wait().unwrap().success());
     home.ok(&["port", "gemini", &free_port().to_string()]);
     home.ok(&["port", "gemini", &free_port().to_string()]);
 
-    let mut events = home.command(&["events", "--json"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut events = home
+        .command(&["events", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
     let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert!(first["epoch"].is_u64() && first["apps"].is_array(), "{first}");
+    assert!(
+        first["epoch"].is_u64() && first["apps"].is_array(),
+        "{first}"
+    );
     let seq = first["seq"].as_u64().unwrap();
     home.ok(&["port", "codex", &free_port().to_string()]);
     let next: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
@@ -258,7 +309,11 @@ fn events_json_is_ndjson_resumable_and_secret_free() {
     let _ = events.wait();
 
     // Resume: the journal replays everything after the given seq, in order.
-    let mut resumed = home.command(&["events", "--json", "--since", "1"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut resumed = home
+        .command(&["events", "--json", "--since", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(resumed.stdout.take().unwrap()).lines();
     for expected in 2..=seq + 1 {
         let line = lines.next().unwrap().unwrap();

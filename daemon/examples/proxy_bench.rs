@@ -105,7 +105,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
 
     let mut targets = vec![("direct", upstream), ("switchyard in-process", proxy_addr)];
     if let Some(port) = args.worker_port {
-        targets.push(("switchyard worker", SocketAddr::from(([127, 0, 0, 1], port))));
+        targets.push((
+            "switchyard worker",
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        ));
     }
     if let Some(port) = args.nginx_port {
         targets.push(("nginx", SocketAddr::from(([127, 0, 0, 1], port))));

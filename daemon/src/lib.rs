@@ -23,5 +23,6 @@ pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod supervisor;
+pub mod takeover;
 pub mod text;
 pub mod worker;

@@ -1,10 +1,14 @@
 //! One module per group of commands. Every command talks to the daemon through
-//! `switchyard_daemon::client`; none touches the database or a worker.
+//! `switchyard_daemon::client`; none touches the database or a worker. Two
+//! touch files of their own: `doctor` reads the CLIs' configuration files,
+//! and `service` writes the login service's unit file.
 
 mod daemon;
+mod doctor;
 mod events;
 mod logs;
 mod provider;
+mod service;
 mod status;
 
 use std::process::ExitCode;
@@ -35,6 +39,8 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Provider(command) => provider::run(&paths, command).await,
         Command::Events { json, since } => events::run(&paths, json, since).await,
         Command::Logs { follow, app } => logs::run(&paths, follow, app).await,
+        Command::Doctor => doctor::run(&paths).await,
+        Command::Service(command) => service::run(command),
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "switchyard", &mut std::io::stdout());

@@ -119,6 +119,7 @@ fn app_json(app: &AppState) -> Value {
     json!({
         "app": app.app.name(),
         "enabled": app.enabled,
+        "takeover": app.takeover,
         "state": app.state.as_str(),
         "port": app.port,
         "pid": app.pid,

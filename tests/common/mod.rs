@@ -34,6 +34,28 @@ impl Home {
         }
     }
 
+    /// A home whose user directory — `$HOME`, where the CLIs keep their
+    /// configuration files — is `user/` inside it, with every variable that
+    /// could point those files (or the CLIs) elsewhere cleared.
+    pub fn with_user_home() -> Home {
+        let home = Home::new();
+        let user = home.user();
+        std::fs::create_dir_all(&user).expect("user home");
+        let user = user.to_str().expect("a UTF-8 temp path").to_owned();
+        home.env("HOME", &user)
+            .env("CLAUDE_CONFIG_DIR", "")
+            .env("CODEX_HOME", "")
+            .env("XDG_CONFIG_HOME", "")
+            .env("ANTHROPIC_BASE_URL", "")
+            .env("OPENAI_BASE_URL", "")
+            .env("GOOGLE_GEMINI_BASE_URL", "")
+    }
+
+    /// The fake `$HOME` of [`Home::with_user_home`].
+    pub fn user(&self) -> PathBuf {
+        self.path().join("user")
+    }
+
     /// Adds an environment variable to every command (and so to the daemon).
     pub fn env(mut self, key: &str, value: &str) -> Home {
         self.env.push((key.into(), value.into()));

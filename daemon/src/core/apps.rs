@@ -4,6 +4,7 @@
 
 use tokio::sync::oneshot;
 
+use super::takeover::{noted, with_note};
 use super::{Core, Outcome, store_failed};
 use crate::apps::App;
 use crate::protocol::state::EventKind;
@@ -15,16 +16,34 @@ impl Core {
         let Some(state) = self.app_state(app) else {
             return unknown(app);
         };
-        if state.enabled && state.pid.is_some() {
-            let port = state.port;
-            return Outcome::Now(Ok(Reply::Done(format!(
-                "{app} is already enabled on 127.0.0.1:{port}"
-            ))));
+        let (enabled, running, had, port) = (
+            state.enabled,
+            state.pid.is_some(),
+            state.takeover,
+            state.port,
+        );
+        // The file first: one that cannot be edited refuses the whole enable
+        // before anything else changed. Without `--takeover`, a file
+        // Switchyard holds is handed back (the flag is the desired state).
+        let note = if takeover {
+            match self.takeover_point(app, port).await {
+                Ok(note) => note,
+                Err(err) => return Outcome::Now(Err(err)),
+            }
+        } else {
+            self.takeover_release(app).await
+        };
+        if enabled && running && takeover == had {
+            let text = format!("{app} is already enabled on 127.0.0.1:{port}");
+            return Outcome::Now(Ok(Reply::Done(noted(text, &note))));
         }
         if let Err(err) = self.store.set_enabled(app, true, takeover).await {
             return Outcome::Now(Err(store_failed(err)));
         }
-        Outcome::Later(self.enable(app, takeover).await)
+        if enabled && takeover != had {
+            self.emit(EventKind::AppEnabled { app, takeover });
+        }
+        Outcome::Later(with_note(self.enable(app, takeover).await, note))
     }
 
     /// Marks `app` enabled and asks its supervisor to bring a worker up.
@@ -56,15 +75,20 @@ impl Core {
             return unknown(app);
         };
         if !state.enabled {
-            return Outcome::Now(Ok(Reply::Done(format!("{app} is already disabled"))));
+            // A hand-back that failed before is retried.
+            let note = self.takeover_release(app).await;
+            let text = format!("{app} is already disabled");
+            return Outcome::Now(Ok(Reply::Done(noted(text, &note))));
         }
         if let Err(err) = self.store.set_enabled(app, false, false).await {
             return Outcome::Now(Err(store_failed(err)));
         }
         self.emit(EventKind::AppDisabled { app });
+        // The CLI stops pointing at the proxy before its port closes.
+        let note = self.takeover_release(app).await;
         let (reply, rx) = oneshot::channel();
         self.send(app, AppCommand::Disable { reply });
-        Outcome::Later(rx)
+        Outcome::Later(with_note(rx, note))
     }
 
     pub(super) async fn request_restart(&mut self, app: App) -> Outcome {

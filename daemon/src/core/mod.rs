@@ -5,6 +5,7 @@
 
 mod apps;
 mod providers;
+mod takeover;
 
 use std::collections::HashMap;
 
@@ -131,12 +132,16 @@ impl Core {
             supervisors,
             shutdown,
         };
-        // Bring back what was enabled before, on the same ports.
+        // Bring back what was enabled before, on the same ports, with each
+        // CLI's configuration agreeing with the store (a crash may have left a
+        // file pointed at a disabled proxy, or a hand edit undone a takeover).
         for row in rows {
             core.emit(EventKind::ProviderSelected {
                 app: row.app,
                 provider: core.first_provider(row.app).await,
             });
+            core.reconcile_takeover(row.app, row.enabled && row.takeover, row.port)
+                .await;
             if row.enabled {
                 core.enable(row.app, row.takeover).await;
             }
@@ -164,7 +169,16 @@ impl Core {
                             events: self.events.subscribe(),
                         });
                     }
-                    Some(CoreMsg::Emit(kind)) => self.emit(kind),
+                    Some(CoreMsg::Emit(kind)) => {
+                        let moved = match kind {
+                            EventKind::PortChanged { app, port } => Some((app, port)),
+                            _ => None,
+                        };
+                        self.emit(kind);
+                        if let Some((app, port)) = moved {
+                            self.takeover_follow_port(app, port).await;
+                        }
+                    }
                     None => break,
                 },
                 () = self.shutdown.cancelled() => break,

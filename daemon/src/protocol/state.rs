@@ -324,13 +324,18 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
     use EventKind::*;
     match &event.kind {
         AppEnabled { takeover, .. } => {
+            // Also sent when an enabled app's takeover changes: that must not
+            // wipe a parked reason or a port error.
+            if !state.enabled {
+                state.parked = None;
+                state.port_error = None;
+            }
             state.enabled = true;
             state.takeover = *takeover;
-            state.parked = None;
-            state.port_error = None;
         }
         AppDisabled { .. } => {
             state.enabled = false;
+            state.takeover = false;
             state.parked = None;
             state.backoff_until_ms = None;
         }

@@ -8,6 +8,7 @@ mod apps;
 mod events;
 mod providers;
 mod runs;
+mod takeover;
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -18,9 +19,13 @@ use tokio::sync::{mpsc, oneshot};
 pub use apps::AppRow;
 pub use providers::{ProviderAuth, ProviderRow};
 pub use runs::OpenRun;
+pub use takeover::TakeoverRecord;
 
 /// Migrations in order; `user_version` counts how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../../assets/migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../assets/migrations/0001_init.sql"),
+    include_str!("../../../assets/migrations/0002_takeover.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,0 +1,121 @@
+//! Unit tests of planning and committing against real files in a temp dir.
+
+use std::fs;
+use std::path::PathBuf;
+
+use super::*;
+
+const URL: &str = "http://127.0.0.1:15721";
+
+fn settings(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join(".claude/settings.json")
+}
+
+/// Points the file (as the core does: plan, save, commit); returns the record.
+fn take(path: &Path, url: &str, record: Option<&TakeoverRecord>) -> TakeoverRecord {
+    let plan = plan_point(App::Claude, path, url, record).unwrap();
+    let write = Action::Write(plan.record.written.clone());
+    commit(path, &plan.seen, &write).unwrap();
+    plan.record
+}
+
+fn give_back(record: &TakeoverRecord) {
+    let plan = plan_release(record).unwrap();
+    commit(&record.path, &plan.seen, &plan.action).unwrap();
+}
+
+#[test]
+fn an_absent_file_is_created_then_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings(&dir);
+    let record = take(&path, URL, None);
+    assert_eq!(record.original, None);
+    assert_eq!(inspect(App::Claude, &path).unwrap().as_deref(), Some(URL));
+    assert_eq!(plan_release(&record).unwrap().action, Action::Remove);
+    give_back(&record);
+    assert!(!path.exists());
+}
+
+#[test]
+fn an_untouched_file_comes_back_byte_for_byte_even_after_a_port_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings(&dir);
+    let original = b"{\n   \"b\":1 ,\"a\" : [ 1,2 ]\n\n}\n\n".to_vec();
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, &original).unwrap();
+    let first = take(&path, URL, None);
+    let second = take(&path, "http://127.0.0.1:16000", Some(&first));
+    assert!(second.clean);
+    assert_eq!(second.original.as_deref(), Some(original.as_slice()));
+    assert_eq!(
+        plan_release(&second).unwrap().action,
+        Action::Write(original.clone())
+    );
+    give_back(&second);
+    assert_eq!(fs::read(&path).unwrap(), original);
+}
+
+#[test]
+fn a_user_edit_makes_the_release_surgical_and_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings(&dir);
+    let record = take(&path, URL, None);
+    let edited = String::from_utf8(record.written.clone()).unwrap().replacen(
+        '{',
+        "{\n  \"model\": \"opus\",",
+        1,
+    );
+    fs::write(&path, &edited).unwrap();
+    // A re-point now (say, a port change) no longer counts as clean.
+    let record = take(&path, URL, Some(&record));
+    assert!(!record.clean);
+    give_back(&record);
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "{\n  \"model\": \"opus\"\n}\n"
+    );
+}
+
+#[test]
+fn a_crash_before_the_first_write_leaves_nothing_to_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings(&dir);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, "{\"a\": 1}").unwrap();
+    // The record was saved, then the daemon died before writing the file.
+    let planned = plan_point(App::Claude, &path, URL, None).unwrap().record;
+    assert_eq!(plan_release(&planned).unwrap().action, Action::Nothing);
+    // Re-applied on the next start, it is still clean.
+    let record = take(&path, URL, Some(&planned));
+    assert!(record.clean);
+    give_back(&record);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\": 1}");
+}
+
+#[test]
+fn a_commit_never_overwrites_a_change_made_after_planning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings(&dir);
+    let plan = plan_point(App::Claude, &path, URL, None).unwrap();
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, "{\"mine\": true}").unwrap();
+    let write = Action::Write(plan.record.written.clone());
+    let err = commit(&path, &plan.seen, &write).unwrap_err();
+    assert!(matches!(err, TakeoverError::Changed { .. }), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "{\"mine\": true}");
+}
+
+#[test]
+fn a_malformed_file_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings(&dir);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, "{\n  \"a\": 1,\n}\n").unwrap();
+    let err = plan_point(App::Claude, &path, URL, None).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("{}, line 3", path.display())),
+        "{message}"
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "{\n  \"a\": 1,\n}\n");
+}
