@@ -81,6 +81,7 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         }
         KeyCode::Char(' ') | KeyCode::Enter => toggle(model),
         KeyCode::Char('r') => app_request(model, "restart", |app| Request::Restart { app }),
+        KeyCode::Char('t') => toggle_takeover(model),
         KeyCode::Char('p') => pick_provider(model),
         KeyCode::Char('e') => edit_port(model),
         _ => None,
@@ -150,6 +151,18 @@ fn toggle(model: &mut Model) -> Option<Action> {
             takeover: false,
         })
     }
+}
+
+/// Points the selected CLI's own configuration at its proxy (enabling the app
+/// if needed), or hands the configuration back while the proxy keeps serving.
+fn toggle_takeover(model: &mut Model) -> Option<Action> {
+    let takeover = !model.selected_app().is_some_and(|s| s.takeover);
+    let what = if takeover {
+        "take over the config of"
+    } else {
+        "hand back the config of"
+    };
+    app_request(model, what, |app| Request::Enable { app, takeover })
 }
 
 fn app_request(

@@ -76,6 +76,30 @@ fn space_and_enter_toggle_the_selected_app() {
 }
 
 #[test]
+fn t_toggles_the_takeover_of_the_selected_app() {
+    let mut taken = running(App::Codex, 7, 1);
+    taken.takeover = true;
+    let mut model = attached(snapshot(vec![off(App::Claude), taken]));
+    let action = update(&mut model, key('t'));
+    assert!(matches!(
+        action,
+        Some(Action::Request(Request::Enable {
+            app: App::Claude,
+            takeover: true
+        }))
+    ));
+    update(&mut model, key('j'));
+    let action = update(&mut model, key('t'));
+    assert!(matches!(
+        action,
+        Some(Action::Request(Request::Enable {
+            app: App::Codex,
+            takeover: false
+        }))
+    ));
+}
+
+#[test]
 fn actions_are_refused_while_disconnected() {
     let mut model = attached(snapshot(all_running()));
     update(&mut model, lost());

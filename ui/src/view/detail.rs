@@ -110,7 +110,8 @@ fn problems<'a>(state: &AppState, model: &Model, theme: &Theme) -> Vec<Line<'a>>
     lines
 }
 
-/// `listen 127.0.0.1:15721 · pid 4301`, or that it is off.
+/// `listen 127.0.0.1:15721 · pid 4301`, or that it is off; and whether the
+/// CLI's own configuration points here.
 fn address<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
     let mut spans = vec![
         Span::styled("listen ", theme.dim()),
@@ -120,6 +121,9 @@ fn address<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
         Some(pid) => spans.push(Span::styled(format!(" · pid {pid}"), theme.dim())),
         None if !state.enabled => spans.push(Span::styled(" · off (␣ enables)", theme.dim())),
         None => {}
+    }
+    if state.takeover {
+        spans.push(Span::styled(" · takeover (t hands back)", theme.dim()));
     }
     Line::from(spans)
 }

@@ -8,13 +8,14 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::{Theme, centered};
 
 /// Every key the dashboard knows, as shown in the overlay.
-pub const KEYS: [(&str, &str); 16] = [
+pub const KEYS: [(&str, &str); 17] = [
     ("↑ ↓  k j", "select an app / scroll the focused pane"),
     ("PgUp PgDn", "scroll ten lines"),
     ("g G  Home End", "oldest / newest (End follows live)"),
     ("Tab  S-Tab", "cycle focus: apps, events, traffic"),
     ("Space  Enter", "enable or disable the selected app"),
     ("r", "restart the selected app (unparks it)"),
+    ("t", "take over the CLI's own config, or hand it back"),
     ("p", "pick the selected app's active provider"),
     ("e", "edit the selected app's port"),
     ("/", "filter the event log (Enter keeps, Esc clears)"),
