@@ -27,11 +27,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     if let Some(Command::Worker { app }) = cli.command {
-        // One thread per worker: CLI traffic is a handful of long streams, where
-        // latency matters more than spreading load, and a single-threaded
-        // runtime has no cross-thread wake-ups on the data path (measured:
-        // +47% req/s at 64 connections and a third of the SSE p99 on 2 cores,
-        // see tests/benches/proxy.sh).
+        // The worker runs one single-threaded runtime per core, each with its
+        // own proxy and upstream pool (see `worker::serve_on_every_core`): no
+        // cross-thread wake-ups on the data path. This is the first of them.
         switchyard_daemon::logging::init_worker();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

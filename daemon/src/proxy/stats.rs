@@ -57,7 +57,7 @@ impl std::fmt::Debug for ProxyStats {
 
 /// The counters at one moment. `requests`, `errors` and the byte counts only grow;
 /// `in_flight` counts requests whose response has not finished yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
     pub requests: u64,
     pub errors: u64,
