@@ -229,6 +229,33 @@ mod tests {
         );
     }
 
+    /// The supervisor measures uptime with tokio's clock; with the clock paused,
+    /// a crash loop plays out in virtual time: four restarts after 0.2 + 0.4 +
+    /// 0.8 + 1.6 s of backoff, then parked on the fifth rapid crash.
+    #[tokio::test(start_paused = true)]
+    async fn a_crash_loop_in_paused_time() {
+        let policy = Policy::default();
+        let mut backoff = Backoff::default();
+        let began = tokio::time::Instant::now();
+        let mut restarts = 0;
+        loop {
+            let started = tokio::time::Instant::now();
+            tokio::time::sleep(Duration::from_millis(30)).await; // the run
+            match backoff.on_failure(&policy, started.elapsed(), false) {
+                Decision::Restart { delay, .. } => {
+                    restarts += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                Decision::Park { .. } => break,
+            }
+        }
+        assert_eq!(restarts, 4);
+        assert_eq!(
+            began.elapsed(),
+            Duration::from_millis(5 * 30 + 200 + 400 + 800 + 1600)
+        );
+    }
+
     #[test]
     fn exit_78_parks_at_once() {
         let mut backoff = Backoff::default();
