@@ -34,6 +34,8 @@ pub enum Command {
     Status(JsonFlag),
     /// Start APP's proxy.
     Enable {
+        /// Which app's proxy.
+        #[arg(value_parser = app_parser())]
         app: App,
         /// Also point the CLI's own configuration file at the proxy (without
         /// it, a file Switchyard took over is handed back).
@@ -41,11 +43,25 @@ pub enum Command {
         takeover: bool,
     },
     /// Stop APP's proxy and release its port.
-    Disable { app: App },
+    Disable {
+        /// Which app's proxy.
+        #[arg(value_parser = app_parser())]
+        app: App,
+    },
     /// Restart APP's proxy (also un-parks it).
-    Restart { app: App },
+    Restart {
+        /// Which app's proxy.
+        #[arg(value_parser = app_parser())]
+        app: App,
+    },
     /// Move APP to another port (the new port is bound before the old is released).
-    Port { app: App, port: u16 },
+    Port {
+        /// Which app's proxy.
+        #[arg(value_parser = app_parser())]
+        app: App,
+        /// The new port on 127.0.0.1 (1–65535).
+        port: u16,
+    },
     /// Manage the upstream providers of an app.
     #[command(subcommand)]
     Provider(ProviderCommand),
@@ -63,7 +79,7 @@ pub enum Command {
         #[arg(short, long)]
         follow: bool,
         /// Only lines about this app.
-        #[arg(long)]
+        #[arg(long, value_parser = app_parser())]
         app: Option<App>,
     },
     /// Check that each CLI points at its proxy and everything is healthy
@@ -77,7 +93,7 @@ pub enum Command {
     /// The proxy worker process (started by the daemon only).
     #[command(hide = true)]
     Worker {
-        #[arg(long)]
+        #[arg(long, value_parser = app_parser())]
         app: App,
     },
 }
@@ -94,6 +110,13 @@ pub enum DaemonCommand {
     Status(JsonFlag),
 }
 
+/// Accepts exactly the app names, so help and completions can list them.
+fn app_parser() -> impl clap::builder::TypedValueParser<Value = App> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(App::ALL.map(App::name))
+        .try_map(|name| name.parse::<App>())
+}
+
 #[derive(Debug, Args)]
 pub struct JsonFlag {
     /// Print JSON.
@@ -105,14 +128,21 @@ pub struct JsonFlag {
 pub enum ProviderCommand {
     /// List providers, in the order requests try them.
     List {
+        /// Only this app; default: every app.
+        #[arg(value_parser = app_parser())]
         app: Option<App>,
         #[arg(long)]
         json: bool,
     },
     /// Add (or replace) a provider.
     Add {
+        /// Which app's proxy.
+        #[arg(value_parser = app_parser())]
         app: App,
+        /// A name for it: letters, digits, '-', '_' or '.'.
         name: String,
+        /// Where requests go, e.g. https://api.example.com/v1 (the request
+        /// path is appended).
         #[arg(long, value_name = "URL")]
         base_url: String,
         /// Read the key from this environment variable of the daemon.
@@ -129,9 +159,21 @@ pub enum ProviderCommand {
         priority: Option<i64>,
     },
     /// Remove a provider.
-    Remove { app: App, name: String },
+    Remove {
+        /// Which app's proxy.
+        #[arg(value_parser = app_parser())]
+        app: App,
+        /// The provider's name, as `provider list` shows it.
+        name: String,
+    },
     /// Send requests to this provider first.
-    Use { app: App, name: String },
+    Use {
+        /// Which app's proxy.
+        #[arg(value_parser = app_parser())]
+        app: App,
+        /// The provider's name, as `provider list` shows it.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

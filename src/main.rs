@@ -51,6 +51,18 @@ fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if cli.command.is_some() {
+        // Commands write to pipes (`| head`): a closed pipe should end them
+        // quietly, as it does any Unix tool, not with a panic. (The daemon and
+        // workers keep Rust's default, where it is just an error.)
+        // SAFETY: called before any other thread exists; SIG_DFL has no handler.
+        let _ = unsafe {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+        };
+    }
     match cli.command {
         None => {
             runtime.block_on(switchyard_ui::run(paths))?;

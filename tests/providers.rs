@@ -63,7 +63,9 @@ fn bad_input_is_refused_and_nothing_is_written() {
         Some(2),
         "an unknown app is a usage error"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown app"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("possible values: claude, codex, gemini")
+    );
     assert_eq!(names(&home, "claude"), before);
 }
 

@@ -73,7 +73,7 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
     }
     let began = Instant::now();
     paths.create_dirs().map_err(LifecycleError::Spawn)?;
-    let err_file = paths.start_error_file();
+    let err_file = paths.start_error_file(std::process::id());
     let stderr = fs::File::create(&err_file).map_err(LifecycleError::Spawn)?;
     let exe = std::env::current_exe().map_err(LifecycleError::Spawn)?;
     let mut command = std::process::Command::new(exe);
@@ -99,6 +99,12 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
             Ok(client) => {
                 // Reap our child if it was the loser of a start race.
                 let _ = child.try_wait();
+                if child_failed.is_some() {
+                    let _ = fs::remove_file(&err_file);
+                } else {
+                    // The daemon keeps writing there; give it its lasting name.
+                    let _ = fs::rename(&err_file, paths.daemon_stderr_file());
+                }
                 return Ok(if child_failed.is_some() {
                     Started::AlreadyRunning {
                         pid: client.daemon_pid,
@@ -118,6 +124,7 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
         {
             let text = fs::read_to_string(&err_file).unwrap_or_default();
             let text = text.trim().to_owned();
+            let _ = fs::remove_file(&err_file);
             // Lost a race to another starter: wait for that daemon to answer.
             if !text.contains("already running") {
                 let why = if text.is_empty() {

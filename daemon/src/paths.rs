@@ -75,9 +75,16 @@ impl Paths {
         self.log_dir.join("switchyard.log")
     }
 
-    /// Where a detached daemon's early errors go, so `daemon start` can show them.
-    pub fn start_error_file(&self) -> PathBuf {
-        self.log_dir.join("daemon-start.err")
+    /// Where the daemon that `daemon start` (process `starter`) detaches writes
+    /// its stderr, so the starter can show its early errors. One per starter:
+    /// racing starters must not read each other's.
+    pub fn start_error_file(&self, starter: u32) -> PathBuf {
+        self.log_dir.join(format!("daemon-start.{starter}.err"))
+    }
+
+    /// A running detached daemon's stderr (panics and other last words).
+    pub fn daemon_stderr_file(&self) -> PathBuf {
+        self.log_dir.join("daemon.stderr")
     }
 
     /// Creates the directories; the run directory (socket, lock) is made private.

@@ -53,6 +53,14 @@ pub fn breaker(state: BreakerState) -> &'static str {
     }
 }
 
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
+}
+
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use EventKind::*;
@@ -105,17 +113,27 @@ impl fmt::Display for EventKind {
             }
             Traffic { app, traffic } => write!(
                 f,
-                "{app} traffic: {} requests, {} errors, {} in flight",
-                traffic.requests, traffic.errors, traffic.in_flight
+                "{app} traffic: {} {}, {} {}, {} in flight",
+                traffic.requests,
+                plural(traffic.requests, "request"),
+                traffic.errors,
+                plural(traffic.errors, "error"),
+                traffic.in_flight
             ),
-            RequestFinished { app, request } => write!(
-                f,
-                "{app} {} {} → {} in {}",
-                request.method,
-                request.path,
-                request.status,
-                latency(request.latency_ms)
-            ),
+            RequestFinished { app, request } => {
+                write!(
+                    f,
+                    "{app} {} {} → {} in {}",
+                    request.method,
+                    request.path,
+                    request.status,
+                    latency(request.latency_ms)
+                )?;
+                match &request.provider {
+                    Some(provider) => write!(f, " via {provider}"),
+                    None => Ok(()),
+                }
+            }
             DaemonStopping => f.write_str("daemon stopping"),
         }
     }

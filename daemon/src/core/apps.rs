@@ -125,6 +125,20 @@ impl Core {
                 "port 0 is not a fixed port; choose one from 1 to 65535",
             )));
         }
+        if let Some(other) = self
+            .snapshot
+            .apps
+            .iter()
+            .find(|s| s.app != app && s.port == port)
+        {
+            return Outcome::Now(Err(ErrorReply::new(
+                ErrorKind::Conflict,
+                format!(
+                    "port {port} belongs to {}; choose another port for {app}",
+                    other.app
+                ),
+            )));
+        }
         if state.port == port && state.port_error.is_none() {
             return Outcome::Now(Ok(Reply::Done(format!("{app} already uses port {port}"))));
         }

@@ -86,6 +86,14 @@ impl Core {
             }
         };
         let described = auth.describe();
+        let warning = match &auth {
+            ProviderAuth::Env(var) if std::env::var_os(var).is_none_or(|v| v.is_empty()) => {
+                format!(
+                    "; note: {var} is not set in the daemon's environment, so this provider is skipped until it is (set it, then `switchyard daemon restart`)"
+                )
+            }
+            _ => String::new(),
+        };
         self.store
             .upsert_provider(
                 spec.app,
@@ -98,7 +106,7 @@ impl Core {
             .map_err(store_failed)?;
         self.providers_changed(spec.app).await;
         Ok(Reply::Done(format!(
-            "provider {} added to {} ({}, {described})",
+            "provider {} added to {} ({}, {described}){warning}",
             spec.name, spec.app, spec.base_url
         )))
     }
@@ -205,6 +213,15 @@ pub fn validate_base_url(url: &str) -> Result<(), ErrorReply> {
     }
     if uri.query().is_some() || url.contains('#') {
         return Err(invalid("it must not have a query or fragment"));
+    }
+    // `http::Uri` keeps an out-of-range port as text; refuse it here.
+    if let Some(authority) = uri.authority() {
+        let host_end = authority.as_str().rfind(']').unwrap_or(0);
+        if let Some((_, port)) = authority.as_str()[host_end..].rsplit_once(':')
+            && !matches!(port.parse::<u16>(), Ok(p) if p > 0)
+        {
+            return Err(invalid("its port must be a number from 1 to 65535"));
+        }
     }
     Ok(())
 }

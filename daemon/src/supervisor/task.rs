@@ -28,6 +28,9 @@ use crate::store::{Store, now_ms};
 
 type Control = Framed<tokio::net::UnixStream, FrameCodec<WorkerMessage, DaemonToWorker>>;
 
+/// What the client asked for, as its answer says it: "enabled", "restarted", "moved".
+type Verb = &'static str;
+
 /// At most this many request summaries per second per app reach subscribers;
 /// the traffic counters still count every request.
 const REQUEST_EVENTS_PER_SEC: u32 = 20;
@@ -76,7 +79,7 @@ pub(super) struct AppTask {
     config: Option<WorkerConfig>,
     backoff: Backoff,
     /// Clients waiting for the next worker to become ready.
-    waiters: Vec<ReplyTx>,
+    waiters: Vec<(ReplyTx, Verb)>,
     responder: Option<CancellationToken>,
     last_traffic: Traffic,
     last_breakers: Vec<BreakerStatus>,
@@ -175,11 +178,13 @@ impl AppTask {
                 }
                 match &self.phase {
                     Phase::Running(worker) if worker.ready => {
-                        let _ = reply.send(Ok(self.serving_message(worker.pid)));
+                        let _ = reply.send(Ok(self.serving_message("enabled", worker.pid)));
                     }
-                    Phase::Running(_) | Phase::Waiting { .. } => self.waiters.push(reply),
+                    Phase::Running(_) | Phase::Waiting { .. } => {
+                        self.waiters.push((reply, "enabled"));
+                    }
                     Phase::Idle | Phase::Parked => {
-                        self.waiters.push(reply);
+                        self.waiters.push((reply, "enabled"));
                         self.backoff.reset();
                         self.spawn().await;
                     }
@@ -212,7 +217,7 @@ impl AppTask {
                 tracing::info!(app = %self.app, "restart requested");
                 self.stop_worker().await;
                 self.backoff.reset();
-                self.waiters.push(reply);
+                self.waiters.push((reply, "restarted"));
                 self.spawn().await;
             }
             AppCommand::SetPort {
@@ -258,19 +263,19 @@ impl AppTask {
         });
         tracing::info!(app = %self.app, old, port, "port moved");
         self.backoff.reset();
-        self.waiters.push(reply);
+        self.waiters.push((reply, "moved"));
         self.spawn().await;
     }
 
-    fn serving_message(&self, pid: u32) -> Reply {
+    fn serving_message(&self, verb: Verb, pid: u32) -> Reply {
         Reply::Done(format!(
-            "{} enabled: proxy on http://127.0.0.1:{} (worker pid {pid})",
+            "{} {verb}: proxy on http://127.0.0.1:{} (worker pid {pid})",
             self.app, self.port
         ))
     }
 
     fn fail_waiters(&mut self, message: &str) {
-        for waiter in self.waiters.drain(..) {
+        for (waiter, _) in self.waiters.drain(..) {
             let _ = waiter.send(Err(ErrorReply::new(ErrorKind::Failed, message)));
         }
     }

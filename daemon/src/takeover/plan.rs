@@ -30,11 +30,22 @@ pub struct ReleasePlan {
     pub action: Action,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Action {
     Nothing,
     Write(Vec<u8>),
     Remove,
+}
+
+/// Never the contents: a settings file may hold API keys, and this ends up in logs.
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Nothing => f.write_str("Nothing"),
+            Action::Write(bytes) => write!(f, "Write({} bytes)", bytes.len()),
+            Action::Remove => f.write_str("Remove"),
+        }
+    }
 }
 
 /// Works out how to point `app`'s file at `url`. With a record (a takeover

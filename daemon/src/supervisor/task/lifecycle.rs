@@ -25,7 +25,7 @@ impl AppTask {
                         message: message.clone(),
                     });
                     self.phase = Phase::Idle;
-                    for waiter in self.waiters.drain(..) {
+                    for (waiter, _) in self.waiters.drain(..) {
                         let _ =
                             waiter.send(Err(ErrorReply::new(ErrorKind::Conflict, message.clone())));
                     }
@@ -103,9 +103,10 @@ impl AppTask {
                 let pid = worker.pid;
                 tracing::info!(app = %self.app, pid, port = self.port, "worker ready");
                 self.emit(EventKind::WorkerReady { app: self.app, pid });
-                let reply = self.serving_message(pid);
-                for waiter in self.waiters.drain(..) {
-                    let _ = waiter.send(Ok(reply.clone()));
+                // The reducer marks a ready worker healthy; the heartbeats say otherwise if not.
+                self.health = Health::Ok;
+                for (waiter, verb) in std::mem::take(&mut self.waiters) {
+                    let _ = waiter.send(Ok(self.serving_message(verb, pid)));
                 }
             }
             WorkerMessage::Ready { .. } => {}
@@ -138,28 +139,31 @@ impl AppTask {
                 traffic,
             });
         }
+        let open = breakers
+            .iter()
+            .filter(|b| b.state != BreakerState::Closed)
+            .count();
+        // No usable provider at all (none configured, or every key missing)
+        // means every request fails: that is down, not ok.
+        let health = match open {
+            _ if breakers.is_empty() => Health::Down,
+            0 => Health::Ok,
+            n if n == breakers.len() => Health::Down,
+            _ => Health::Degraded,
+        };
         if breakers != self.last_breakers {
-            let open = breakers
-                .iter()
-                .filter(|b| b.state != BreakerState::Closed)
-                .count();
-            let health = match open {
-                0 => Health::Ok,
-                n if n == breakers.len() => Health::Down,
-                _ => Health::Degraded,
-            };
             self.last_breakers = breakers.clone();
             self.emit(EventKind::BreakerChanged {
                 app: self.app,
                 breakers,
             });
-            if health != self.health {
-                self.health = health;
-                self.emit(EventKind::HealthChanged {
-                    app: self.app,
-                    health,
-                });
-            }
+        }
+        if health != self.health {
+            self.health = health;
+            self.emit(EventKind::HealthChanged {
+                app: self.app,
+                health,
+            });
         }
     }
 
