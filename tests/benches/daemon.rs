@@ -42,7 +42,11 @@ fn main() {
         fmt(&floor),
     ));
     let (ping, status) = runtime.block_on(round_trips(&paths));
-    rows.push(("`Ping` request round trip".into(), fmt(&ping)));
+    rows.push((
+        "`Ping` round trip, blocking client (raw frames)".into(),
+        fmt(&blocking_ping(&paths)),
+    ));
+    rows.push(("`Ping` round trip, async `Client`".into(), fmt(&ping)));
     rows.push((
         "`Status` request round trip (full snapshot)".into(),
         fmt(&status),
@@ -123,6 +127,46 @@ fn raw_ping_pong() -> Vec<Duration> {
         out.push(t.elapsed());
     }
     echo.join().expect("echo");
+    out
+}
+
+/// The daemon's side alone: a plain blocking client speaking raw frames.
+fn blocking_ping(paths: &Paths) -> Vec<Duration> {
+    use switchyard_daemon::protocol::{ClientMessage, PROTOCOL_VERSION};
+    let mut stream = UnixStream::connect(paths.socket()).expect("connect");
+    let mut send = |stream: &mut UnixStream, msg: &ClientMessage| {
+        let payload = postcard::to_stdvec(msg).expect("encode");
+        let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(&payload);
+        stream.write_all(&frame).expect("write");
+    };
+    let read = |stream: &mut UnixStream| {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).expect("read");
+        let mut payload = vec![0u8; u32::from_le_bytes(len) as usize];
+        stream.read_exact(&mut payload).expect("read");
+    };
+    send(
+        &mut stream,
+        &ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: "bench".into(),
+        },
+    );
+    read(&mut stream);
+    let mut out = Vec::with_capacity(ROUND_TRIPS);
+    for id in 0..ROUND_TRIPS as u64 {
+        let t = Instant::now();
+        send(
+            &mut stream,
+            &ClientMessage::Request {
+                id,
+                request: Request::Ping,
+            },
+        );
+        read(&mut stream);
+        out.push(t.elapsed());
+    }
     out
 }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
 use crate::protocol::state::{AppState, DaemonInfo, Event, EventKind, Snapshot, apply};
-use crate::protocol::{ErrorKind, ErrorReply, Reply, Request};
+use crate::protocol::{Encoded, ErrorKind, ErrorReply, Reply, Request, ServerMessage};
 use crate::store::{Store, now_ms};
 use crate::supervisor::{AppHandle, Policy};
 
@@ -37,7 +37,8 @@ pub enum CoreMsg {
 /// The state at one instant plus every event after it.
 pub struct Subscription {
     pub snapshot: Snapshot,
-    pub events: broadcast::Receiver<Event>,
+    /// Each event as a ready-to-send `ServerMessage::Event` frame.
+    pub events: broadcast::Receiver<Encoded>,
 }
 
 /// A cheap, cloneable way to talk to the core.
@@ -72,7 +73,7 @@ fn stopping() -> ErrorReply {
 pub struct Core {
     snapshot: Snapshot,
     store: Store,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<Encoded>,
     supervisors: HashMap<App, AppHandle>,
     shutdown: CancellationToken,
 }
@@ -217,7 +218,13 @@ impl Core {
         self.store
             .append_events(self.snapshot.epoch, vec![event.clone()]);
         // No subscribers is fine; a lagging one resyncs on its own.
-        let _ = self.events.send(event);
+        // Encoded once here, not once per subscriber: fan-out is a write each.
+        match Encoded::new(&ServerMessage::Event(event)) {
+            Ok(frame) => {
+                let _ = self.events.send(frame);
+            }
+            Err(err) => tracing::error!(%err, "cannot encode an event for subscribers"),
+        }
     }
 
     async fn handle(&mut self, request: Request) -> Outcome {

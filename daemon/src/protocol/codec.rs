@@ -75,7 +75,35 @@ impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
     type Error = FrameError;
 
     fn encode(&mut self, item: Out, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let payload = postcard::to_stdvec(&item)?;
+        self.encode_ref(&item, dst)
+    }
+}
+
+/// A message already framed (length prefix included), for sending one message
+/// to many peers: the daemon encodes each event once, not once per subscriber.
+#[derive(Debug, Clone)]
+pub struct Encoded(Bytes);
+
+impl Encoded {
+    pub fn new<Out: Serialize>(msg: &Out) -> Result<Encoded, FrameError> {
+        let mut dst = BytesMut::new();
+        FrameCodec::<(), Out>::new().encode_ref(msg, &mut dst)?;
+        Ok(Encoded(dst.freeze()))
+    }
+}
+
+impl<In, Out> Encoder<Encoded> for FrameCodec<In, Out> {
+    type Error = FrameError;
+
+    fn encode(&mut self, item: Encoded, dst: &mut BytesMut) -> Result<(), FrameError> {
+        dst.extend_from_slice(&item.0);
+        Ok(())
+    }
+}
+
+impl<In, Out: Serialize> FrameCodec<In, Out> {
+    fn encode_ref(&mut self, item: &Out, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let payload = postcard::to_stdvec(item)?;
         if payload.len() > MAX_FRAME {
             return Err(FrameError::TooLarge(payload.len()));
         }
@@ -98,6 +126,16 @@ mod tests {
         let msg = vec!["hello".to_owned(), "world".to_owned()];
         codec.encode(msg.clone(), &mut buf).unwrap();
         assert_eq!(&buf[..4], &((buf.len() - 4) as u32).to_le_bytes());
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(msg));
+    }
+
+    #[test]
+    fn a_pre_encoded_frame_decodes_like_any_other() {
+        let msg = vec!["once".to_owned()];
+        let encoded = Encoded::new(&msg).unwrap();
+        let mut codec = Codec::new();
+        let mut buf = BytesMut::new();
+        codec.encode(encoded, &mut buf).unwrap();
         assert_eq!(codec.decode(&mut buf).unwrap(), Some(msg));
     }
 

@@ -12,7 +12,7 @@ pub mod worker;
 use serde::{Deserialize, Serialize};
 
 pub use crate::apps::App;
-pub use codec::{FrameCodec, FrameError, MAX_FRAME};
+pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below.

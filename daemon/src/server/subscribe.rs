@@ -52,7 +52,7 @@ pub(super) async fn stream(
             for event in events.into_iter().filter(|e| e.seq <= at) {
                 ok &= framed.feed(ServerMessage::Event(event)).await.is_ok();
             }
-            ok && framed.flush().await.is_ok()
+            ok && SinkExt::<ServerMessage>::flush(&mut framed).await.is_ok()
         }
         None => framed
             .send(ServerMessage::Snapshot(Box::new(sub.snapshot.clone())))
@@ -67,8 +67,8 @@ pub(super) async fn stream(
             () = shutdown.cancelled() => return,
             incoming = framed.next() => if incoming.is_none() { return },
             event = sub.events.recv() => match event {
-                Ok(event) => {
-                    if framed.send(ServerMessage::Event(event)).await.is_err() {
+                Ok(frame) => {
+                    if framed.send(frame).await.is_err() {
                         return;
                     }
                 }
