@@ -134,7 +134,7 @@ fn raw_ping_pong() -> Vec<Duration> {
 fn blocking_ping(paths: &Paths) -> Vec<Duration> {
     use switchyard_daemon::protocol::{ClientMessage, PROTOCOL_VERSION};
     let mut stream = UnixStream::connect(paths.socket()).expect("connect");
-    let mut send = |stream: &mut UnixStream, msg: &ClientMessage| {
+    let send = |stream: &mut UnixStream, msg: &ClientMessage| {
         let payload = postcard::to_stdvec(msg).expect("encode");
         let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
         frame.extend_from_slice(&payload);
