@@ -79,6 +79,15 @@ fn a_crash_loop_parks_after_five_and_the_port_answers_503() {
     assert!(body.contains("crashed 5 times"), "{body}");
     // Other apps are not affected by claude's failures.
     assert_eq!(home.app("codex")["restarts"], 0);
+    // Disabling a parked app stops it for good and releases the port.
+    home.ok(&["disable", "claude"]);
+    let app = home.app("claude");
+    assert_eq!(app["state"], "stopped");
+    assert_eq!(app["health"], "unknown");
+    assert_eq!(app["parked_reason"], serde_json::Value::Null);
+    wait_for("the port to be released", SECS_10, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
 }
 
 #[test]

@@ -129,9 +129,13 @@ impl fmt::Display for EventKind {
                     request.status,
                     latency(request.latency_ms)
                 )?;
-                match &request.provider {
-                    Some(provider) => write!(f, " via {provider}"),
-                    None => Ok(()),
+                if let Some(provider) = &request.provider {
+                    write!(f, " via {provider}")?;
+                }
+                match request.failovers {
+                    0 => Ok(()),
+                    1 => f.write_str(" after 1 failover"),
+                    n => write!(f, " after {n} failovers"),
                 }
             }
             DaemonStopping => f.write_str("daemon stopping"),

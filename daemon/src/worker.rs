@@ -179,6 +179,7 @@ fn summary_line(report: ProxyReport) -> RequestLine {
         latency_ms: s.latency.as_millis() as u64,
         ttfb_ms: s.ttfb.map(|t| t.as_millis() as u64),
         bytes_out: s.bytes_out,
+        failovers: s.failovers,
     }
 }
 

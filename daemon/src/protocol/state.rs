@@ -207,6 +207,8 @@ pub struct RequestLine {
     pub latency_ms: u64,
     pub ttfb_ms: Option<u64>,
     pub bytes_out: u64,
+    /// Providers tried and given up on before this one answered.
+    pub failovers: u32,
 }
 
 /// One state change, numbered gaplessly within a daemon run.
@@ -338,6 +340,13 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
             state.takeover = false;
             state.parked = None;
             state.backoff_until_ms = None;
+            state.port_error = None;
+            // No worker to drain (parked, in backoff, port lost): stopped now.
+            // A running worker reports its own stop and exit.
+            if state.pid.is_none() {
+                state.state = WorkerState::Stopped;
+                state.health = Health::Unknown;
+            }
         }
         PortChanged { port, .. } => {
             state.port = *port;

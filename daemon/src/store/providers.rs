@@ -148,11 +148,22 @@ impl Store {
                 .optional()?
                 .is_some();
             if exists {
-                tx.execute(
-                    "UPDATE providers SET priority = (SELECT MIN(priority) - 1 FROM providers WHERE app = ?1)
-                     WHERE app = ?1 AND name = ?2",
-                    params![app.name(), name],
-                )?;
+                // Renumber 0, 1, 2… with `name` first and the rest in their
+                // order, so priorities stay small however often `use` runs.
+                let order: Vec<String> = {
+                    let mut stmt = tx.prepare(
+                        "SELECT name FROM providers WHERE app = ?1
+                         ORDER BY name <> ?2, priority, name",
+                    )?;
+                    stmt.query_map(params![app.name(), name], |row| row.get(0))?
+                        .collect::<Result<_, _>>()?
+                };
+                for (priority, provider) in order.iter().enumerate() {
+                    tx.execute(
+                        "UPDATE providers SET priority = ?3 WHERE app = ?1 AND name = ?2",
+                        params![app.name(), provider, priority as i64],
+                    )?;
+                }
             }
             tx.commit()?;
             Ok(exists)

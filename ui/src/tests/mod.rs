@@ -207,6 +207,7 @@ pub fn request(seq: u64, at_ms: u64, app: App, path: &str, status: u16, latency_
                 latency_ms,
                 ttfb_ms: Some(latency_ms / 3),
                 bytes_out: 2048,
+                failovers: 0,
             },
         },
     )
