@@ -209,3 +209,22 @@ fn logs_show_the_daemon_lifecycle() {
     assert!(logs.contains("daemon ready"), "{logs}");
     assert!(logs.contains("daemon stopped"), "{logs}");
 }
+
+#[test]
+fn a_daemon_that_does_not_answer_is_not_called_stale() {
+    let home = Home::new();
+    home.start();
+    let pid = home.daemon_pid().expect("pid file");
+    kill(pid, libc_sig::SIGSTOP);
+    // The kernel still accepts connections; the handshake times out.
+    let out = home.run(&["status", "--json"]);
+    kill(pid, libc_sig::SIGCONT);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status["daemon"]["state"], "running", "{status}");
+    assert_eq!(status["daemon"]["pid"], pid);
+    assert!(home.socket().exists(), "nothing was cleaned away");
+    assert_eq!(
+        home.status()["daemon"]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+}

@@ -24,6 +24,8 @@ pub enum ClientError {
     Daemon(#[from] ErrorReply),
     #[error("the daemon closed the connection")]
     Closed,
+    #[error("the daemon at {} accepted the connection but did not answer within {}s (stopping, or stuck?); see `switchyard logs`", socket.display(), HANDSHAKE_TIMEOUT.as_secs())]
+    NotAnswering { socket: PathBuf },
     #[error("unexpected answer from the daemon: {0}")]
     Protocol(String),
     #[error("talking to the daemon failed: {0}")]
@@ -31,6 +33,9 @@ pub enum ClientError {
     #[error("cannot reach the daemon socket: {0}")]
     Io(#[from] io::Error),
 }
+
+/// How long a daemon may take to answer `Hello`.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 type ClientFramed = Framed<Stream, FrameCodec<ServerMessage, ClientMessage>>;
 
@@ -66,7 +71,12 @@ impl Client {
                 client: client.to_owned(),
             })
             .await?;
-        match framed.next().await {
+        let welcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
+            .await
+            .map_err(|_| ClientError::NotAnswering {
+                socket: socket.clone(),
+            })?;
+        match welcome {
             Some(Ok(ServerMessage::Welcome { pid, version, .. })) => Ok(Client {
                 framed,
                 next_id: 1,

@@ -107,4 +107,14 @@ async fn wait_for_stop_signal(shutdown: &CancellationToken) {
         () = shutdown.cancelled() => {}
     }
     shutdown.cancel();
+    // A second signal while workers drain means "now": exit at once; the
+    // workers follow (control-channel EOF, parent-death signal).
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!("second stop signal: exiting without waiting for workers to drain");
+        std::process::exit(130);
+    });
 }

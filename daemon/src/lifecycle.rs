@@ -29,17 +29,23 @@ pub enum Probe {
     Stale {
         pid: Option<u32>,
     },
+    /// A daemon process that holds its pid file but does not answer (yet):
+    /// starting up, or draining its workers on the way out.
+    Busy {
+        pid: u32,
+    },
 }
 
 pub async fn probe(paths: &Paths) -> Result<Probe, ClientError> {
     match Client::connect(paths, "switchyard-cli").await {
         Ok(client) => Ok(Probe::Running(Box::new(client))),
-        Err(ClientError::NotRunning { .. }) => {
+        Err(ClientError::NotRunning { .. } | ClientError::NotAnswering { .. }) => {
             let pid = read_pid(paths);
-            if paths.socket().exists() || pid.is_some() {
-                Ok(Probe::Stale { pid })
-            } else {
-                Ok(Probe::Stopped)
+            match pid {
+                // Alive but not answering: starting up, or draining on stop.
+                Some(pid) if process_alive(pid) && is_daemon(pid) => Ok(Probe::Busy { pid }),
+                _ if paths.socket().exists() || pid.is_some() => Ok(Probe::Stale { pid }),
+                _ => Ok(Probe::Stopped),
             }
         }
         Err(err) => Err(err),
@@ -66,10 +72,25 @@ pub enum Started {
 /// Starts a detached daemon (own session, no terminal, stdio detached) and
 /// returns once it answers on its socket.
 pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
-    if let Probe::Running(client) = probe(paths).await? {
-        return Ok(Started::AlreadyRunning {
-            pid: client.daemon_pid,
-        });
+    match probe(paths).await? {
+        Probe::Running(client) => {
+            return Ok(Started::AlreadyRunning {
+                pid: client.daemon_pid,
+            });
+        }
+        // Starting or stopping: let it finish one way or the other first.
+        Probe::Busy { pid } => {
+            let began = Instant::now();
+            while process_alive(pid) && began.elapsed() < STOP_GRACE {
+                if let Ok(client) = Client::connect(paths, "switchyard-cli").await {
+                    return Ok(Started::AlreadyRunning {
+                        pid: client.daemon_pid,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Probe::Stopped | Probe::Stale { .. } => {}
     }
     let began = Instant::now();
     paths.create_dirs().map_err(LifecycleError::Spawn)?;
@@ -162,10 +183,21 @@ pub async fn stop(paths: &Paths) -> Result<Stopped, LifecycleError> {
                 cleaned_stale: true,
             });
         }
+        // Already on its way out (or still starting): wait, then escalate.
+        Probe::Busy { pid } => {
+            if wait_gone(pid, STOP_GRACE).await {
+                return Ok(Stopped::Stopped { pid });
+            }
+            crate::lock::signal(pid, Signal::SIGKILL);
+            wait_gone(pid, Duration::from_secs(5)).await;
+            clean_stale(paths);
+            return Ok(Stopped::Killed { pid });
+        }
     };
     let pid = client.daemon_pid;
-    // The connection may close before the reply arrives: that is fine too.
-    let _ = client.request(Request::Shutdown).await;
+    // The connection may close before the reply arrives, or a stuck daemon
+    // may never answer: either way, wait for the process and escalate.
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.request(Request::Shutdown)).await;
     drop(client);
     if wait_gone(pid, STOP_GRACE).await {
         return Ok(Stopped::Stopped { pid });
@@ -174,6 +206,12 @@ pub async fn stop(paths: &Paths) -> Result<Stopped, LifecycleError> {
     wait_gone(pid, Duration::from_secs(5)).await;
     clean_stale(paths);
     Ok(Stopped::Killed { pid })
+}
+
+/// Whether `pid` runs `switchyard --daemon` (a recycled pid does not).
+fn is_daemon(pid: u32) -> bool {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| cmdline.split(|b| *b == 0).any(|arg| arg == b"--daemon"))
 }
 
 /// Removes a dead daemon's socket and pid file.

@@ -41,7 +41,7 @@ pub async fn restart(paths: &Paths) -> Result<ExitCode> {
 
 pub async fn status(paths: &Paths, json: bool) -> Result<ExitCode> {
     let probe = lifecycle::probe(paths).await?;
-    let running = matches!(probe, Probe::Running(_));
+    let running = matches!(probe, Probe::Running(_) | Probe::Busy { .. });
     let daemon = super::status::daemon_view(paths, probe).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&daemon.json)?);

@@ -118,7 +118,7 @@ fn systemd_unit(exe: &Path, env: &[(&str, String)]) -> String {
     for (var, value) in env {
         environment.push_str(&format!(
             "Environment={}\n",
-            systemd_quote(&format!("{var}={value}"))
+            systemd_quote(&format!("{var}={value}"), false)
         ));
     }
     format!(
@@ -138,18 +138,21 @@ TimeoutStopSec=20
 [Install]
 WantedBy=default.target
 ",
-        systemd_quote(&exe.to_string_lossy())
+        systemd_quote(&exe.to_string_lossy(), true)
     )
 }
 
-/// A double-quoted systemd word: `\` and `"` escaped, and `%` and `$`
-/// doubled so that systemd expands neither specifiers nor variables.
-fn systemd_quote(word: &str) -> String {
-    let escaped = word
+/// A double-quoted systemd word: `\` and `"` escaped and `%` doubled (no
+/// specifier expansion). `$` is doubled only in command lines: systemd expands
+/// variables in `ExecStart=`, while in `Environment=` `$` has no meaning.
+fn systemd_quote(word: &str, command_line: bool) -> String {
+    let mut escaped = word
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
-        .replace('%', "%%")
-        .replace('$', "$$");
+        .replace('%', "%%");
+    if command_line {
+        escaped = escaped.replace('$', "$$");
+    }
     format!("\"{escaped}\"")
 }
 
@@ -215,7 +218,7 @@ mod tests {
             "{unit}"
         );
         assert!(
-            unit.contains("\nEnvironment=\"SWITCHYARD_HOME=/h/100%%$$x\"\n"),
+            unit.contains("\nEnvironment=\"SWITCHYARD_HOME=/h/100%%$x\"\n"),
             "{unit}"
         );
         for line in [

@@ -49,6 +49,13 @@ pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
             line: "daemon: stopped (start it with `switchyard daemon start`)".into(),
             snapshot: None,
         },
+        Probe::Busy { pid } => DaemonView {
+            json: json!({"state": "running", "pid": pid, "version": null, "uptime_s": null, "socket": socket}),
+            line: format!(
+                "daemon: running (pid {pid}) but not answering yet: starting up or stopping"
+            ),
+            snapshot: None,
+        },
         Probe::Stale { pid } => DaemonView {
             json: json!({"state": "stale", "pid": pid, "version": null, "uptime_s": null, "socket": socket}),
             line: format!(
@@ -62,6 +69,7 @@ pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
 
 pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
     let probe = lifecycle::probe(paths).await?;
+    let busy = matches!(probe, Probe::Busy { .. });
     let view = daemon_view(paths, probe).await?;
     let apps = view
         .snapshot
@@ -104,7 +112,7 @@ pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if view.snapshot.is_some() {
+    Ok(if view.snapshot.is_some() || busy {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_NOT_RUNNING)

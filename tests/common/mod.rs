@@ -128,8 +128,9 @@ impl Home {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn daemon");
+        // Answering, not just alive: only an answering daemon reports its version.
         wait_for("the daemon to answer", Duration::from_secs(10), || {
-            self.run(&["daemon", "status"]).status.success()
+            self.status()["daemon"]["version"].is_string()
         });
         child
     }

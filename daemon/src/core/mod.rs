@@ -171,13 +171,24 @@ impl Core {
                         });
                     }
                     Some(CoreMsg::Emit(kind)) => {
-                        let moved = match kind {
-                            EventKind::PortChanged { app, port } => Some((app, port)),
+                        let follow = match kind {
+                            EventKind::PortChanged { app, port } => Some((app, Some(port))),
+                            EventKind::PortConflict { app, .. } => Some((app, None)),
                             _ => None,
                         };
                         self.emit(kind);
-                        if let Some((app, port)) = moved {
-                            self.takeover_follow_port(app, port).await;
+                        match follow {
+                            Some((app, Some(port))) => self.takeover_follow_port(app, port).await,
+                            // Another program holds the port: the CLI must not
+                            // send its key there. Hand its file back; `enable
+                            // --takeover` or the next daemon start points it again.
+                            Some((app, None)) => {
+                                let note = self.takeover_release(app).await;
+                                if !note.is_empty() {
+                                    tracing::warn!(%app, "port taken by another program: {note}");
+                                }
+                            }
+                            None => {}
                         }
                     }
                     None => break,

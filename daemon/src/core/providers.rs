@@ -31,7 +31,12 @@ impl Core {
                     ProviderAuth::Passthrough => None,
                     ProviderAuth::Stored(key) => Some(key),
                     ProviderAuth::Env(var) => match std::env::var(&var) {
-                        Ok(key) if !key.is_empty() => Some(key),
+                        Ok(key) if is_header_value(&key) => Some(key),
+                        Ok(key) if !key.is_empty() => {
+                            tracing::warn!(%app, provider = %row.name, %var,
+                                "provider skipped: its key variable holds characters a header cannot carry");
+                            return None;
+                        }
                         _ => {
                             tracing::warn!(%app, provider = %row.name, %var,
                                 "provider skipped: its key variable is not set in the daemon's environment");
@@ -51,9 +56,11 @@ impl Core {
         }
     }
 
+    /// The provider the worker tries first: the first one `worker_config`
+    /// keeps (a provider whose key variable is unset is skipped there).
     pub(super) async fn first_provider(&self, app: App) -> Option<String> {
-        let rows = self.store.providers(Some(app)).await.ok()?;
-        rows.into_iter().find(|row| row.enabled).map(|row| row.name)
+        let config = self.worker_config(app).await;
+        config.providers.into_iter().next().map(|p| p.name)
     }
 
     pub(super) async fn provider_list(&self, app: Option<App>) -> Result<Reply, ErrorReply> {
@@ -81,6 +88,11 @@ impl Core {
                 let key = key.trim().to_owned();
                 if key.is_empty() {
                     return Err(bad("the key given on stdin is empty"));
+                }
+                if !is_header_value(&key) {
+                    return Err(bad(
+                        "the key given on stdin has line breaks or control characters inside; give the key alone",
+                    ));
                 }
                 ProviderAuth::Stored(key)
             }
@@ -149,11 +161,11 @@ impl Core {
 
     /// Tells the running worker (if any) and every client about the new order.
     async fn providers_changed(&mut self, app: App) {
-        let provider = self.first_provider(app).await;
+        let config = self.worker_config(app).await;
+        let provider = config.providers.first().map(|p| p.name.clone());
         if self.app_state(app).is_some_and(|s| s.provider != provider) {
             self.emit(EventKind::ProviderSelected { app, provider });
         }
-        let config = self.worker_config(app).await;
         self.send(app, AppCommand::Config(config));
     }
 }
@@ -179,6 +191,11 @@ fn not_found(app: App, name: &str) -> ErrorReply {
         ErrorKind::NotFound,
         format!("{app} has no provider named {name:?}; see `switchyard provider list {app}`"),
     )
+}
+
+/// Whether `key` can travel in an HTTP header (what the worker will put it in).
+fn is_header_value(key: &str) -> bool {
+    http::HeaderValue::from_str(key).is_ok()
 }
 
 fn validate_name(name: &str) -> Result<(), ErrorReply> {
@@ -213,6 +230,11 @@ pub fn validate_base_url(url: &str) -> Result<(), ErrorReply> {
     }
     if uri.query().is_some() || url.contains('#') {
         return Err(invalid("it must not have a query or fragment"));
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(invalid(
+            "it must not carry a user or password; give keys with --key-env or --key-stdin",
+        ));
     }
     // `http::Uri` keeps an out-of-range port as text; refuse it here.
     if let Some(authority) = uri.authority() {

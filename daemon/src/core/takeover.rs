@@ -69,6 +69,13 @@ impl Core {
                 }
             }
         }
+        // The file kept changing under us and was never written: the record
+        // must not claim otherwise.
+        let undo = match old {
+            Some(record) => self.store.save_takeover(record).await,
+            None => self.store.delete_takeover(app).await,
+        };
+        undo.map_err(store_failed)?;
         Err(refused(app, TakeoverError::Changed { path }))
     }
 

@@ -4,10 +4,18 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-/// Binds 127.0.0.1:`port`, or explains who holds it.
-pub fn bind(port: u16) -> Result<TcpListener, String> {
+/// Binds 127.0.0.1:`port`, or explains who holds it. The explanation scans
+/// `/proc`, so it runs off the daemon's (single) runtime thread.
+pub async fn bind(port: u16) -> Result<TcpListener, String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    TcpListener::bind(addr).map_err(|err| describe_bind_error(port, &err))
+    match TcpListener::bind(addr) {
+        Ok(listener) => Ok(listener),
+        Err(err) => Err(
+            tokio::task::spawn_blocking(move || describe_bind_error(port, &err))
+                .await
+                .unwrap_or_else(|_| format!("cannot bind 127.0.0.1:{port}")),
+        ),
+    }
 }
 
 fn describe_bind_error(port: u16, err: &io::Error) -> String {
@@ -84,11 +92,11 @@ fn listening_inode(port: u16) -> Option<u64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_taken_port_names_the_port_and_its_owner() {
+    #[tokio::test]
+    async fn a_taken_port_names_the_port_and_its_owner() {
         let holder = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = holder.local_addr().unwrap().port();
-        let err = bind(port).unwrap_err();
+        let err = bind(port).await.unwrap_err();
         assert!(err.contains(&format!("port {port}")), "{err}");
         assert!(
             err.contains(&format!("pid {}", std::process::id())),

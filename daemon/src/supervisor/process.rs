@@ -45,7 +45,13 @@ pub fn spawn_worker(app: App, listener: &TcpListener) -> io::Result<Spawned> {
     let control_fd = dup_high(theirs.as_fd())?;
     drop(theirs);
     let (listener_raw, control_raw) = (listener_fd.as_raw_fd(), control_fd.as_raw_fd());
-    let exe = std::env::current_exe()?;
+    // The daemon's own image, even after the file on disk was replaced by an
+    // upgrade (when `current_exe` would name a deleted path).
+    let exe = if cfg!(target_os = "linux") {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe()?
+    };
     let mut command = std::process::Command::new(exe);
     command
         .args(["worker", "--app", app.name()])

@@ -240,7 +240,7 @@ impl AppTask {
 
     /// Binds the new port first, so a failure leaves the old one serving.
     async fn move_port(&mut self, port: u16, config: WorkerConfig, store: Store, reply: ReplyTx) {
-        let new = match listener::bind(port) {
+        let new = match listener::bind(port).await {
             Ok(new) => new,
             Err(message) => {
                 let _ = reply.send(Err(ErrorReply::new(ErrorKind::Conflict, message)));

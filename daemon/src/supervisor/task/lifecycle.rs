@@ -15,7 +15,7 @@ impl AppTask {
     pub(in crate::supervisor) async fn spawn(&mut self) {
         self.stop_responder();
         if self.listener.is_none() {
-            match listener::bind(self.port) {
+            match listener::bind(self.port).await {
                 Ok(bound) => self.listener = Some(bound),
                 Err(message) => {
                     tracing::error!(app = %self.app, port = self.port, "{message}");
@@ -230,7 +230,8 @@ impl AppTask {
         {
             tracing::error!(app = %self.app, %err, "cannot record the end of a run");
         }
-        self.last_traffic = Traffic::default();
+        // Mirror the reducer: counters stay until the next worker reports.
+        self.last_traffic.in_flight = 0;
         self.emit(EventKind::WorkerExited {
             app: self.app,
             exit: exit.clone(),
