@@ -18,6 +18,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 const ROUND_TRIPS: usize = 5_000;
 
 fn main() {
+    if let Ok(path) = std::env::var(ECHO_ENV) {
+        return serve_echo(&path);
+    }
     let mut rows: Vec<(String, String)> = Vec::new();
     rows.push((
         "cold `daemon start` until it answers (10 runs)".into(),
@@ -36,26 +39,31 @@ fn main() {
         .build()
         .expect("rt");
 
-    let floor = raw_ping_pong();
+    let rt = runtime.block_on(interleaved_round_trips(&paths));
     rows.push((
-        "raw Unix-socket ping-pong (same run, floor)".into(),
-        fmt(&floor),
+        "raw Unix-socket ping-pong, echo in another process (floor)".into(),
+        fmt(&rt.floor),
     ));
-    let (ping, status) = runtime.block_on(round_trips(&paths));
     rows.push((
-        "`Ping` round trip, blocking client (raw frames)".into(),
-        fmt(&blocking_ping(&paths)),
+        "`Ping` round trip, blocking raw-frame client".into(),
+        fmt(&rt.blocking),
     ));
-    rows.push(("`Ping` round trip, async `Client`".into(), fmt(&ping)));
+    rows.push(("`Ping` round trip, async `Client`".into(), fmt(&rt.ping)));
     rows.push((
-        "`Status` request round trip (full snapshot)".into(),
-        fmt(&status),
+        "`Status` round trip, async `Client` (full snapshot)".into(),
+        fmt(&rt.status),
     ));
     for subscribers in [1, 10, 100] {
         let lat = runtime.block_on(event_latency(&paths, subscribers));
         rows.push((
-            format!("event latency emit→receipt, {subscribers} subscribers"),
+            format!("request sent → event received, {subscribers} subscribers (upper bound)"),
             fmt(&lat),
+        ));
+    }
+    for subscribers in [1, 10, 100] {
+        rows.push((
+            format!("event latency emit→receipt, {subscribers} subscribers"),
+            fmt(&emit_to_receipt(subscribers)),
         ));
     }
     rows.push((
@@ -109,86 +117,111 @@ fn cold_start() -> String {
     format!("p50 {:.1} ms, max {:.1} ms", ms(times[5]), ms(times[9]))
 }
 
-fn raw_ping_pong() -> Vec<Duration> {
-    let (mut a, mut b) = UnixStream::pair().expect("pair");
-    let echo = std::thread::spawn(move || {
-        let mut buf = [0u8; 16];
-        for _ in 0..ROUND_TRIPS {
-            b.read_exact(&mut buf).expect("read");
-            b.write_all(&buf).expect("write");
-        }
-    });
-    let mut buf = [0u8; 16];
-    let mut out = Vec::with_capacity(ROUND_TRIPS);
-    for _ in 0..ROUND_TRIPS {
-        let t = Instant::now();
-        a.write_all(&buf.clone()).expect("write");
-        a.read_exact(&mut buf).expect("read");
-        out.push(t.elapsed());
-    }
-    echo.join().expect("echo");
-    out
+/// Round trips measured in interleaved batches, so that every series sees
+/// the same machine (this VM's wake-up latency drifts by 10× within a minute).
+struct RoundTrips {
+    floor: Vec<Duration>,
+    blocking: Vec<Duration>,
+    ping: Vec<Duration>,
+    status: Vec<Duration>,
 }
 
-/// The daemon's side alone: a plain blocking client speaking raw frames.
-fn blocking_ping(paths: &Paths) -> Vec<Duration> {
+const BATCHES: usize = 50;
+
+async fn interleaved_round_trips(paths: &Paths) -> RoundTrips {
     use switchyard_daemon::protocol::{ClientMessage, PROTOCOL_VERSION};
-    let mut stream = UnixStream::connect(paths.socket()).expect("connect");
-    let send = |stream: &mut UnixStream, msg: &ClientMessage| {
+    // The floor: 16-byte ping-pong with an echo in another process, as the
+    // daemon is.
+    let echo_path = paths.run_dir.join("echo.sock");
+    let mut echo = Command::new(std::env::current_exe().expect("exe"))
+        .env(ECHO_ENV, &echo_path)
+        .spawn()
+        .expect("spawn echo");
+    let mut raw = loop {
+        match UnixStream::connect(&echo_path) {
+            Ok(stream) => break stream,
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let mut daemon = UnixStream::connect(paths.socket()).expect("connect");
+    let frame = |msg: &ClientMessage| {
         let payload = postcard::to_stdvec(msg).expect("encode");
         let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
         frame.extend_from_slice(&payload);
-        stream.write_all(&frame).expect("write");
+        frame
     };
-    let read = |stream: &mut UnixStream| {
+    let read_frame = |stream: &mut UnixStream| {
         let mut len = [0u8; 4];
         stream.read_exact(&mut len).expect("read");
         let mut payload = vec![0u8; u32::from_le_bytes(len) as usize];
         stream.read_exact(&mut payload).expect("read");
     };
-    send(
-        &mut stream,
-        &ClientMessage::Hello {
+    daemon
+        .write_all(&frame(&ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             client: "bench".into(),
-        },
-    );
-    read(&mut stream);
-    let mut out = Vec::with_capacity(ROUND_TRIPS);
-    for id in 0..ROUND_TRIPS as u64 {
-        let t = Instant::now();
-        send(
-            &mut stream,
-            &ClientMessage::Request {
-                id,
-                request: Request::Ping,
-            },
-        );
-        read(&mut stream);
-        out.push(t.elapsed());
+        }))
+        .expect("hello");
+    read_frame(&mut daemon);
+    let ping = frame(&ClientMessage::Request {
+        id: 1,
+        request: Request::Ping,
+    });
+    let mut client = Client::connect(paths, "bench").await.expect("connect");
+    let per = ROUND_TRIPS / BATCHES;
+    let mut out = RoundTrips {
+        floor: Vec::new(),
+        blocking: Vec::new(),
+        ping: Vec::new(),
+        status: Vec::new(),
+    };
+    let mut buf = [0u8; 16];
+    for _ in 0..BATCHES {
+        for _ in 0..per {
+            let t = Instant::now();
+            raw.write_all(&buf.clone()).expect("write");
+            raw.read_exact(&mut buf).expect("read");
+            out.floor.push(t.elapsed());
+        }
+        for _ in 0..per {
+            let t = Instant::now();
+            daemon.write_all(&ping).expect("write");
+            read_frame(&mut daemon);
+            out.blocking.push(t.elapsed());
+        }
+        for (series, request) in [
+            (&mut out.ping, Request::Ping),
+            (&mut out.status, Request::Status),
+        ] {
+            for _ in 0..per {
+                let t = Instant::now();
+                client.request(request.clone()).await.expect("request");
+                series.push(t.elapsed());
+            }
+        }
     }
+    drop(raw);
+    let _ = echo.wait();
     out
 }
 
-async fn round_trips(paths: &Paths) -> (Vec<Duration>, Vec<Duration>) {
-    let mut client = Client::connect(paths, "bench").await.expect("connect");
-    let mut time = async |request: Request| {
-        let mut out = Vec::with_capacity(ROUND_TRIPS);
-        for _ in 0..ROUND_TRIPS {
-            let t = Instant::now();
-            client.request(request.clone()).await.expect("request");
-            out.push(t.elapsed());
-        }
-        out
+/// Set for the child that serves as the echo end of the floor measurement.
+const ECHO_ENV: &str = "SWITCHYARD_BENCH_ECHO";
+
+fn serve_echo(path: &str) {
+    let Ok(listener) = std::os::unix::net::UnixListener::bind(path) else {
+        return;
     };
-    let ping = time(Request::Ping).await;
-    let status = time(Request::Status).await;
-    (ping, status)
+    if let Ok((mut stream, _)) = listener.accept() {
+        let mut buf = [0u8; 16];
+        while stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {}
+    }
 }
 
 /// Toggles a port setting (a real state change with an event) and measures
-/// from the request being sent to each subscriber receiving the event; the
-/// emit happens in between, so this bounds emit→receipt from above.
+/// from the request being sent to each subscriber receiving the event, all
+/// read in turn by this one task; the emit happens in between, so this
+/// bounds emit→receipt from above.
 async fn event_latency(paths: &Paths, subscribers: usize) -> Vec<Duration> {
     let mut subs = Vec::new();
     for _ in 0..subscribers {
@@ -221,6 +254,97 @@ async fn event_latency(paths: &Paths, subscribers: usize) -> Vec<Duration> {
         }
     }
     out
+}
+
+/// Emit→receipt, measured with the one clock both processes share: a daemon
+/// with `SWITCHYARD_LOG=debug` logs each event (µs wall-clock timestamp) as it
+/// emits it; each subscriber, on its own task, stamps the wall clock on
+/// receipt. The two are matched by seq after the daemon stops.
+fn emit_to_receipt(subscribers: usize) -> Vec<Duration> {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let home = tempfile::Builder::new()
+        .prefix("sybench")
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    let paths = Paths::under(home.path().to_path_buf());
+    let out = Command::new(BIN)
+        .args(["daemon", "start"])
+        .env("SWITCHYARD_HOME", home.path())
+        .env("SWITCHYARD_LOG", "debug")
+        .output()
+        .expect("start");
+    assert!(out.status.success());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let receipts = runtime.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, SystemTime)>();
+        for _ in 0..subscribers {
+            let client = Client::connect(&paths, "bench-sub").await.expect("connect");
+            let mut sub = client.subscribe(None).await.expect("subscribe");
+            let _snapshot = sub.next().await;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(msg)) = sub.next().await {
+                    let at = SystemTime::now();
+                    if let ServerMessage::Event(event) = msg {
+                        let _ = tx.send((event.seq, at));
+                    }
+                }
+            });
+        }
+        let mut control = Client::connect(&paths, "bench").await.expect("connect");
+        let mut receipts = Vec::new();
+        for i in 0..200u16 {
+            let request = Request::SetPort {
+                app: switchyard_daemon::apps::App::Gemini,
+                port: 20_000 + i % 2,
+            };
+            control.request(request).await.expect("set port");
+            for _ in 0..subscribers {
+                receipts.push(rx.recv().await.expect("receipt"));
+            }
+        }
+        receipts
+    });
+    drop(runtime);
+    run(home.path(), &["daemon", "stop"]);
+    // "2026-11-29T14:21:05.123456Z DEBUG event seq=5 kind=…"
+    let log = std::fs::read_to_string(home.path().join("logs/switchyard.log")).expect("log");
+    let day_secs = |hms: &str| -> Option<f64> {
+        let mut parts = hms.split(':');
+        let h: f64 = parts.next()?.parse().ok()?;
+        let m: f64 = parts.next()?.parse().ok()?;
+        let s: f64 = parts.next()?.trim_end_matches('Z').parse().ok()?;
+        Some(h * 3600.0 + m * 60.0 + s)
+    };
+    let mut emitted = std::collections::HashMap::new();
+    for line in log.lines().filter(|l| l.contains(" event ")) {
+        let (Some(stamp), Some(seq)) = (
+            line.split_whitespace()
+                .next()
+                .and_then(|t| t.split_once('T'))
+                .and_then(|(_, hms)| day_secs(hms)),
+            line.split("seq=")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next()?.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        emitted.insert(seq, stamp);
+    }
+    receipts
+        .into_iter()
+        .filter_map(|(seq, at)| {
+            let since = at.duration_since(UNIX_EPOCH).ok()?;
+            let received =
+                (since.as_secs() % 86_400) as f64 + f64::from(since.subsec_nanos()) / 1e9;
+            let emitted = emitted.get(&seq)?;
+            Some(Duration::from_secs_f64((received - emitted).max(0.0)))
+        })
+        .collect()
 }
 
 fn rss_kib(pid: u32) -> u64 {
