@@ -63,6 +63,12 @@ fn install(manager: Manager, path: &Path) -> Result<ExitCode> {
         ),
     }
     println!("provider keys given with --key-env must be in the service's environment too");
+    if exe.components().any(|c| c.as_os_str() == "target") {
+        println!(
+            "note: {} is a build-tree binary; `cargo clean` would break the service. Install it (`cargo install --path .`) and run `service install` again from there.",
+            exe.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
