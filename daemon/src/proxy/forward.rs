@@ -79,7 +79,9 @@ pub(crate) async fn handle(
     if tracker.summary.model.is_none() {
         tracker.summary.model = model::from_path(parts.uri.path());
     }
-    Ok(failover(&active, &parts, &mut source, tracker).await)
+    let mut response = failover(&active, &parts, &mut source, tracker).await;
+    response.body_mut().coalesce_small().await;
+    Ok(response)
 }
 
 /// Where each attempt's body comes from.

@@ -21,7 +21,14 @@ use super::report::Tracker;
 pub(crate) struct ProxyBody {
     inner: Inner,
     tracker: Tracker,
+    /// A frame already polled by [`ProxyBody::coalesce_small`], handed out first.
+    ready: Option<Option<Result<Frame<Bytes>, BodyError>>>,
 }
+
+/// Responses of a known length up to this size wait for their first chunk
+/// before the headers go out, so both leave in one write: one wake-up of the
+/// client instead of two. Streams of unknown length (SSE) are never held.
+const COALESCE_LIMIT: u64 = 64 * 1024;
 
 enum Inner {
     Local(Option<Bytes>),
@@ -53,6 +60,22 @@ impl ProxyBody {
                 policy,
             },
             tracker,
+            ready: None,
+        }
+    }
+
+    /// For a small upstream body of known length, polls its first frame now
+    /// (the bytes normally arrived with the headers), so that hyper writes the
+    /// headers and the body together. The idle timeout still bounds the wait.
+    pub(crate) async fn coalesce_small(&mut self) {
+        let small = matches!(self.inner, Inner::Upstream { .. })
+            && self
+                .size_hint()
+                .exact()
+                .is_some_and(|n| n > 0 && n <= COALESCE_LIMIT);
+        if small && self.ready.is_none() {
+            let first = std::future::poll_fn(|cx| Pin::new(&mut *self).poll_frame(cx)).await;
+            self.ready = Some(first);
         }
     }
 }
@@ -70,6 +93,7 @@ pub(crate) fn json_error(
     let mut response = Response::new(ProxyBody {
         inner: Inner::Local(Some(Bytes::from(body))),
         tracker,
+        ready: None,
     });
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -88,6 +112,10 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
+        if let Some(ready) = this.ready.take() {
+            // Already counted when it was polled.
+            return Poll::Ready(ready);
+        }
         let polled = match &mut this.inner {
             Inner::Local(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Inner::Upstream {
@@ -133,6 +161,9 @@ impl Body for ProxyBody {
     }
 
     fn is_end_stream(&self) -> bool {
+        if let Some(ready) = &self.ready {
+            return ready.is_none();
+        }
         match &self.inner {
             Inner::Local(data) => data.is_none(),
             Inner::Upstream { body, .. } => body.is_end_stream(),
@@ -140,11 +171,21 @@ impl Body for ProxyBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
+        let rest = match &self.inner {
             Inner::Local(Some(data)) => SizeHint::with_exact(data.len() as u64),
             Inner::Local(None) => SizeHint::with_exact(0),
             Inner::Upstream { body, .. } => body.size_hint(),
+        };
+        let held = match &self.ready {
+            Some(Some(Ok(frame))) => frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => 0,
+        };
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower() + held);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + held);
         }
+        hint
     }
 }
 
