@@ -97,7 +97,11 @@ async fn serve(app: App) -> Result<(), WorkerError> {
         proxies.push(std::sync::Arc::new(proxy));
     }
     let stats: Vec<_> = proxies.iter().map(|p| p.stats()).collect();
-    let (reports_tx, mut reports) = mpsc::channel(1024);
+    // Nobody waits on this queue: it fills up to a beat's worth and is emptied
+    // at each heartbeat, so a finished request never wakes this task or
+    // another thread; once full, summaries are dropped (the counters still
+    // count every request).
+    let (reports_tx, mut reports) = mpsc::channel(SUMMARIES_PER_BEAT);
     let drain = CancellationToken::new();
     let serving = serve_on_every_core(&proxies, listener, reports_tx, &drain).map_err(other)?;
     tokio::pin!(serving);
@@ -110,7 +114,6 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut sigterm = signal(SignalKind::terminate()).map_err(other)?;
     let mut control_open = true;
-    let mut recent: Vec<RequestLine> = Vec::with_capacity(SUMMARIES_PER_BEAT);
     loop {
         tokio::select! {
             result = &mut serving => return result.map_err(other),
@@ -135,19 +138,13 @@ async fn serve(app: App) -> Result<(), WorkerError> {
                     last_error: snap.last_error,
                 };
                 let mut batch = Ok(());
-                for line in recent.drain(..) {
+                while let Ok(report) = reports.try_recv() {
+                    let line = summary_line(report);
                     batch = batch.and(control.feed(WorkerMessage::Finished(line)).await);
                 }
                 if control_open && (batch.is_err() || control.send(beat).await.is_err()) {
                     control_open = false;
                     drain.cancel();
-                }
-            }
-            Some(report) = reports.recv() => {
-                // Summaries ride along with the next heartbeat, a bounded
-                // number per beat: no per-request wake-up of the daemon.
-                if recent.len() < SUMMARIES_PER_BEAT {
-                    recent.push(summary_line(report));
                 }
             }
             msg = control.next(), if control_open => match msg {
