@@ -97,13 +97,26 @@ pub fn process_alive(pid: u32) -> bool {
 }
 
 fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let after = stat.get(stat.rfind(')')? + 2..)?;
-            after.chars().next()
-        })
+    stat_after_name(pid)
+        .and_then(|fields| fields.chars().next())
         .is_some_and(|state| state == 'Z' || state == 'X')
+}
+
+/// The process start time (clock ticks after boot), which with the pid proves
+/// a process is the one we started. Linux only.
+pub fn start_time(pid: u32) -> Option<u64> {
+    stat_after_name(pid)?
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+/// `/proc/PID/stat` from the field after the command name on (the name may
+/// hold spaces and parentheses, so it ends at the last ')').
+fn stat_after_name(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat.get(stat.rfind(')')? + 2..)?.to_owned())
 }
 
 /// Sends `signal` to `pid`, ignoring a process that is already gone.

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LengthDelimitedCodecError};
 
 /// The largest payload either side accepts: 1 MiB.
 pub const MAX_FRAME: usize = 1 << 20;
@@ -15,8 +15,8 @@ pub const MAX_FRAME: usize = 1 << 20;
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
-    TooLarge(usize),
+    #[error("frame exceeds the {MAX_FRAME}-byte limit")]
+    TooLarge,
     #[error("undecodable frame: {0}")]
     Undecodable(#[from] postcard::Error),
     #[error(transparent)]
@@ -25,9 +25,13 @@ pub enum FrameError {
 
 impl From<io::Error> for FrameError {
     fn from(err: io::Error) -> Self {
-        // LengthDelimitedCodec reports an oversized prefix as InvalidData.
-        if err.kind() == io::ErrorKind::InvalidData && err.to_string().contains("frame size") {
-            FrameError::TooLarge(MAX_FRAME + 1)
+        // LengthDelimitedCodec reports an oversized prefix as an io::Error
+        // wrapping its own error type.
+        let too_large = err
+            .get_ref()
+            .is_some_and(|inner| inner.is::<LengthDelimitedCodecError>());
+        if too_large {
+            FrameError::TooLarge
         } else {
             FrameError::Io(err)
         }
@@ -105,7 +109,7 @@ impl<In, Out: Serialize> FrameCodec<In, Out> {
     fn encode_ref(&mut self, item: &Out, dst: &mut BytesMut) -> Result<(), FrameError> {
         let payload = postcard::to_stdvec(item)?;
         if payload.len() > MAX_FRAME {
-            return Err(FrameError::TooLarge(payload.len()));
+            return Err(FrameError::TooLarge);
         }
         self.frames.encode(Bytes::from(payload), dst)?;
         Ok(())
@@ -144,7 +148,7 @@ mod tests {
         let mut codec = Codec::new();
         let mut buf = BytesMut::from(&(2u32 << 30).to_le_bytes()[..]);
         let err = codec.decode(&mut buf).unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge(_)), "{err}");
+        assert!(matches!(err, FrameError::TooLarge), "{err}");
         assert!(buf.capacity() < MAX_FRAME);
     }
 

@@ -155,15 +155,7 @@ impl Body for UpstreamBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             UpstreamBody::Replay { remaining, .. } => SizeHint::with_exact(*remaining),
-            UpstreamBody::Stream(s) => {
-                let inner = s.rest.size_hint();
-                let mut hint = SizeHint::new();
-                hint.set_lower(inner.lower() + s.prefix_len);
-                if let Some(upper) = inner.upper() {
-                    hint.set_upper(upper + s.prefix_len);
-                }
-                hint
-            }
+            UpstreamBody::Stream(s) => grow(s.rest.size_hint(), s.prefix_len),
         }
     }
 }
@@ -203,4 +195,14 @@ impl Streaming {
             }
         }
     }
+}
+
+/// `hint` plus `extra` bytes held in front of the body it describes.
+pub(crate) fn grow(hint: SizeHint, extra: u64) -> SizeHint {
+    let mut grown = SizeHint::new();
+    grown.set_lower(hint.lower() + extra);
+    if let Some(upper) = hint.upper() {
+        grown.set_upper(upper + extra);
+    }
+    grown
 }

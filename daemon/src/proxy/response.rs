@@ -180,12 +180,7 @@ impl Body for ProxyBody {
             Some(Some(Ok(frame))) => frame.data_ref().map_or(0, |d| d.len() as u64),
             _ => 0,
         };
-        let mut hint = SizeHint::new();
-        hint.set_lower(rest.lower() + held);
-        if let Some(upper) = rest.upper() {
-            hint.set_upper(upper + held);
-        }
-        hint
+        super::request::grow(rest, held)
     }
 }
 

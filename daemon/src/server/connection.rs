@@ -134,7 +134,7 @@ pub(super) async fn serve(
 
 async fn bad_frame(framed: &mut ServerFramed, err: FrameError) {
     let msg = match err {
-        FrameError::TooLarge(_) => format!(
+        FrameError::TooLarge => format!(
             "frame refused: larger than the {} byte limit (is this a Switchyard client?)",
             crate::protocol::MAX_FRAME
         ),

@@ -12,7 +12,6 @@ pub struct AppRow {
     pub enabled: bool,
     pub port: u16,
     pub takeover: bool,
-    pub active_provider: Option<String>,
     /// Supervision overrides as JSON (see `Policy::with_overrides`).
     pub policy: Option<String>,
 }
@@ -21,9 +20,7 @@ impl Store {
     /// Every known app, in [`App::ALL`] order.
     pub async fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
         self.call(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT app, enabled, port, takeover, active_provider, policy FROM apps",
-            )?;
+            let mut stmt = conn.prepare("SELECT app, enabled, port, takeover, policy FROM apps")?;
             let rows = stmt.query_map([], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
@@ -31,12 +28,11 @@ impl Store {
                     row.get::<_, u16>(2)?,
                     row.get::<_, bool>(3)?,
                     row.get::<_, Option<String>>(4)?,
-                    row.get::<_, Option<String>>(5)?,
                 ))
             })?;
             let mut apps = Vec::new();
             for row in rows {
-                let (name, enabled, port, takeover, active_provider, policy) = row?;
+                let (name, enabled, port, takeover, policy) = row?;
                 // Rows for apps this version does not know are kept, not shown.
                 if let Ok(app) = name.parse::<App>() {
                     apps.push(AppRow {
@@ -44,7 +40,6 @@ impl Store {
                         enabled,
                         port,
                         takeover,
-                        active_provider,
                         policy,
                     });
                 }
@@ -76,21 +71,6 @@ impl Store {
             conn.execute(
                 "UPDATE apps SET port = ?2 WHERE app = ?1",
                 params![app.name(), port],
-            )
-            .map(drop)
-        })
-        .await
-    }
-
-    pub async fn set_active_provider(
-        &self,
-        app: App,
-        provider: Option<String>,
-    ) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            conn.execute(
-                "UPDATE apps SET active_provider = ?2 WHERE app = ?1",
-                params![app.name(), provider],
             )
             .map(drop)
         })

@@ -73,16 +73,4 @@ impl Store {
         })
         .await
     }
-
-    /// How many runs of `app` ended with `reason` (for tests and `doctor`).
-    pub async fn count_runs(&self, app: App, reason: &'static str) -> Result<u64, StoreError> {
-        self.call(move |conn| {
-            conn.query_row(
-                "SELECT count(*) FROM runs WHERE app = ?1 AND reason = ?2",
-                params![app.name(), reason],
-                |row| row.get(0),
-            )
-        })
-        .await
-    }
 }

@@ -115,16 +115,7 @@ async fn forward_stderr(app: App, pid: u32, stderr: ChildStderr) -> Vec<String> 
     tail.into()
 }
 
-pub use crate::lock::signal;
-
-/// The process start time (clock ticks after boot), which with the pid proves
-/// a process is the one we started. Linux only.
-pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: count after the last ')'.
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split_whitespace().nth(19)?.parse().ok()
-}
+pub use crate::lock::{signal, start_time};
 
 #[cfg(test)]
 mod tests {

@@ -31,10 +31,6 @@ type Control = Framed<tokio::net::UnixStream, FrameCodec<WorkerMessage, DaemonTo
 /// What the client asked for, as its answer says it: "enabled", "restarted", "moved".
 type Verb = &'static str;
 
-/// At most this many request summaries per second per app reach subscribers;
-/// the traffic counters still count every request.
-const REQUEST_EVENTS_PER_SEC: u32 = 20;
-
 struct Worker {
     child: tokio::process::Child,
     pid: u32,
@@ -84,7 +80,6 @@ pub(super) struct AppTask {
     last_traffic: Traffic,
     last_breakers: Vec<BreakerStatus>,
     health: Health,
-    request_window: (Instant, u32),
 }
 
 impl AppTask {
@@ -115,7 +110,6 @@ impl AppTask {
             last_traffic: Traffic::default(),
             last_breakers: Vec::new(),
             health: Health::Unknown,
-            request_window: (Instant::now(), 0),
         }
     }
 

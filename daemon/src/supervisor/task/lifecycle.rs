@@ -113,20 +113,12 @@ impl AppTask {
             WorkerMessage::Heartbeat {
                 traffic, breakers, ..
             } => self.on_heartbeat(traffic, breakers),
-            WorkerMessage::Finished(request) => {
-                let (start, count) = &mut self.request_window;
-                if start.elapsed() >= Duration::from_secs(1) {
-                    *start = Instant::now();
-                    *count = 0;
-                }
-                if *count < REQUEST_EVENTS_PER_SEC {
-                    *count += 1;
-                    self.emit(EventKind::RequestFinished {
-                        app: self.app,
-                        request,
-                    });
-                }
-            }
+            // Already bounded by the worker (a beat-sized queue, see
+            // `worker::SUMMARIES_PER_BEAT`): at most 20 a second per app.
+            WorkerMessage::Finished(request) => self.emit(EventKind::RequestFinished {
+                app: self.app,
+                request,
+            }),
         }
     }
 
