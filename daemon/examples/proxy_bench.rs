@@ -13,8 +13,11 @@
 //! (nginx) can be pointed at it; `--nginx-port` then measures that proxy too, with
 //! the same paths (`/json`, `/sse`). `--worker-port` measures a real Switchyard
 //! worker process (started by the daemon, routed to this upstream) the same way,
-//! and `--hold N --hold-pid PID` opens N long-lived streams through the worker
-//! and reports the growth of that process's RSS per open stream.
+//! and `--hold N --worker-pid PID` opens N long-lived streams through the worker
+//! and reports the growth of that process's RSS per open stream. With
+//! `--worker-pid` and `--nginx-pids P,P` each cell also shows the CPU time the
+//! proxy process(es) spent per request (from `/proc/PID/task/*/schedstat`).
+//! `--only worker,nginx`, `--concurrency 1,64` and `--no-sse` narrow a run while tuning.
 //! `tests/benches/proxy.sh` sets all of that up and prints the table.
 
 use std::convert::Infallible;
@@ -62,7 +65,16 @@ struct Args {
     nginx_port: Option<u16>,
     worker_port: Option<u16>,
     hold: usize,
-    hold_pid: Option<u32>,
+    worker_pid: Option<u32>,
+    nginx_pids: Vec<u32>,
+    /// Only these targets (by name prefix) and concurrencies; everything when empty.
+    only: Vec<String>,
+    /// Extra targets, `NAME=PORT[@PID,PID]` (A/B runs of two builds).
+    extra: Vec<(String, u16, Vec<u32>)>,
+    concurrency: Vec<usize>,
+    sse: bool,
+    /// Times the whole table is measured, cells interleaved (A/B on a noisy machine).
+    rounds: usize,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -72,7 +84,13 @@ fn parse_args() -> Result<Args, BoxError> {
         nginx_port: None,
         worker_port: None,
         hold: 0,
-        hold_pid: None,
+        worker_pid: None,
+        nginx_pids: Vec::new(),
+        only: Vec::new(),
+        extra: Vec::new(),
+        concurrency: CONCURRENCY.to_vec(),
+        sse: true,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -83,7 +101,35 @@ fn parse_args() -> Result<Args, BoxError> {
             "--nginx-port" => args.nginx_port = Some(value()?.parse()?),
             "--worker-port" => args.worker_port = Some(value()?.parse()?),
             "--hold" => args.hold = value()?.parse()?,
-            "--hold-pid" => args.hold_pid = Some(value()?.parse()?),
+            "--worker-pid" => args.worker_pid = Some(value()?.parse()?),
+            "--nginx-pids" => {
+                args.nginx_pids = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--only" => args.only = value()?.split(',').map(str::to_owned).collect(),
+            "--concurrency" => {
+                args.concurrency = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--no-sse" => args.sse = false,
+            "--rounds" => args.rounds = value()?.parse()?,
+            "--target" => {
+                let spec = value()?;
+                let (name, rest) = spec
+                    .split_once('=')
+                    .ok_or("--target takes NAME=PORT[@PIDS]")?;
+                let (port, pids) = rest.split_once('@').unwrap_or((rest, ""));
+                let pids = pids
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+                args.extra.push((name.to_owned(), port.parse()?, pids));
+            }
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -103,41 +149,76 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let upstream = start_upstream(args.upstream_port).await?;
     let (proxy_addr, shutdown) = start_proxy(upstream).await?;
 
-    let mut targets = vec![("direct", upstream), ("switchyard in-process", proxy_addr)];
+    let mut targets = vec![
+        Target::new("direct", upstream, Vec::new()),
+        Target::new("switchyard in-process", proxy_addr, Vec::new()),
+    ];
     if let Some(port) = args.worker_port {
-        targets.push((
-            "switchyard worker",
-            SocketAddr::from(([127, 0, 0, 1], port)),
-        ));
+        let pids = args.worker_pid.into_iter().collect();
+        targets.push(Target::new("switchyard worker", local(port), pids));
     }
     if let Some(port) = args.nginx_port {
-        targets.push(("nginx", SocketAddr::from(([127, 0, 0, 1], port))));
+        targets.push(Target::new("nginx", local(port), args.nginx_pids.clone()));
+    }
+    for (name, port, pids) in &args.extra {
+        let name: &'static str = Box::leak(name.clone().into_boxed_str());
+        targets.push(Target::new(name, local(*port), pids.clone()));
+    }
+    if !args.only.is_empty() {
+        targets.retain(|t| args.only.iter().any(|o| t.name.contains(o.as_str())));
     }
 
     println!("## Switchyard proxy benchmark\n");
     println!(
-        "{} CPU(s); {} per cell; small JSON GET over keep-alive HTTP/1.1; all on 127.0.0.1, load generator in the same process.\n",
+        "{} CPU(s); {} per cell; small JSON GET over keep-alive HTTP/1.1; all on 127.0.0.1, load generator in the same process. CPU µs/req: time the proxy's processes spent on a CPU per request (blank where not measured).\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         humantime(args.duration)
     );
-    println!("| target | concurrency | requests | errors | req/s | p50 ms | p99 ms |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for &concurrency in &CONCURRENCY {
-        for &(name, addr) in &targets {
-            // Short warm-up so connection setup is not part of the measurement.
-            load(addr, concurrency, Duration::from_millis(200)).await;
-            let cell = load(addr, concurrency, args.duration).await;
+    println!("| target | concurrency | requests | errors | req/s | p50 ms | p99 ms | CPU µs/req |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    // Per (target index, concurrency): every round's cell.
+    let mut rounds: Vec<((usize, usize), Vec<CellFigures>)> = Vec::new();
+    for round in 0..args.rounds {
+        for &concurrency in &args.concurrency {
+            // Rotate the order each round: on this kind of machine the cell
+            // measured right after another differs, whichever it is.
+            for i in 0..targets.len() {
+                let index = (i + round) % targets.len();
+                let target = &targets[index];
+                let cell = measure(target, concurrency, args.duration).await;
+                let key = (index, concurrency);
+                match rounds.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, seen)) => seen.push(cell),
+                    None => rounds.push((key, vec![cell])),
+                }
+            }
+        }
+    }
+    if args.rounds > 1 {
+        println!("\nMedians over {} rounds:\n", args.rounds);
+        println!("| target | concurrency | req/s | p50 ms | CPU µs/req |");
+        println!("|---|---:|---:|---:|---:|");
+        rounds.sort_by_key(|((index, concurrency), _)| (*concurrency, *index));
+        for ((index, concurrency), seen) in &rounds {
+            let median = |i: usize| {
+                let mut v: Vec<f64> = seen.iter().map(|c| c[i]).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
             println!(
-                "| {name} | {concurrency} | {} | {} | {:.0} | {:.3} | {:.3} |",
-                cell.latencies_us.len(),
-                cell.errors,
-                cell.latencies_us.len() as f64 / cell.elapsed.as_secs_f64(),
-                percentile(&cell.latencies_us, 50) as f64 / 1000.0,
-                percentile(&cell.latencies_us, 99) as f64 / 1000.0,
+                "| {} | {concurrency} | {:.0} | {:.3} | {:.1} |",
+                targets[*index].name,
+                median(0),
+                median(1) / 1000.0,
+                median(2),
             );
         }
     }
 
+    if !args.sse {
+        shutdown.cancel();
+        return Ok(());
+    }
     println!(
         "\nSSE: {SSE_STREAMS} concurrent streams x {SSE_EVENTS} events, one every {} ms; delay = upstream write to client receipt.\n",
         SSE_GAP.as_millis()
@@ -145,7 +226,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
     println!("| target | events | p50 µs | p99 µs | added p50 µs | added p99 µs |");
     println!("|---|---:|---:|---:|---:|---:|");
     let mut baseline = None;
-    for &(name, addr) in &targets {
+    for target in &targets {
+        let (name, addr) = (target.name, target.addr);
         let mut delays = sse(addr).await;
         delays.sort_unstable();
         let (p50, p99) = (percentile(&delays, 50), percentile(&delays, 99));
@@ -157,11 +239,76 @@ async fn run(args: Args) -> Result<(), BoxError> {
             i64::from(p99) - i64::from(b99),
         );
     }
-    if let (Some(port), Some(pid), true) = (args.worker_port, args.hold_pid, args.hold > 0) {
-        hold_streams(SocketAddr::from(([127, 0, 0, 1], port)), pid, args.hold).await?;
+    if let (Some(port), Some(pid), true) = (args.worker_port, args.worker_pid, args.hold > 0) {
+        hold_streams(local(port), pid, args.hold).await?;
     }
     shutdown.cancel();
     Ok(())
+}
+
+/// One cell's req/s, p50 µs and CPU µs/req (NaN when not measured).
+type CellFigures = [f64; 3];
+
+/// One cell: warm up, load, print a row.
+async fn measure(target: &Target, concurrency: usize, duration: Duration) -> CellFigures {
+    // Short warm-up so connection setup is not part of the measurement.
+    load(target.addr, concurrency, Duration::from_millis(200)).await;
+    let cpu_before = cpu_ns(&target.pids);
+    let cell = load(target.addr, concurrency, duration).await;
+    let done = cell.latencies_us.len();
+    let cpu = match (cpu_before, cpu_ns(&target.pids)) {
+        (Some(before), Some(after)) if done > 0 => {
+            after.saturating_sub(before) as f64 / 1000.0 / done as f64
+        }
+        _ => f64::NAN,
+    };
+    let rate = done as f64 / cell.elapsed.as_secs_f64();
+    let p50 = f64::from(percentile(&cell.latencies_us, 50));
+    println!(
+        "| {} | {concurrency} | {done} | {} | {rate:.0} | {:.3} | {:.3} | {} |",
+        target.name,
+        cell.errors,
+        p50 / 1000.0,
+        f64::from(percentile(&cell.latencies_us, 99)) / 1000.0,
+        if cpu.is_nan() {
+            String::new()
+        } else {
+            format!("{cpu:.1}")
+        },
+    );
+    [rate, p50, cpu]
+}
+
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    /// Processes whose CPU time is charged to this target (empty: not measured).
+    pids: Vec<u32>,
+}
+
+impl Target {
+    fn new(name: &'static str, addr: SocketAddr, pids: Vec<u32>) -> Self {
+        Target { name, addr, pids }
+    }
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Nanoseconds the processes' threads have spent on a CPU, or `None` if not measured.
+fn cpu_ns(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    let mut total = 0;
+    for pid in pids {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+    }
+    Some(total)
 }
 
 fn rss_kib(pid: u32) -> Result<u64, BoxError> {

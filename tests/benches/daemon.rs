@@ -21,6 +21,9 @@ fn main() {
     if let Ok(path) = std::env::var(ECHO_ENV) {
         return serve_echo(&path);
     }
+    if let Ok(path) = std::env::var(ASYNC_ECHO_ENV) {
+        return serve_echo_async(&path);
+    }
     let mut rows: Vec<(String, String)> = Vec::new();
     rows.push((
         "cold `daemon start` until it answers (10 runs)".into(),
@@ -43,6 +46,10 @@ fn main() {
     rows.push((
         "raw Unix-socket ping-pong, echo in another process (floor)".into(),
         fmt(&rt.floor),
+    ));
+    rows.push((
+        "raw Unix-socket ping-pong, echo on a tokio event loop in another process".into(),
+        fmt(&rt.async_floor),
     ));
     rows.push((
         "`Ping` round trip, blocking raw-frame client".into(),
@@ -121,6 +128,7 @@ fn cold_start() -> String {
 /// the same machine (this VM's wake-up latency drifts by 10× within a minute).
 struct RoundTrips {
     floor: Vec<Duration>,
+    async_floor: Vec<Duration>,
     blocking: Vec<Duration>,
     ping: Vec<Duration>,
     status: Vec<Duration>,
@@ -132,17 +140,9 @@ async fn interleaved_round_trips(paths: &Paths) -> RoundTrips {
     use switchyard_daemon::protocol::{ClientMessage, PROTOCOL_VERSION};
     // The floor: 16-byte ping-pong with an echo in another process, as the
     // daemon is.
-    let echo_path = paths.run_dir.join("echo.sock");
-    let mut echo = Command::new(std::env::current_exe().expect("exe"))
-        .env(ECHO_ENV, &echo_path)
-        .spawn()
-        .expect("spawn echo");
-    let mut raw = loop {
-        match UnixStream::connect(&echo_path) {
-            Ok(stream) => break stream,
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
+    let (mut echo, mut raw) = start_echo(ECHO_ENV, &paths.run_dir.join("echo.sock"));
+    let (mut async_echo, mut async_raw) =
+        start_echo(ASYNC_ECHO_ENV, &paths.run_dir.join("async-echo.sock"));
     let mut daemon = UnixStream::connect(paths.socket()).expect("connect");
     let frame = |msg: &ClientMessage| {
         let payload = postcard::to_stdvec(msg).expect("encode");
@@ -171,6 +171,7 @@ async fn interleaved_round_trips(paths: &Paths) -> RoundTrips {
     let per = ROUND_TRIPS / BATCHES;
     let mut out = RoundTrips {
         floor: Vec::new(),
+        async_floor: Vec::new(),
         blocking: Vec::new(),
         ping: Vec::new(),
         status: Vec::new(),
@@ -182,6 +183,12 @@ async fn interleaved_round_trips(paths: &Paths) -> RoundTrips {
             raw.write_all(&buf.clone()).expect("write");
             raw.read_exact(&mut buf).expect("read");
             out.floor.push(t.elapsed());
+        }
+        for _ in 0..per {
+            let t = Instant::now();
+            async_raw.write_all(&buf.clone()).expect("write");
+            async_raw.read_exact(&mut buf).expect("read");
+            out.async_floor.push(t.elapsed());
         }
         for _ in 0..per {
             let t = Instant::now();
@@ -200,13 +207,52 @@ async fn interleaved_round_trips(paths: &Paths) -> RoundTrips {
             }
         }
     }
-    drop(raw);
-    let _ = echo.wait();
+    drop((raw, async_raw));
+    let _ = (echo.wait(), async_echo.wait());
     out
+}
+
+/// Spawns this bench again as an echo server (`mode` picks which) and connects.
+fn start_echo(mode: &str, path: &std::path::Path) -> (std::process::Child, UnixStream) {
+    let child = Command::new(std::env::current_exe().expect("exe"))
+        .env(mode, path)
+        .spawn()
+        .expect("spawn echo");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match UnixStream::connect(path) {
+            Ok(stream) => return (child, stream),
+            Err(e) if Instant::now() > deadline => panic!("echo never listened: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
 }
 
 /// Set for the child that serves as the echo end of the floor measurement.
 const ECHO_ENV: &str = "SWITCHYARD_BENCH_ECHO";
+
+/// Set for the child that echoes from a single-threaded tokio runtime, the way
+/// the daemon serves: the floor for any epoll-based server.
+const ASYNC_ECHO_ENV: &str = "SWITCHYARD_BENCH_ASYNC_ECHO";
+
+fn serve_echo_async(path: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    runtime.block_on(async {
+        let Ok(listener) = tokio::net::UnixListener::bind(path) else {
+            return;
+        };
+        if let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 16];
+            while stream.read_exact(&mut buf).await.is_ok() && stream.write_all(&buf).await.is_ok()
+            {
+            }
+        }
+    });
+}
 
 fn serve_echo(path: &str) {
     let Ok(listener) = std::os::unix::net::UnixListener::bind(path) else {

@@ -5,7 +5,8 @@
 # as a keep-alive reverse proxy to the same upstream. Then RSS per open stream
 # with 1,000 streams held through the worker. Everything stays on 127.0.0.1.
 #
-#   bash tests/benches/proxy.sh [--duration-ms 3000]
+#   bash tests/benches/proxy.sh [--duration-ms 3000] [--only worker,nginx]
+#       [--concurrency 1,64] [--no-sse] [--hold 0]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,9 +15,10 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release --quiet --bin switchyard
+# SWITCHYARD_BIN measures another build (say, one with frame pointers for perf).
+BIN=${SWITCHYARD_BIN:-$PWD/target/release/switchyard}
+[ -n "${SWITCHYARD_BIN:-}" ] || cargo build --release --quiet --bin switchyard
 cargo build --release --quiet -p switchyard-daemon --example proxy_bench
-BIN=$PWD/target/release/switchyard
 BENCH=$PWD/target/release/examples/proxy_bench
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -27,6 +29,7 @@ export SWITCHYARD_HOME=$WORK/home
 cleanup() {
   "$NGINX" -p "$WORK/nginx" -c nginx.conf -s stop 2>/dev/null || true
   "$BIN" daemon stop >/dev/null 2>&1 || true
+  [ -z "${SWITCHYARD_BIN_B:-}" ] || SWITCHYARD_HOME=$WORK/home-b "$SWITCHYARD_BIN_B" daemon stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -39,7 +42,10 @@ error_log $WORK/nginx/logs/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream mock { server 127.0.0.1:$UPSTREAM; keepalive 256; }
+  # nginx closes a keep-alive connection after 1000 requests by default; the load
+  # generator would count each of those as an error.
+  keepalive_requests 100000000;
+  upstream mock { server 127.0.0.1:$UPSTREAM; keepalive 256; keepalive_requests 100000000; }
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location / {
@@ -52,6 +58,7 @@ http {
 }
 CONF
 "$NGINX" -p "$WORK/nginx" -c nginx.conf
+NGINX_WORKERS=$(pgrep -d, -P "$(cat "$WORK/nginx/nginx.pid")")
 
 "$BIN" daemon start >/dev/null
 ulimit -n 8192 2>/dev/null || true
@@ -60,5 +67,20 @@ ulimit -n 8192 2>/dev/null || true
 "$BIN" enable claude >/dev/null
 WORKER_PID=$("$BIN" status --json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["apps"] if a["app"]=="claude"][0]["pid"])')
 
+# SWITCHYARD_BIN_B adds a second daemon and worker from another build, measured
+# in the same run as "worker B" (A/B comparisons on a noisy machine).
+EXTRA=()
+if [ -n "${SWITCHYARD_BIN_B:-}" ]; then
+  B_PORT=$(free_port)
+  export SWITCHYARD_HOME=$WORK/home-b
+  "$SWITCHYARD_BIN_B" daemon start >/dev/null
+  "$SWITCHYARD_BIN_B" port claude "$B_PORT" >/dev/null
+  "$SWITCHYARD_BIN_B" provider add claude bench --base-url "http://127.0.0.1:$UPSTREAM" --priority -10 >/dev/null
+  "$SWITCHYARD_BIN_B" enable claude >/dev/null
+  B_PID=$("$SWITCHYARD_BIN_B" status --json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["apps"] if a["app"]=="claude"][0]["pid"])')
+  EXTRA=(--target "worker B=$B_PORT@$B_PID")
+  export SWITCHYARD_HOME=$WORK/home
+fi
+
 "$BENCH" --upstream-port "$UPSTREAM" --nginx-port "$NGINX_PORT" --worker-port "$WORKER_PORT" \
-  --hold 1000 --hold-pid "$WORKER_PID" "$@"
+  --hold 1000 --worker-pid "$WORKER_PID" --nginx-pids "$NGINX_WORKERS" "${EXTRA[@]}" "$@"

@@ -28,7 +28,7 @@ pub(crate) async fn handle(
     ctx: Arc<Ctx>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let mut tracker = Tracker::start(&ctx.counters, &ctx.reports, req.method(), req.uri().path());
+    let mut tracker = Tracker::start(&ctx.sink, req.method(), req.uri().path());
     if let Err(rejection) = ctx.guard.check(req.headers()) {
         let message = rejection.message(ctx.guard.port());
         tracker.fail(format!("refused: {message}"));
@@ -47,17 +47,21 @@ pub(crate) async fn handle(
     let idle = active.timeouts.idle;
     let mut source = match collect(body, active.max_buffered_body, idle, &mut tracker).await {
         Ok(Collected::Full(chunks)) => {
-            tracker.summary.model =
-                model::from_json_body(parts.headers.get(header::CONTENT_TYPE), &chunks);
+            if tracker.wanted() {
+                tracker.summary.model =
+                    model::from_json_body(parts.headers.get(header::CONTENT_TYPE), &chunks);
+            }
             BodySource::Replay(chunks)
         }
         Ok(Collected::Partial { prefix, rest }) => {
             // The model is usually the first field, so the held prefix is enough.
-            let content_type = parts.headers.get(header::CONTENT_TYPE);
-            tracker.summary.model = model::from_json_body(content_type, &prefix);
+            if tracker.wanted() {
+                let content_type = parts.headers.get(header::CONTENT_TYPE);
+                tracker.summary.model = model::from_json_body(content_type, &prefix);
+            }
             let seen = Arc::new(AtomicU64::new(0));
             tracker.streamed_in = Some(Arc::clone(&seen));
-            let counters = Arc::clone(&ctx.counters);
+            let counters = Arc::clone(&ctx.sink.counters);
             BodySource::Once(Some(UpstreamBody::stream(
                 prefix, rest, idle, counters, seen,
             )))
@@ -76,7 +80,7 @@ pub(crate) async fn handle(
             ));
         }
     };
-    if tracker.summary.model.is_none() {
+    if tracker.wanted() && tracker.summary.model.is_none() {
         tracker.summary.model = model::from_path(parts.uri.path());
     }
     let mut response = failover(&active, &parts, &mut source, tracker).await;
@@ -266,7 +270,9 @@ fn stream(
     // The client connection is HTTP/1.1 whatever the upstream spoke.
     parts.version = Version::HTTP_11;
     tracker.summary.status = parts.status.as_u16();
-    tracker.summary.provider = Some(provider.name.clone());
+    if tracker.wanted() {
+        tracker.summary.provider = Some(provider.name.clone());
+    }
     tracker.summary.ttfb = Some(tracker.started().elapsed());
     let body = ProxyBody::upstream(
         body,

@@ -119,8 +119,10 @@ impl Proxy {
     ) -> std::io::Result<()> {
         let port = listener.local_addr()?.port();
         let ctx = Arc::new(server::Ctx {
-            counters: Arc::clone(&self.counters),
-            reports,
+            sink: Arc::new(report::Sink {
+                counters: Arc::clone(&self.counters),
+                reports,
+            }),
             guard: Guard::new(port),
             active: self.active.subscribe(),
         });

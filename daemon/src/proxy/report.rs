@@ -1,6 +1,8 @@
 //! Per-request accounting: a [`Tracker`] follows each request from arrival until its
 //! response body ends (or is dropped), keeps the in-flight count honest, and sends
-//! one [`ProxyReport`] to the worker when the request is over.
+//! one [`ProxyReport`] to the worker when the request is over — if the worker's
+//! queue has room. The counters count every request; the summary is a sample, so a
+//! request that starts while the queue is full skips building one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,11 +42,22 @@ pub struct RequestSummary {
     pub error: Option<String>,
 }
 
+/// Where one serving thread's requests are accounted: its counters and the queue
+/// of summaries to the worker. One per `serve`, so per-request reference counting
+/// stays on this thread's cache lines.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) reports: mpsc::Sender<ProxyReport>,
+}
+
 /// Accounting for one request. Dropping it unfinished means the client went away.
 #[derive(Debug)]
 pub(crate) struct Tracker {
-    counters: Arc<Counters>,
-    reports: mpsc::Sender<ProxyReport>,
+    sink: Arc<Sink>,
+    /// Whether this request's summary will be sent (the queue had room when it
+    /// began); if not, the summary's strings are never built.
+    wanted: bool,
     start: Instant,
     pub(crate) summary: RequestSummary,
     /// Bytes of a request body streamed past the buffer cap, counted by the upstream
@@ -55,23 +68,24 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn start(
-        counters: &Arc<Counters>,
-        reports: &mpsc::Sender<ProxyReport>,
-        method: &http::Method,
-        path: &str,
-    ) -> Self {
-        counters.requests.fetch_add(1, Ordering::Relaxed);
-        counters.in_flight.fetch_add(1, Ordering::Relaxed);
-        Tracker {
-            counters: Arc::clone(counters),
-            reports: reports.clone(),
-            start: Instant::now(),
-            summary: RequestSummary {
+    pub(crate) fn start(sink: &Arc<Sink>, method: &http::Method, path: &str) -> Self {
+        sink.counters.requests.fetch_add(1, Ordering::Relaxed);
+        sink.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        let wanted = sink.reports.capacity() > 0;
+        let summary = if wanted {
+            RequestSummary {
                 method: method.as_str().to_owned(),
                 path: path.to_owned(),
                 ..RequestSummary::default()
-            },
+            }
+        } else {
+            RequestSummary::default()
+        };
+        Tracker {
+            sink: Arc::clone(sink),
+            wanted,
+            start: Instant::now(),
+            summary,
             streamed_in: None,
             counts_as_error: false,
             done: false,
@@ -83,7 +97,12 @@ impl Tracker {
     }
 
     pub(crate) fn counters(&self) -> &Counters {
-        &self.counters
+        &self.sink.counters
+    }
+
+    /// Whether the summary will be sent, so worth filling in (model, provider).
+    pub(crate) fn wanted(&self) -> bool {
+        self.wanted
     }
 
     /// Marks the request failed: it counts in `errors` and becomes the last error.
@@ -94,12 +113,12 @@ impl Tracker {
 
     pub(crate) fn add_bytes_in(&mut self, n: u64) {
         self.summary.bytes_in += n;
-        Counters::add(&self.counters.bytes_in, n);
+        Counters::add(&self.sink.counters.bytes_in, n);
     }
 
     pub(crate) fn add_bytes_out(&mut self, n: u64) {
         self.summary.bytes_out += n;
-        Counters::add(&self.counters.bytes_out, n);
+        Counters::add(&self.sink.counters.bytes_out, n);
     }
 
     /// Ends the request and reports it; later calls do nothing.
@@ -108,20 +127,24 @@ impl Tracker {
             return;
         }
         let mut summary = std::mem::take(&mut self.summary);
+        let counters = &self.sink.counters;
+        counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.counts_as_error {
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            if let Some(error) = &summary.error {
+                counters.set_last_error(error.clone());
+            }
+        }
+        if !self.wanted {
+            return;
+        }
         summary.latency = self.start.elapsed();
         if let Some(streamed) = &self.streamed_in {
             summary.bytes_in += streamed.load(Ordering::Relaxed);
         }
-        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if self.counts_as_error {
-            self.counters.errors.fetch_add(1, Ordering::Relaxed);
-            if let Some(error) = &summary.error {
-                self.counters.set_last_error(error.clone());
-            }
-        }
         // Never wait for the daemon on the data path: if its queue is full (or it is
         // gone) the summary is dropped; the counters above still account for it.
-        let _ = self.reports.try_send(ProxyReport::Finished(summary));
+        let _ = self.sink.reports.try_send(ProxyReport::Finished(summary));
     }
 }
 
@@ -143,11 +166,20 @@ impl Drop for Tracker {
 mod tests {
     use super::*;
 
+    fn sink(capacity: usize) -> (Arc<Sink>, Arc<Counters>, mpsc::Receiver<ProxyReport>) {
+        let counters = Arc::new(Counters::default());
+        let (reports, rx) = mpsc::channel(capacity);
+        let sink = Arc::new(Sink {
+            counters: Arc::clone(&counters),
+            reports,
+        });
+        (sink, counters, rx)
+    }
+
     #[test]
     fn drop_reports_a_disconnect_without_counting_an_error() {
-        let counters = Arc::new(Counters::default());
-        let (tx, mut rx) = mpsc::channel(4);
-        let tracker = Tracker::start(&counters, &tx, &http::Method::POST, "/v1/messages");
+        let (sink, counters, mut rx) = sink(4);
+        let tracker = Tracker::start(&sink, &http::Method::POST, "/v1/messages");
         assert_eq!(counters.in_flight.load(Ordering::Relaxed), 1);
         drop(tracker);
         assert_eq!(counters.in_flight.load(Ordering::Relaxed), 0);
@@ -164,14 +196,22 @@ mod tests {
 
     #[test]
     fn failures_count_and_full_queues_do_not_block() {
-        let counters = Arc::new(Counters::default());
-        let (tx, _rx) = mpsc::channel(1);
+        let (sink, counters, mut rx) = sink(1);
         for _ in 0..3 {
-            let mut t = Tracker::start(&counters, &tx, &http::Method::GET, "/");
+            let mut t = Tracker::start(&sink, &http::Method::GET, "/");
             t.fail("boom".into());
             t.finish();
         }
         assert_eq!(counters.errors.load(Ordering::Relaxed), 3);
         assert_eq!(counters.requests.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.in_flight.load(Ordering::Relaxed), 0);
+        // The first request found room; the others skipped their summaries.
+        assert!(
+            rx.try_recv()
+                .is_ok_and(|ProxyReport::Finished(s)| s.path == "/")
+        );
+        assert!(rx.try_recv().is_err());
+        let t = Tracker::start(&sink, &http::Method::GET, "/again");
+        assert!(t.wanted(), "room again once the queue was emptied");
     }
 }

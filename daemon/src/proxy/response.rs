@@ -35,8 +35,10 @@ enum Inner {
     Upstream {
         body: Incoming,
         idle: Duration,
-        /// One timer per response, pushed forward on every chunk.
-        deadline: Pin<Box<Sleep>>,
+        /// One timer per response, armed the first time the upstream makes us
+        /// wait and pushed forward on every chunk after that. A response that
+        /// arrives whole (most small ones) never touches the timer wheel.
+        deadline: Option<Pin<Box<Sleep>>>,
         /// A stream that breaks mid-way counts against its provider's breaker.
         breaker: Arc<Breaker>,
         policy: BreakerPolicy,
@@ -55,7 +57,7 @@ impl ProxyBody {
             inner: Inner::Upstream {
                 body,
                 idle,
-                deadline: Box::pin(tokio::time::sleep(idle)),
+                deadline: None,
                 breaker,
                 policy,
             },
@@ -127,15 +129,23 @@ impl Body for ProxyBody {
             } => {
                 let polled = match Pin::new(body).poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => {
-                        deadline.as_mut().reset(Instant::now() + *idle);
+                        if let Some(deadline) = deadline {
+                            deadline.as_mut().reset(Instant::now() + *idle);
+                        }
                         Poll::Ready(Some(Ok(frame)))
                     }
                     Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Upstream(e)))),
                     Poll::Ready(None) => Poll::Ready(None),
-                    Poll::Pending => match deadline.as_mut().poll(cx) {
-                        Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::IdleTimeout(*idle)))),
-                        Poll::Pending => Poll::Pending,
-                    },
+                    Poll::Pending => {
+                        let deadline =
+                            deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(*idle)));
+                        match deadline.as_mut().poll(cx) {
+                            Poll::Ready(()) => {
+                                Poll::Ready(Some(Err(BodyError::IdleTimeout(*idle))))
+                            }
+                            Poll::Pending => Poll::Pending,
+                        }
+                    }
                 };
                 if let Poll::Ready(Some(Err(_))) = &polled {
                     breaker.record_failure(policy, std::time::Instant::now());

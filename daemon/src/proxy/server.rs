@@ -1,35 +1,39 @@
 //! The client side: accept loop on the inherited listener, one HTTP/1.1 keep-alive
-//! connection task per client, and a graceful drain on shutdown (stop accepting, let
-//! in-flight responses finish, cut whatever is left at the deadline).
+//! connection task per client, idle connections closed, and a graceful drain on
+//! shutdown (stop accepting, let in-flight responses finish, cut whatever is left at
+//! the deadline).
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::forward;
 use super::guard::Guard;
 use super::provider::Active;
-use super::report::ProxyReport;
-use super::stats::Counters;
+use super::report::Sink;
 
 /// What every request handler needs, shared by all connections of one `serve`.
 pub(crate) struct Ctx {
-    pub(crate) counters: Arc<Counters>,
-    pub(crate) reports: mpsc::Sender<ProxyReport>,
+    pub(crate) sink: Arc<Sink>,
     pub(crate) guard: Guard,
     pub(crate) active: watch::Receiver<Arc<Active>>,
 }
 
-/// A client that opens a connection must send its request head within this time.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection on which no request began for a whole period of this length is
+/// closed (after the response in progress, if any): idle keep-alive connections
+/// and clients that never finish a request head go away within two periods.
+/// One timer per connection per period, rather than hyper's header-read timer,
+/// which is armed for every request and wakes the runtime's driver each time.
+const IDLE_PERIOD: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of descriptors) so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// After the drain deadline, how long to wait for cut connections to unwind.
@@ -44,7 +48,8 @@ pub(crate) async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // Replaced by the per-connection idle check below.
+        .header_read_timeout(None)
         .keep_alive(true);
     let connections = TaskTracker::new();
     let hard_stop = CancellationToken::new();
@@ -103,18 +108,34 @@ async fn connection(
     shutdown: CancellationToken,
     hard_stop: CancellationToken,
 ) {
-    let service = service_fn(move |req| forward::handle(Arc::clone(&ctx), req));
+    let started = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&started);
+    let service = service_fn(move |req| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        forward::handle(Arc::clone(&ctx), req)
+    });
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = shutdown.cancelled() => {
-            // Finish the response in progress (if any), then close; idle keep-alive
-            // connections close at once.
-            conn.as_mut().graceful_shutdown();
-            tokio::select! {
-                result = conn.as_mut() => result,
-                () = hard_stop.cancelled() => return,
+    let mut seen = 0;
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            () = tokio::time::sleep(IDLE_PERIOD) => {
+                let now = started.load(Ordering::Relaxed);
+                if std::mem::replace(&mut seen, now) == now {
+                    // Nothing began for a whole period: finish what is in
+                    // progress and close.
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            () = shutdown.cancelled() => {
+                // Finish the response in progress (if any), then close; idle
+                // keep-alive connections close at once.
+                conn.as_mut().graceful_shutdown();
+                tokio::select! {
+                    result = conn.as_mut() => break result,
+                    () = hard_stop.cancelled() => return,
+                }
             }
         }
     };
