@@ -1,6 +1,7 @@
 //! Daemon figures, printed as one markdown table (`cargo bench --bench daemon`):
 //! cold `daemon start` until it answers, request round trips beside a raw
-//! Unix-socket ping-pong measured in the same run, event latency from emit to
+//! Unix-socket ping-pong measured in the same run (as the scheduler places the
+//! processes, and pinned to one core and to two), event latency from emit to
 //! subscriber, idle RSS, and CPU time over 10 idle seconds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
@@ -42,24 +43,35 @@ fn main() {
         .build()
         .expect("rt");
 
-    let rt = runtime.block_on(interleaved_round_trips(&paths));
-    rows.push((
-        "raw Unix-socket ping-pong, echo in another process (floor)".into(),
-        fmt(&rt.floor),
-    ));
-    rows.push((
-        "raw Unix-socket ping-pong, echo on a tokio event loop in another process".into(),
-        fmt(&rt.async_floor),
-    ));
-    rows.push((
-        "`Ping` round trip, blocking raw-frame client".into(),
-        fmt(&rt.blocking),
-    ));
-    rows.push(("`Ping` round trip, async `Client`".into(), fmt(&rt.ping)));
-    rows.push((
-        "`Status` round trip, async `Client` (full snapshot)".into(),
-        fmt(&rt.status),
-    ));
+    for (placement, rt) in runtime.block_on(interleaved_round_trips(&paths, pid)) {
+        let where_ = placement.label();
+        let floor = median(&rt.floor);
+        let ratio = |series: &[Duration]| {
+            format!("{}, {:.1}× the floor", fmt(series), median(series) / floor)
+        };
+        rows.push((
+            format!(
+                "raw Unix-socket ping-pong, blocking echo in another process (floor), {where_}"
+            ),
+            fmt(&rt.floor),
+        ));
+        rows.push((
+            format!("raw Unix-socket ping-pong, echo on a tokio event loop, {where_}"),
+            ratio(&rt.async_floor),
+        ));
+        rows.push((
+            format!("`Ping` round trip, blocking raw-frame client, {where_}"),
+            ratio(&rt.blocking),
+        ));
+        rows.push((
+            format!("`Ping` round trip, async `Client`, {where_}"),
+            ratio(&rt.ping),
+        ));
+        rows.push((
+            format!("`Status` round trip (full snapshot), async `Client`, {where_}"),
+            ratio(&rt.status),
+        ));
+    }
     for subscribers in [1, 10, 100] {
         let lat = runtime.block_on(event_latency(&paths, subscribers));
         rows.push((
@@ -136,10 +148,62 @@ struct RoundTrips {
 
 const BATCHES: usize = 50;
 
-async fn interleaved_round_trips(paths: &Paths) -> RoundTrips {
+/// Where the client and the servers run during a round-trip series.
+///
+/// On a small VM, a server process that last ran on the other (idle) vCPU is
+/// woken there again, and every such wake-up costs an inter-processor
+/// interrupt (tens of µs here), while a server that happens to sit beside the
+/// client is woken on the spot. Which servers end up where depends on start
+/// order, not on the server (measured: started as a child of the bench, the
+/// daemon lands beside the client and the tokio echo does not). So the
+/// comparison is made with the placement fixed, both ways, besides as it falls.
+#[derive(Clone, Copy, PartialEq)]
+enum Placement {
+    AsScheduled,
+    SameCore,
+    AcrossCores,
+}
+
+impl Placement {
+    fn label(self) -> &'static str {
+        match self {
+            Placement::AsScheduled => "placed by the scheduler",
+            Placement::SameCore => "client and server pinned to one core",
+            Placement::AcrossCores => "client and server pinned to different cores",
+        }
+    }
+
+    /// Pins this thread (the client) and every thread of `servers`.
+    fn apply(self, servers: &[u32]) {
+        use nix::sched::{CpuSet, sched_setaffinity};
+        use nix::unistd::Pid;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let set = |cpus: &mut dyn Iterator<Item = usize>| {
+            let mut set = CpuSet::new();
+            for cpu in cpus {
+                set.set(cpu).expect("cpu index");
+            }
+            set
+        };
+        let (client, server) = match self {
+            Placement::AsScheduled => (set(&mut (0..cores)), set(&mut (0..cores))),
+            Placement::SameCore => (set(&mut (0..1)), set(&mut (0..1))),
+            Placement::AcrossCores => (set(&mut (0..1)), set(&mut (1..2))),
+        };
+        sched_setaffinity(Pid::from_raw(0), &client).expect("pin the client");
+        for pid in servers {
+            for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+                let tid: i32 = task.unwrap().file_name().to_str().unwrap().parse().unwrap();
+                sched_setaffinity(Pid::from_raw(tid), &server).expect("pin a server");
+            }
+        }
+    }
+}
+
+async fn interleaved_round_trips(paths: &Paths, daemon_pid: u32) -> Vec<(Placement, RoundTrips)> {
     use switchyard_daemon::protocol::{ClientMessage, PROTOCOL_VERSION};
     // The floor: 16-byte ping-pong with an echo in another process, as the
-    // daemon is.
+    // daemon is; once blocking, once on a tokio event loop as the daemon is.
     let (mut echo, mut raw) = start_echo(ECHO_ENV, &paths.run_dir.join("echo.sock"));
     let (mut async_echo, mut async_raw) =
         start_echo(ASYNC_ECHO_ENV, &paths.run_dir.join("async-echo.sock"));
@@ -168,48 +232,60 @@ async fn interleaved_round_trips(paths: &Paths) -> RoundTrips {
         request: Request::Ping,
     });
     let mut client = Client::connect(paths, "bench").await.expect("connect");
+    let servers = [echo.id(), async_echo.id(), daemon_pid];
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut placements = vec![Placement::AsScheduled, Placement::SameCore];
+    if cores > 1 {
+        placements.push(Placement::AcrossCores);
+    }
     let per = ROUND_TRIPS / BATCHES;
-    let mut out = RoundTrips {
-        floor: Vec::new(),
-        async_floor: Vec::new(),
-        blocking: Vec::new(),
-        ping: Vec::new(),
-        status: Vec::new(),
-    };
-    let mut buf = [0u8; 16];
-    for _ in 0..BATCHES {
-        for _ in 0..per {
-            let t = Instant::now();
-            raw.write_all(&buf.clone()).expect("write");
-            raw.read_exact(&mut buf).expect("read");
-            out.floor.push(t.elapsed());
-        }
-        for _ in 0..per {
-            let t = Instant::now();
-            async_raw.write_all(&buf.clone()).expect("write");
-            async_raw.read_exact(&mut buf).expect("read");
-            out.async_floor.push(t.elapsed());
-        }
-        for _ in 0..per {
-            let t = Instant::now();
-            daemon.write_all(&ping).expect("write");
-            read_frame(&mut daemon);
-            out.blocking.push(t.elapsed());
-        }
-        for (series, request) in [
-            (&mut out.ping, Request::Ping),
-            (&mut out.status, Request::Status),
-        ] {
+    let mut all = Vec::new();
+    for placement in placements {
+        placement.apply(&servers);
+        let mut out = RoundTrips {
+            floor: Vec::new(),
+            async_floor: Vec::new(),
+            blocking: Vec::new(),
+            ping: Vec::new(),
+            status: Vec::new(),
+        };
+        let mut buf = [0u8; 16];
+        for _ in 0..BATCHES {
             for _ in 0..per {
                 let t = Instant::now();
-                client.request(request.clone()).await.expect("request");
-                series.push(t.elapsed());
+                raw.write_all(&buf.clone()).expect("write");
+                raw.read_exact(&mut buf).expect("read");
+                out.floor.push(t.elapsed());
+            }
+            for _ in 0..per {
+                let t = Instant::now();
+                async_raw.write_all(&buf.clone()).expect("write");
+                async_raw.read_exact(&mut buf).expect("read");
+                out.async_floor.push(t.elapsed());
+            }
+            for _ in 0..per {
+                let t = Instant::now();
+                daemon.write_all(&ping).expect("write");
+                read_frame(&mut daemon);
+                out.blocking.push(t.elapsed());
+            }
+            for (series, request) in [
+                (&mut out.ping, Request::Ping),
+                (&mut out.status, Request::Status),
+            ] {
+                for _ in 0..per {
+                    let t = Instant::now();
+                    client.request(request.clone()).await.expect("request");
+                    series.push(t.elapsed());
+                }
             }
         }
+        all.push((placement, out));
     }
+    Placement::AsScheduled.apply(&servers);
     drop((raw, async_raw));
     let _ = (echo.wait(), async_echo.wait());
-    out
+    all
 }
 
 /// Spawns this bench again as an echo server (`mode` picks which) and connects.
@@ -421,6 +497,13 @@ fn idle_cpu(pid: u32, wall: Duration) -> (u64, Duration) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The median in µs.
+fn median(samples: &[Duration]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2].as_secs_f64() * 1e6
 }
 
 fn fmt(samples: &[Duration]) -> String {
