@@ -17,7 +17,9 @@
 //! and reports the growth of that process's RSS per open stream. With
 //! `--worker-pid` and `--nginx-pids P,P` each cell also shows the CPU time the
 //! proxy process(es) spent per request (from `/proc/PID/task/*/schedstat`).
-//! `--only worker,nginx`, `--concurrency 1,64` and `--no-sse` narrow a run while tuning.
+//! `--only worker,nginx`, `--concurrency 1,64` and `--no-sse` narrow a run while tuning;
+//! `--rounds N` repeats the table with the order rotated and prints medians;
+//! `--placement same-core|across-cores` pins the bench and the proxies.
 //! `tests/benches/proxy.sh` sets all of that up and prints the table.
 
 use std::convert::Infallible;
@@ -75,6 +77,20 @@ struct Args {
     sse: bool,
     /// Times the whole table is measured, cells interleaved (A/B on a noisy machine).
     rounds: usize,
+    placement: Placement,
+}
+
+/// Where the load generator (with the mock upstream) and the proxies run.
+/// On a small VM a process woken on an idle vCPU pays an inter-processor
+/// interrupt, one beside its waker does not, and which proxy lands where is
+/// luck; pinning gives every proxy the same placement.
+#[derive(Clone, Copy, PartialEq)]
+enum Placement {
+    AsScheduled,
+    /// Everything on core 0.
+    SameCore,
+    /// The bench on core 0, every proxy on core 1.
+    AcrossCores,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -91,6 +107,7 @@ fn parse_args() -> Result<Args, BoxError> {
         concurrency: CONCURRENCY.to_vec(),
         sse: true,
         rounds: 1,
+        placement: Placement::AsScheduled,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -117,6 +134,14 @@ fn parse_args() -> Result<Args, BoxError> {
             }
             "--no-sse" => args.sse = false,
             "--rounds" => args.rounds = value()?.parse()?,
+            "--placement" => {
+                args.placement = match value()?.as_str() {
+                    "scheduler" => Placement::AsScheduled,
+                    "same-core" => Placement::SameCore,
+                    "across-cores" => Placement::AcrossCores,
+                    other => return Err(format!("unknown placement {other}").into()),
+                }
+            }
             "--target" => {
                 let spec = value()?;
                 let (name, rest) = spec
@@ -168,11 +193,18 @@ async fn run(args: Args) -> Result<(), BoxError> {
         targets.retain(|t| args.only.iter().any(|o| t.name.contains(o.as_str())));
     }
 
+    let proxies: Vec<u32> = targets.iter().flat_map(|t| t.pids.clone()).collect();
+    pin(args.placement, &proxies)?;
     println!("## Switchyard proxy benchmark\n");
     println!(
-        "{} CPU(s); {} per cell; small JSON GET over keep-alive HTTP/1.1; all on 127.0.0.1, load generator in the same process. CPU µs/req: time the proxy's processes spent on a CPU per request (blank where not measured).\n",
+        "{} CPU(s); {} per cell; {}; small JSON GET over keep-alive HTTP/1.1; all on 127.0.0.1, load generator in the same process. CPU µs/req: time the proxy's processes spent on a CPU per request (blank where not measured).\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        humantime(args.duration)
+        humantime(args.duration),
+        match args.placement {
+            Placement::AsScheduled => "processes placed by the scheduler",
+            Placement::SameCore => "bench and proxies pinned to core 0",
+            Placement::AcrossCores => "bench pinned to core 0, proxies to core 1",
+        },
     );
     println!("| target | concurrency | requests | errors | req/s | p50 ms | p99 ms | CPU µs/req |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -309,6 +341,38 @@ fn cpu_ns(pids: &[u32]) -> Option<u64> {
         }
     }
     Some(total)
+}
+
+/// Pins every thread of this process and of `proxies` as `placement` says.
+fn pin(placement: Placement, proxies: &[u32]) -> Result<(), BoxError> {
+    use nix::sched::{CpuSet, sched_setaffinity};
+    use nix::unistd::Pid;
+    let one = |cpu: usize| -> Result<CpuSet, BoxError> {
+        let mut set = CpuSet::new();
+        set.set(cpu)?;
+        Ok(set)
+    };
+    let (bench, proxy) = match placement {
+        Placement::AsScheduled => return Ok(()),
+        Placement::SameCore => (one(0)?, one(0)?),
+        Placement::AcrossCores => (one(0)?, one(1)?),
+    };
+    let threads = |pid: u32| -> Result<Vec<i32>, BoxError> {
+        let mut tids = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            tids.push(task?.file_name().to_string_lossy().parse()?);
+        }
+        Ok(tids)
+    };
+    for tid in threads(std::process::id())? {
+        sched_setaffinity(Pid::from_raw(tid), &bench)?;
+    }
+    for &pid in proxies {
+        for tid in threads(pid)? {
+            sched_setaffinity(Pid::from_raw(tid), &proxy)?;
+        }
+    }
+    Ok(())
 }
 
 fn rss_kib(pid: u32) -> Result<u64, BoxError> {
