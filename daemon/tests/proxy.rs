@@ -54,6 +54,8 @@ struct Seen {
 struct Mock {
     addr: SocketAddr,
     hits: Arc<AtomicUsize>,
+    /// Connections accepted so far.
+    connections: Arc<AtomicUsize>,
     seen: mpsc::UnboundedReceiver<Seen>,
 }
 
@@ -64,6 +66,10 @@ impl Mock {
 
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     async fn next_seen(&mut self) -> Result<Seen, BoxError> {
@@ -85,8 +91,11 @@ where
     let (tx, seen) = mpsc::unbounded_channel();
     let f = Arc::new(f);
     let counter = Arc::clone(&hits);
+    let connections = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::clone(&connections);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
             let (f, tx, hits) = (Arc::clone(&f), tx.clone(), Arc::clone(&counter));
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
@@ -115,7 +124,12 @@ where
             });
         }
     });
-    Ok(Mock { addr, hits, seen })
+    Ok(Mock {
+        addr,
+        hits,
+        connections,
+        seen,
+    })
 }
 
 fn respond(status: u16, body: &'static str) -> Response<Full<Bytes>> {
@@ -284,7 +298,11 @@ async fn body_of(response: Response<Incoming>) -> Result<Bytes, BoxError> {
 }
 
 async fn get(h: &Harness, path: &str) -> Result<(StatusCode, Bytes), BoxError> {
-    let (response, _conn) = send(h.addr, request(h.addr, Method::GET, path, "")?).await?;
+    get_at(h.addr, path).await
+}
+
+async fn get_at(addr: SocketAddr, path: &str) -> Result<(StatusCode, Bytes), BoxError> {
+    let (response, _conn) = send(addr, request(addr, Method::GET, path, "")?).await?;
     let status = response.status();
     Ok((status, body_of(response).await?))
 }
@@ -434,6 +452,88 @@ async fn keep_alive_from_the_client_and_to_the_upstream() -> TestResult {
             h.next_summary().await?;
         }
         assert_eq!(up.hits(), 5);
+        assert_eq!(up.connections(), 1, "one upstream connection, reused");
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
+async fn concurrent_requests_get_their_own_upstream_connections_then_reuse_them() -> TestResult {
+    within(SCENARIO, async {
+        // Each answer waits until all four requests have arrived, so the four
+        // are in flight at once and need four upstream connections.
+        let arrived = Arc::new(tokio::sync::Barrier::new(4));
+        let up = mock(move |_| {
+            let arrived = Arc::clone(&arrived);
+            async move {
+                arrived.wait().await;
+                respond(200, "ok")
+            }
+        })
+        .await?;
+        let h = start(config(App::Claude, vec![provider("up", &up.url())])).await?;
+        for round in 1..=3 {
+            let mut requests = tokio::task::JoinSet::new();
+            for _ in 0..4 {
+                let addr = h.addr;
+                requests.spawn(async move { get_at(addr, "/ping").await });
+            }
+            while let Some(done) = requests.join_next().await {
+                assert_eq!(done??, (StatusCode::OK, Bytes::from("ok")));
+            }
+            assert_eq!(up.hits(), 4 * round);
+        }
+        // Later rounds found the first round's connections idle and reused
+        // them (a connection may still be finishing its last response when the
+        // next round starts, so allow one or two extra).
+        assert!(
+            (4..=6).contains(&up.connections()),
+            "{} upstream connections for 3 rounds of 4",
+            up.connections()
+        );
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_upstream_closed_is_replaced() -> TestResult {
+    within(SCENARIO, async {
+        // Each upstream connection answers one request with keep-alive, then
+        // the server closes it, as providers do with idle connections, and
+        // reports once the proxy has closed its end too.
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (closed_tx, mut closed) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let closed_tx = closed_tx.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                    let _ = stream.shutdown().await;
+                    wait_closed(&mut stream).await;
+                    let _ = closed_tx.send(());
+                });
+            }
+        });
+        let h = start(config(App::Claude, vec![provider("up", &url)])).await?;
+        for _ in 0..3 {
+            assert_eq!(get(&h, "/ping").await?, (StatusCode::OK, Bytes::from("ok")));
+            within(Duration::from_secs(5), closed.recv())
+                .await?
+                .ok_or("upstream gone")?;
+        }
         Ok(())
     })
     .await?

@@ -3,7 +3,9 @@
 //! (`HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`, decided per provider).
 //!
 //! Each provider gets a [`Route`] once per config. Routes share clients (and so
-//! connection pools) whenever they go the same way.
+//! connection pools) whenever they go the same way. Direct routes (the common
+//! case) use the lean pool in `pool.rs`; routes through an outbound proxy use
+//! hyper-util's client, which knows proxies.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,10 +24,10 @@ use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::error::chain;
+use super::pool::DirectPool;
 use super::request::UpstreamBody;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type DirectClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
 type ForwardClient = Client<ForwardConnector, UpstreamBody>;
 type TunnelClient = Client<HttpsConnector<Tunnel<HttpsConnector<HttpConnector>>>, UpstreamBody>;
 type SocksClient = Client<HttpsConnector<SocksV5<HttpConnector>>, UpstreamBody>;
@@ -33,7 +35,7 @@ type SocksClient = Client<HttpsConnector<SocksV5<HttpConnector>>, UpstreamBody>;
 /// How requests to one provider leave the machine.
 #[derive(Clone)]
 pub(crate) enum Route {
-    Direct(DirectClient),
+    Direct(Arc<DirectPool>),
     /// Plain-HTTP provider through an HTTP proxy: absolute-form requests to the proxy.
     Forward {
         client: ForwardClient,
@@ -54,7 +56,7 @@ impl Route {
         mut req: Request<UpstreamBody>,
     ) -> Result<Response<Incoming>, String> {
         let sent = match self {
-            Route::Direct(client) => client.request(req).await,
+            Route::Direct(pool) => return pool.send(req).await,
             Route::Forward { client, auth } => {
                 if let Some(auth) = auth {
                     req.headers_mut().insert(PROXY_AUTHORIZATION, auth.clone());
@@ -78,7 +80,7 @@ pub(crate) struct Upstream {
 
 struct Cache {
     connect_timeout: Duration,
-    direct: Option<DirectClient>,
+    direct: Option<Arc<DirectPool>>,
     /// Keyed by destination scheme and proxy URI; at most a handful of entries.
     proxied: Vec<(String, Route)>,
 }
@@ -105,10 +107,10 @@ impl Upstream {
             cache.proxied.clear();
         }
         let Some(intercept) = self.matcher.intercept(base) else {
-            let direct = cache
-                .direct
-                .get_or_insert_with(|| client(tls(http_connector(connect_timeout))));
-            return Route::Direct(direct.clone());
+            let direct = cache.direct.get_or_insert_with(|| {
+                Arc::new(DirectPool::new(tls(http_connector(connect_timeout))))
+            });
+            return Route::Direct(Arc::clone(direct));
         };
         let dst_https = base.scheme_str() == Some("https");
         let key = format!("{}|{}", base.scheme_str().unwrap_or(""), intercept.uri());

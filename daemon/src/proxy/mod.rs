@@ -5,7 +5,8 @@
 //!
 //! Map: `config` (what to do) → `provider` (validated runtime form) → `server`
 //! (accept loop, drain) → `forward` (one request: guard, body, failover) using
-//! `headers`, `guard`, `request`/`response` (bodies), `client` (upstream routes),
+//! `headers`, `guard`, `request`/`response` (bodies), `client` (upstream routes) and
+//! `pool` (direct upstream connections),
 //! `breaker`; `stats` and `report` are what the worker sends to the daemon.
 
 mod breaker;
@@ -16,6 +17,7 @@ mod forward;
 mod guard;
 mod headers;
 mod model;
+mod pool;
 mod provider;
 mod report;
 mod request;

@@ -45,6 +45,10 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
     drain_deadline: Duration,
 ) -> io::Result<()> {
+    // Every connection polls this token each time it wakes, and checking a token
+    // takes its node's lock: a node of this thread's own keeps the proxy threads
+    // from contending for one lock on every request.
+    let shutdown = shutdown.child_token();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -1,0 +1,162 @@
+//! Keep-alive upstream connections for providers reached directly (no outbound
+//! proxy): hyper's own HTTP/1.1 connection API and a small pool, kept by the one
+//! proxy thread that uses it.
+//!
+//! hyper-util's general-purpose client does more per request than this path
+//! needs (a pool keyed through a hash map, a checkout future racing a connect, a
+//! task spawned per request to return the connection once its body is done).
+//! Here a connection stays in the pool while it is busy, and a request takes the
+//! first one that is ready for another: one short scan under an uncontended lock.
+//! Routes through an outbound proxy keep hyper-util's client (`client.rs`).
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tower_service::Service;
+
+use super::error::chain;
+use super::request::UpstreamBody;
+
+/// A connection unused for this long is closed rather than reused (servers
+/// drop idle keep-alive connections on their own schedule; this keeps us from
+/// holding a peak's worth of sockets forever).
+const IDLE_LIMIT: Duration = Duration::from_secs(90);
+
+/// A reused connection can turn out to be closed by the server just as a
+/// request is handed to it; the request (not yet sent) is then retried on
+/// another connection, this many times at most.
+const STALE_RETRIES: usize = 3;
+
+pub(crate) struct DirectPool {
+    connector: HttpsConnector<HttpConnector>,
+    conns: Mutex<Vec<Pooled>>,
+}
+
+struct Pooled {
+    scheme: Scheme,
+    authority: Authority,
+    sender: SendRequest<UpstreamBody>,
+    last_used: Instant,
+}
+
+impl DirectPool {
+    pub(crate) fn new(connector: HttpsConnector<HttpConnector>) -> Self {
+        DirectPool {
+            connector,
+            conns: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Sends one request (absolute URI) on a pooled connection to its origin,
+    /// opening one if none is free. The error is rendered with its causes.
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, String> {
+        let uri = req.uri().clone();
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(format!("upstream URI {uri} has no scheme or host"));
+        };
+        *req.uri_mut() = origin_form(&uri);
+        let mut stale = 0;
+        loop {
+            let pooled = {
+                let mut conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
+                match ready(&mut conns, scheme, authority) {
+                    Some(conn) => Ok(conn.sender.try_send_request(req)),
+                    None => Err(req),
+                }
+            };
+            let (sending, reused) = match pooled {
+                Ok(sending) => (sending, true),
+                Err(req) => {
+                    let mut sender = self.connect(&uri).await?;
+                    let sending = sender.try_send_request(req);
+                    self.keep(scheme, authority, sender);
+                    (sending, false)
+                }
+            };
+            match sending.await {
+                Ok(response) => return Ok(response),
+                Err(mut err) => match err.take_message() {
+                    Some(unsent) if reused && stale < STALE_RETRIES => {
+                        stale += 1;
+                        req = unsent;
+                    }
+                    _ => return Err(chain(&err.into_error())),
+                },
+            }
+        }
+    }
+
+    fn keep(&self, scheme: &Scheme, authority: &Authority, sender: SendRequest<UpstreamBody>) {
+        let mut conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
+        conns.push(Pooled {
+            scheme: scheme.clone(),
+            authority: authority.clone(),
+            sender,
+            last_used: Instant::now(),
+        });
+    }
+
+    async fn connect(&self, uri: &Uri) -> Result<SendRequest<UpstreamBody>, String> {
+        let io = self
+            .connector
+            .clone()
+            .call(uri.clone())
+            .await
+            .map_err(|e| chain(e.as_ref()))?;
+        let (sender, connection) = http1::handshake(io).await.map_err(|e| chain(&e))?;
+        // The connection runs on this thread's runtime until either side closes
+        // it or its sender is dropped from the pool.
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+}
+
+/// A connection to this origin that is ready for a request (handing it one makes
+/// it busy until that response is done). Closed and long-idle connections are
+/// dropped on the way.
+fn ready<'a>(
+    conns: &'a mut Vec<Pooled>,
+    scheme: &Scheme,
+    authority: &Authority,
+) -> Option<&'a mut Pooled> {
+    let now = Instant::now();
+    let mut i = 0;
+    while i < conns.len() {
+        let conn = &conns[i];
+        let ready = conn.sender.is_ready();
+        if conn.sender.is_closed() || (ready && now - conn.last_used > IDLE_LIMIT) {
+            conns.swap_remove(i);
+            continue;
+        }
+        if ready && conn.authority == *authority && conn.scheme == *scheme {
+            let conn = &mut conns[i];
+            conn.last_used = now;
+            return Some(conn);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `/path?query` for the request line: the origin form a server expects from a
+/// client that is not talking to a proxy.
+fn origin_form(uri: &Uri) -> Uri {
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    Uri::from(path)
+}
