@@ -76,7 +76,9 @@ impl DirectPool {
             let (sending, reused) = match pooled {
                 Ok(sending) => (sending, true),
                 Err(req) => {
-                    let mut sender = self.connect(&uri).await?;
+                    // Boxed: connecting (TCP, maybe TLS) is rare and its future is
+                    // big; unboxed it would be copied with every request.
+                    let mut sender = Box::pin(self.connect(&uri)).await?;
                     let sending = sender.try_send_request(req);
                     self.keep(scheme, authority, sender);
                     (sending, false)
