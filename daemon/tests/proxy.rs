@@ -159,17 +159,24 @@ where
         let Ok((mut stream, _)) = listener.accept().await else {
             return;
         };
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
+        if read_head(&mut stream).await {
+            script(stream).await;
         }
-        script(stream).await;
     });
     Ok(addr)
+}
+
+/// Reads a request head (up to its blank line); false if the peer left first.
+async fn read_head(stream: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
 }
 
 /// Waits (at most 10 s) until the peer closes: reads until EOF or an error, so
@@ -510,13 +517,8 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced() -> TestResult {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let closed_tx = closed_tx.clone();
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
+                    if !read_head(&mut stream).await {
+                        return;
                     }
                     let _ = stream
                         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
