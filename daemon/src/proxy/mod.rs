@@ -16,6 +16,7 @@ mod error;
 mod forward;
 mod guard;
 mod headers;
+mod idle;
 mod model;
 mod pool;
 mod provider;

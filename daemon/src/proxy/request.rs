@@ -11,9 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::time::{Instant, Sleep};
 
 use super::error::BodyError;
+use super::idle::IdleTimer;
 use super::report::Tracker;
 use super::stats::Counters;
 
@@ -81,10 +81,9 @@ pub(crate) struct Streaming {
     prefix: std::vec::IntoIter<Bytes>,
     prefix_len: u64,
     rest: Incoming,
-    idle: Duration,
-    /// Armed on the first poll: the upstream may take a while to connect before it
+    /// Armed on the first wait: the upstream may take a while to connect before it
     /// starts pulling the body, and that wait is not the client's idleness.
-    deadline: Option<Pin<Box<Sleep>>>,
+    idle: IdleTimer,
     counters: Arc<Counters>,
     seen: Arc<AtomicU64>,
 }
@@ -112,8 +111,7 @@ impl UpstreamBody {
             prefix: prefix.into_iter(),
             prefix_len,
             rest,
-            idle,
-            deadline: None,
+            idle: IdleTimer::new(idle),
             counters,
             seen,
         }))
@@ -176,23 +174,15 @@ impl Streaming {
                     self.seen.fetch_add(n, Ordering::Relaxed);
                     Counters::add(&self.counters.bytes_in, n);
                 }
-                if let Some(deadline) = &mut self.deadline {
-                    deadline.as_mut().reset(Instant::now() + self.idle);
-                }
+                self.idle.touch();
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Client(e)))),
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => {
-                let idle = self.idle;
-                let deadline = self
-                    .deadline
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::IdleTimeout(idle)))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
+            Poll::Pending => match self.idle.poll_expired(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::IdleTimeout(self.idle.idle())))),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }

@@ -11,11 +11,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::time::{Instant, Sleep};
 
 use super::breaker::Breaker;
 use super::config::BreakerPolicy;
 use super::error::{BodyError, chain};
+use super::idle::IdleTimer;
 use super::report::Tracker;
 
 pub(crate) struct ProxyBody {
@@ -34,11 +34,9 @@ enum Inner {
     Local(Option<Bytes>),
     Upstream {
         body: Incoming,
-        idle: Duration,
-        /// One timer per response, armed the first time the upstream makes us
-        /// wait and pushed forward on every chunk after that. A response that
+        /// Armed the first time the upstream makes us wait: a response that
         /// arrives whole (most small ones) never touches the timer wheel.
-        deadline: Option<Pin<Box<Sleep>>>,
+        idle: IdleTimer,
         /// A stream that breaks mid-way counts against its provider's breaker.
         breaker: Arc<Breaker>,
         policy: BreakerPolicy,
@@ -56,8 +54,7 @@ impl ProxyBody {
         ProxyBody {
             inner: Inner::Upstream {
                 body,
-                idle,
-                deadline: None,
+                idle: IdleTimer::new(idle),
                 breaker,
                 policy,
             },
@@ -123,29 +120,22 @@ impl Body for ProxyBody {
             Inner::Upstream {
                 body,
                 idle,
-                deadline,
                 breaker,
                 policy,
             } => {
                 let polled = match Pin::new(body).poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => {
-                        if let Some(deadline) = deadline {
-                            deadline.as_mut().reset(Instant::now() + *idle);
-                        }
+                        idle.touch();
                         Poll::Ready(Some(Ok(frame)))
                     }
                     Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Upstream(e)))),
                     Poll::Ready(None) => Poll::Ready(None),
-                    Poll::Pending => {
-                        let deadline =
-                            deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(*idle)));
-                        match deadline.as_mut().poll(cx) {
-                            Poll::Ready(()) => {
-                                Poll::Ready(Some(Err(BodyError::IdleTimeout(*idle))))
-                            }
-                            Poll::Pending => Poll::Pending,
+                    Poll::Pending => match idle.poll_expired(cx) {
+                        Poll::Ready(()) => {
+                            Poll::Ready(Some(Err(BodyError::IdleTimeout(idle.idle()))))
                         }
-                    }
+                        Poll::Pending => Poll::Pending,
+                    },
                 };
                 if let Poll::Ready(Some(Err(_))) = &polled {
                     breaker.record_failure(policy, std::time::Instant::now());
