@@ -186,7 +186,6 @@ async fn run(args: Args) -> Result<(), BoxError> {
         targets.push(Target::new("nginx", local(port), args.nginx_pids.clone()));
     }
     for (name, port, pids) in &args.extra {
-        let name: &'static str = Box::leak(name.clone().into_boxed_str());
         targets.push(Target::new(name, local(*port), pids.clone()));
     }
     if !args.only.is_empty() {
@@ -208,21 +207,15 @@ async fn run(args: Args) -> Result<(), BoxError> {
     );
     println!("| target | concurrency | requests | errors | req/s | p50 ms | p99 ms | CPU µs/req |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    // Per (target index, concurrency): every round's cell.
-    let mut rounds: Vec<((usize, usize), Vec<CellFigures>)> = Vec::new();
+    // seen[target][concurrency]: every round's figures for that cell.
+    let mut seen = vec![vec![Vec::<Figures>::new(); args.concurrency.len()]; targets.len()];
     for round in 0..args.rounds {
-        for &concurrency in &args.concurrency {
+        for (c, &concurrency) in args.concurrency.iter().enumerate() {
             // Rotate the order each round: on this kind of machine the cell
             // measured right after another differs, whichever it is.
             for i in 0..targets.len() {
-                let index = (i + round) % targets.len();
-                let target = &targets[index];
-                let cell = measure(target, concurrency, args.duration).await;
-                let key = (index, concurrency);
-                match rounds.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, seen)) => seen.push(cell),
-                    None => rounds.push((key, vec![cell])),
-                }
+                let t = (i + round) % targets.len();
+                seen[t][c].push(measure(&targets[t], concurrency, args.duration).await);
             }
         }
     }
@@ -230,20 +223,21 @@ async fn run(args: Args) -> Result<(), BoxError> {
         println!("\nMedians over {} rounds:\n", args.rounds);
         println!("| target | concurrency | req/s | p50 ms | CPU µs/req |");
         println!("|---|---:|---:|---:|---:|");
-        rounds.sort_by_key(|((index, concurrency), _)| (*concurrency, *index));
-        for ((index, concurrency), seen) in &rounds {
-            let median = |i: usize| {
-                let mut v: Vec<f64> = seen.iter().map(|c| c[i]).collect();
-                v.sort_by(f64::total_cmp);
-                v[v.len() / 2]
-            };
-            println!(
-                "| {} | {concurrency} | {:.0} | {:.3} | {:.1} |",
-                targets[*index].name,
-                median(0),
-                median(1) / 1000.0,
-                median(2),
-            );
+        for (c, concurrency) in args.concurrency.iter().enumerate() {
+            for (target, cells) in targets.iter().zip(&seen) {
+                let median = |pick: fn(&Figures) -> f64| {
+                    let mut v: Vec<f64> = cells[c].iter().map(pick).collect();
+                    v.sort_by(f64::total_cmp);
+                    v[v.len() / 2]
+                };
+                println!(
+                    "| {} | {concurrency} | {:.0} | {:.3} | {} |",
+                    target.name,
+                    median(|f| f.rate),
+                    median(|f| f.p50_us) / 1000.0,
+                    cpu_cell(median(|f| f.cpu_us)),
+                );
+            }
         }
     }
 
@@ -298,11 +292,25 @@ async fn run(args: Args) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// One cell's req/s, p50 µs and CPU µs/req (NaN when not measured).
-type CellFigures = [f64; 3];
+/// One cell's figures; `cpu_us` is NaN when the target's CPU is not measured.
+#[derive(Clone, Copy)]
+struct Figures {
+    rate: f64,
+    p50_us: f64,
+    cpu_us: f64,
+}
+
+/// CPU µs per request for a table cell: blank when not measured.
+fn cpu_cell(cpu_us: f64) -> String {
+    if cpu_us.is_nan() {
+        String::new()
+    } else {
+        format!("{cpu_us:.1}")
+    }
+}
 
 /// One cell: warm up, load, print a row.
-async fn measure(target: &Target, concurrency: usize, duration: Duration) -> CellFigures {
+async fn measure(target: &Target, concurrency: usize, duration: Duration) -> Figures {
     // Short warm-up so connection setup is not part of the measurement.
     load(target.addr, concurrency, Duration::from_millis(200)).await;
     let cpu_before = cpu_ns(&target.pids);
@@ -322,25 +330,29 @@ async fn measure(target: &Target, concurrency: usize, duration: Duration) -> Cel
         cell.errors,
         p50 / 1000.0,
         f64::from(percentile(&cell.latencies_us, 99)) / 1000.0,
-        if cpu.is_nan() {
-            String::new()
-        } else {
-            format!("{cpu:.1}")
-        },
+        cpu_cell(cpu),
     );
-    [rate, p50, cpu]
+    Figures {
+        rate,
+        p50_us: p50,
+        cpu_us: cpu,
+    }
 }
 
 struct Target {
-    name: &'static str,
+    name: String,
     addr: SocketAddr,
     /// Processes whose CPU time is charged to this target (empty: not measured).
     pids: Vec<u32>,
 }
 
 impl Target {
-    fn new(name: &'static str, addr: SocketAddr, pids: Vec<u32>) -> Self {
-        Target { name, addr, pids }
+    fn new(name: &str, addr: SocketAddr, pids: Vec<u32>) -> Self {
+        Target {
+            name: name.to_owned(),
+            addr,
+            pids,
+        }
     }
 }
 

@@ -543,6 +543,16 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced() -> TestResult {
 
 // ---------------------------------------------------------------- streaming
 
+/// An SSE upstream that sends one event and then nothing for 20 s.
+async fn one_event_then_silence() -> Result<SocketAddr, BoxError> {
+    raw_upstream(|mut s| async move {
+        let _ = s.write_all(SSE_HEAD).await;
+        let _ = chunk(&mut s, b"data: one\n\n").await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    })
+    .await
+}
+
 /// Writes one HTTP/1.1 chunk.
 async fn chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
     stream
@@ -734,12 +744,7 @@ async fn client_hanging_up_before_the_response_cancels_the_upstream() -> TestRes
 #[tokio::test]
 async fn a_silent_upstream_stream_hits_the_idle_timeout() -> TestResult {
     within(SCENARIO, async {
-        let up = raw_upstream(|mut s| async move {
-            let _ = s.write_all(SSE_HEAD).await;
-            let _ = chunk(&mut s, b"data: one\n\n").await;
-            tokio::time::sleep(Duration::from_secs(20)).await;
-        })
-        .await?;
+        let up = one_event_then_silence().await?;
         let mut c = config(App::Claude, vec![provider("up", &format!("http://{up}"))]);
         c.timeouts.idle = Duration::from_millis(300);
         let mut h = start(c).await?;
@@ -1247,12 +1252,7 @@ async fn shutdown_drains_in_flight_streams_then_returns() -> TestResult {
 #[tokio::test]
 async fn drain_deadline_cuts_streams_that_do_not_finish() -> TestResult {
     within(SCENARIO, async {
-        let up = raw_upstream(|mut s| async move {
-            let _ = s.write_all(SSE_HEAD).await;
-            let _ = chunk(&mut s, b"data: one\n\n").await;
-            tokio::time::sleep(Duration::from_secs(20)).await;
-        })
-        .await?;
+        let up = one_event_then_silence().await?;
         let c = config(App::Claude, vec![provider("up", &format!("http://{up}"))]);
         let h = start_with(c, Matcher::builder().build(), Duration::from_millis(300)).await?;
         let (mut response, _conn) =

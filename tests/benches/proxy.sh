@@ -60,26 +60,25 @@ CONF
 "$NGINX" -p "$WORK/nginx" -c nginx.conf
 NGINX_WORKERS=$(pgrep -d, -P "$(cat "$WORK/nginx/nginx.pid")")
 
-"$BIN" daemon start >/dev/null
 ulimit -n 8192 2>/dev/null || true
-"$BIN" port claude "$WORKER_PORT" >/dev/null
-"$BIN" provider add claude bench --base-url "http://127.0.0.1:$UPSTREAM" --priority -10 >/dev/null
-"$BIN" enable claude >/dev/null
-WORKER_PID=$("$BIN" status --json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["apps"] if a["app"]=="claude"][0]["pid"])')
+# start_worker BIN HOME PORT: a daemon in HOME serving claude on PORT, routed to
+# the mock upstream; prints the worker's pid.
+start_worker() {
+  SWITCHYARD_HOME=$2 "$1" daemon start >/dev/null
+  SWITCHYARD_HOME=$2 "$1" port claude "$3" >/dev/null
+  SWITCHYARD_HOME=$2 "$1" provider add claude bench --base-url "http://127.0.0.1:$UPSTREAM" --priority -10 >/dev/null
+  SWITCHYARD_HOME=$2 "$1" enable claude >/dev/null
+  SWITCHYARD_HOME=$2 "$1" status --json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["apps"] if a["app"]=="claude"][0]["pid"])'
+}
+WORKER_PID=$(start_worker "$BIN" "$SWITCHYARD_HOME" "$WORKER_PORT")
 
 # SWITCHYARD_BIN_B adds a second daemon and worker from another build, measured
 # in the same run as "worker B" (A/B comparisons on a noisy machine).
 EXTRA=()
 if [ -n "${SWITCHYARD_BIN_B:-}" ]; then
   B_PORT=$(free_port)
-  export SWITCHYARD_HOME=$WORK/home-b
-  "$SWITCHYARD_BIN_B" daemon start >/dev/null
-  "$SWITCHYARD_BIN_B" port claude "$B_PORT" >/dev/null
-  "$SWITCHYARD_BIN_B" provider add claude bench --base-url "http://127.0.0.1:$UPSTREAM" --priority -10 >/dev/null
-  "$SWITCHYARD_BIN_B" enable claude >/dev/null
-  B_PID=$("$SWITCHYARD_BIN_B" status --json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["apps"] if a["app"]=="claude"][0]["pid"])')
+  B_PID=$(start_worker "$SWITCHYARD_BIN_B" "$WORK/home-b" "$B_PORT")
   EXTRA=(--target "worker B=$B_PORT@$B_PID")
-  export SWITCHYARD_HOME=$WORK/home
 fi
 
 "$BENCH" --upstream-port "$UPSTREAM" --nginx-port "$NGINX_PORT" --worker-port "$WORKER_PORT" \

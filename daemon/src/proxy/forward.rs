@@ -272,8 +272,8 @@ fn stream(
     tracker.summary.status = parts.status.as_u16();
     if tracker.wanted() {
         tracker.summary.provider = Some(provider.name.clone());
+        tracker.summary.ttfb = Some(tracker.started().elapsed());
     }
-    tracker.summary.ttfb = Some(tracker.started().elapsed());
     let body = ProxyBody::upstream(
         body,
         active.timeouts.idle,

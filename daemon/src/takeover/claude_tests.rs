@@ -4,12 +4,8 @@ use super::*;
 
 const URL: &str = "http://127.0.0.1:15721";
 
-/// Points, checks the result, restores, and checks the original came back.
 fn round_trip(original: &str, expected: &str) {
-    let (pointed, previous) = point(original, URL).unwrap();
-    assert_eq!(pointed, expected);
-    assert_eq!(current_url(&pointed).unwrap().as_deref(), Some(URL));
-    assert_eq!(restore(&pointed, &previous).unwrap(), original);
+    crate::takeover::assert_round_trip(crate::apps::App::Claude, URL, original, expected);
 }
 
 #[test]

@@ -6,10 +6,7 @@ const URL: &str = "http://127.0.0.1:15722";
 const OURS: &str = "\n[model_providers.switchyard]\nname = \"Switchyard proxy\"\nbase_url = \"http://127.0.0.1:15722\"\nwire_api = \"responses\"\nrequires_openai_auth = true\n";
 
 fn round_trip(original: &str, expected: &str) {
-    let (pointed, previous) = point(original, URL).unwrap();
-    assert_eq!(pointed, expected);
-    assert_eq!(current_url(&pointed).unwrap().as_deref(), Some(URL));
-    assert_eq!(restore(&pointed, &previous).unwrap(), original);
+    crate::takeover::assert_round_trip(crate::apps::App::Codex, URL, original, expected);
 }
 
 #[test]

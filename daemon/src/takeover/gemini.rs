@@ -155,10 +155,7 @@ mod tests {
     const URL: &str = "http://127.0.0.1:15723";
 
     fn round_trip(original: &str, expected: &str) {
-        let (pointed, previous) = point(original, URL).unwrap();
-        assert_eq!(pointed, expected);
-        assert_eq!(current_url(&pointed).unwrap().as_deref(), Some(URL));
-        assert_eq!(restore(&pointed, &previous).unwrap(), original);
+        crate::takeover::assert_round_trip(crate::apps::App::Gemini, URL, original, expected);
     }
 
     #[test]

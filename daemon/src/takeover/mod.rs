@@ -180,6 +180,17 @@ fn text_of<'a>(path: &Path, bytes: Option<&'a [u8]>) -> Result<&'a str, Takeover
     })
 }
 
+/// Test support for the per-format edit tests: points `original` at `url`
+/// (through the same dispatch the daemon uses), checks the result and the URL
+/// read back, then restores and checks the original came back byte for byte.
+#[cfg(test)]
+fn assert_round_trip(app: App, url: &str, original: &str, expected: &str) {
+    let (pointed, previous) = point(app, original, url).unwrap();
+    assert_eq!(pointed, expected);
+    assert_eq!(current_url(app, &pointed).unwrap().as_deref(), Some(url));
+    assert_eq!(restore(app, &pointed, &previous).unwrap(), original);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
