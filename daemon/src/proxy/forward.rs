@@ -9,7 +9,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use http::request::Parts;
-use http::{Request, Response, StatusCode, Version, header};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 
 use super::breaker::{Admit, Breaker};
@@ -83,7 +84,7 @@ pub(crate) async fn handle(
     if tracker.wanted() && tracker.summary.model.is_none() {
         tracker.summary.model = model::from_path(parts.uri.path());
     }
-    let mut response = failover(&active, &parts, &mut source, tracker).await;
+    let mut response = failover(&active, &mut parts, &mut source, tracker).await;
     response.body_mut().coalesce_small().await;
     Ok(response)
 }
@@ -134,11 +135,17 @@ impl Drop for Verdict<'_> {
 
 async fn failover(
     active: &Active,
-    parts: &Parts,
+    parts: &mut Parts,
     source: &mut BodySource,
     mut tracker: Tracker,
 ) -> Response<ProxyBody> {
-    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let Parts {
+        method,
+        uri,
+        headers,
+        ..
+    } = parts;
+    let target = uri.path_and_query();
     let policy = &active.policy;
     let mut attempts: u32 = 0;
     let mut failures: Vec<String> = Vec::new();
@@ -151,7 +158,7 @@ async fn failover(
         if forced && attempts > 0 {
             break;
         }
-        for provider in &active.providers {
+        for (index, provider) in active.providers.iter().enumerate() {
             let probe = if forced {
                 false
             } else {
@@ -175,7 +182,15 @@ async fn failover(
                 break;
             };
             attempts += 1;
-            let request = match build_request(parts, provider, target, body) {
+            // No attempt follows the last provider's (the forced pass runs only
+            // when nothing was tried), so its request can have the headers
+            // themselves instead of a copy.
+            let headers = if index + 1 == active.providers.len() {
+                std::mem::take(headers)
+            } else {
+                headers.clone()
+            };
+            let request = match build_request(method, provider, target, headers, body) {
                 Ok(request) => request,
                 Err(e) => {
                     // Not the provider's fault: no verdict.
@@ -239,19 +254,19 @@ fn is_retryable(status: StatusCode) -> bool {
 }
 
 fn build_request(
-    parts: &Parts,
+    method: &Method,
     provider: &Provider,
-    target: &str,
+    target: Option<&PathAndQuery>,
+    mut headers: HeaderMap,
     body: UpstreamBody,
 ) -> Result<Request<UpstreamBody>, http::Error> {
     let uri = provider.uri_for(target)?;
-    let mut headers = parts.headers.clone();
     headers.insert(header::HOST, provider.host.clone());
     if let Some(credential) = &provider.credential {
         inject_credential(&mut headers, credential);
     }
     let mut request = Request::new(body);
-    *request.method_mut() = parts.method.clone();
+    *request.method_mut() = method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
     Ok(request)

@@ -27,29 +27,35 @@ const CLIENT_AUTH: [HeaderName; 3] = [
 ];
 
 /// Removes hop-by-hop headers: the fixed list, `Keep-Alive`, every `Proxy-*`, and any
-/// header the `Connection` header names. Allocates only when such headers exist.
+/// header the `Connection` header names. One pass over the names; most messages
+/// have none of these, and then nothing is hashed, removed or allocated.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let mut named: Vec<HeaderName> = Vec::new();
-    for value in headers.get_all(header::CONNECTION) {
-        let Ok(text) = value.to_str() else { continue };
-        for token in text.split(',') {
-            if let Ok(name) = HeaderName::from_bytes(token.trim().as_bytes()) {
-                named.push(name);
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    let mut has_connection = false;
+    for name in headers.keys() {
+        has_connection |= name == header::CONNECTION;
+        if is_hop_by_hop(name) {
+            doomed.push(name.clone());
+        }
+    }
+    if has_connection {
+        for value in headers.get_all(header::CONNECTION) {
+            let Ok(text) = value.to_str() else { continue };
+            for token in text.split(',') {
+                if let Ok(name) = HeaderName::from_bytes(token.trim().as_bytes()) {
+                    doomed.push(name);
+                }
             }
         }
     }
-    named.extend(
-        headers
-            .keys()
-            .filter(|name| {
-                let s = name.as_str();
-                s.starts_with("proxy-") || s == "keep-alive"
-            })
-            .cloned(),
-    );
-    for name in HOP_BY_HOP.iter().chain(named.iter()) {
+    for name in &doomed {
         headers.remove(name);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    let s = name.as_str();
+    HOP_BY_HOP.contains(name) || s == "keep-alive" || s.starts_with("proxy-")
 }
 
 /// The header a configured key goes in, built once per config with the value marked

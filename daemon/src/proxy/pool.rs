@@ -59,16 +59,23 @@ impl DirectPool {
         &self,
         mut req: Request<UpstreamBody>,
     ) -> Result<Response<Incoming>, String> {
-        let uri = req.uri().clone();
-        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
-            return Err(format!("upstream URI {uri} has no scheme or host"));
+        // The request line carries the origin form (`/path?query`); the scheme
+        // and authority pick the connection.
+        let mut parts = std::mem::take(req.uri_mut()).into_parts();
+        let (Some(scheme), Some(authority)) = (parts.scheme.take(), parts.authority.take()) else {
+            return Err("the upstream URI has no scheme or host".to_owned());
         };
-        *req.uri_mut() = origin_form(&uri);
+        *req.uri_mut() = Uri::from(
+            parts
+                .path_and_query
+                .take()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
         let mut stale = 0;
         loop {
             let pooled = {
                 let mut conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
-                match ready(&mut conns, scheme, authority) {
+                match ready(&mut conns, &scheme, &authority) {
                     Some(conn) => Ok(conn.sender.try_send_request(req)),
                     None => Err(req),
                 }
@@ -78,9 +85,9 @@ impl DirectPool {
                 Err(req) => {
                     // Boxed: connecting (TCP, maybe TLS) is rare and its future is
                     // big; unboxed it would be copied with every request.
-                    let mut sender = Box::pin(self.connect(&uri)).await?;
+                    let mut sender = Box::pin(self.connect(&scheme, &authority)).await?;
                     let sending = sender.try_send_request(req);
-                    self.keep(scheme, authority, sender);
+                    self.keep(&scheme, &authority, sender);
                     (sending, false)
                 }
             };
@@ -107,11 +114,21 @@ impl DirectPool {
         });
     }
 
-    async fn connect(&self, uri: &Uri) -> Result<SendRequest<UpstreamBody>, String> {
+    async fn connect(
+        &self,
+        scheme: &Scheme,
+        authority: &Authority,
+    ) -> Result<SendRequest<UpstreamBody>, String> {
+        let origin = Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| chain(&e))?;
         let io = self
             .connector
             .clone()
-            .call(uri.clone())
+            .call(origin)
             .await
             .map_err(|e| chain(e.as_ref()))?;
         let (sender, connection) = http1::handshake(io).await.map_err(|e| chain(&e))?;
@@ -143,7 +160,9 @@ fn ready<'a>(
             conns.swap_remove(i);
             continue;
         }
-        if ready && conn.authority == *authority && conn.scheme == *scheme {
+        // Exact bytes, not `Authority`'s case-insensitive `==`: every request to a
+        // provider carries the very authority its connections were opened with.
+        if ready && conn.authority.as_str() == authority.as_str() && conn.scheme == *scheme {
             let conn = &mut conns[i];
             conn.last_used = now;
             return Some(conn);
@@ -151,14 +170,4 @@ fn ready<'a>(
         i += 1;
     }
     None
-}
-
-/// `/path?query` for the request line: the origin form a server expects from a
-/// client that is not talking to a proxy.
-fn origin_form(uri: &Uri) -> Uri {
-    let path = uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    Uri::from(path)
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use http::uri::{Authority, Scheme};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderName, HeaderValue, Uri};
 
 use super::breaker::Breaker;
@@ -95,15 +95,28 @@ impl Active {
 
 impl Provider {
     /// `base + path_and_query`: `http://h/v1` + `/responses?x=1` → `http://h/v1/responses?x=1`.
-    pub(crate) fn uri_for(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        let mut joined = String::with_capacity(self.base_path.len() + path_and_query.len());
-        joined.push_str(&self.base_path);
-        joined.push_str(path_and_query);
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(joined)
-            .build()
+    /// For a base URL without a path the client's own path is reused as it is
+    /// (no copy, no second parse).
+    pub(crate) fn uri_for(
+        &self,
+        path_and_query: Option<&PathAndQuery>,
+    ) -> Result<Uri, http::Error> {
+        let root = PathAndQuery::from_static("/");
+        let path_and_query = path_and_query.unwrap_or(&root);
+        let joined = if self.base_path.is_empty() {
+            path_and_query.clone()
+        } else {
+            let mut joined =
+                String::with_capacity(self.base_path.len() + path_and_query.as_str().len());
+            joined.push_str(&self.base_path);
+            joined.push_str(path_and_query.as_str());
+            PathAndQuery::try_from(joined)?
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(joined);
+        Ok(Uri::from_parts(parts)?)
     }
 }
 
@@ -171,10 +184,11 @@ mod tests {
     #[test]
     fn joins_base_path_and_request_target() -> Result<(), Box<dyn std::error::Error>> {
         let active = build(&["http://h:8/v1", "https://api.example/", "http://h/a/b/"])?;
+        let target = PathAndQuery::from_static("/responses?x=1");
         let joined: Vec<String> = active
             .providers
             .iter()
-            .map(|p| p.uri_for("/responses?x=1").map(|u| u.to_string()))
+            .map(|p| p.uri_for(Some(&target)).map(|u| u.to_string()))
             .collect::<Result<_, _>>()?;
         assert_eq!(
             joined,
@@ -183,6 +197,15 @@ mod tests {
                 "https://api.example/responses?x=1",
                 "http://h/a/b/responses?x=1"
             ]
+        );
+        // A request without a path goes to the base URL itself.
+        assert_eq!(
+            active.providers[0].uri_for(None)?.to_string(),
+            "http://h:8/v1/"
+        );
+        assert_eq!(
+            active.providers[1].uri_for(None)?.to_string(),
+            "https://api.example/"
         );
         assert_eq!(active.providers[0].host, "h:8");
         assert_eq!(active.providers[1].host, "api.example");
