@@ -378,6 +378,11 @@ async fn event_latency(paths: &Paths, subscribers: usize) -> Vec<Duration> {
 /// order and the table gives the median of the rounds' p50 and p99, with every
 /// round's p99 beside it.
 const EVENT_ROUNDS: usize = 3;
+/// Events per round. Every subscriber gets each event, so one event is
+/// 1/EVENTS_PER_ROUND of the samples whatever the subscriber count: with too
+/// few, the p99 is just the second-worst event, i.e. the one hiccup of the
+/// machine that round.
+const EVENTS_PER_ROUND: u16 = 1000;
 
 /// Emit→receipt rows: 1, 10 and 100 subscribers, and for 100 how far apart the
 /// first and the last subscriber get each event.
@@ -472,7 +477,7 @@ fn emit_to_receipt(subscribers: usize) -> Receipts {
         }
         let mut control = Client::connect(&paths, "bench").await.expect("connect");
         let mut receipts = Vec::new();
-        for i in 0..200u16 {
+        for i in 0..EVENTS_PER_ROUND {
             let request = Request::SetPort {
                 app: switchyard_daemon::apps::App::Gemini,
                 port: 20_000 + i % 2,
