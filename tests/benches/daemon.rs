@@ -203,13 +203,16 @@ async fn interleaved_round_trips(paths: &Paths, daemon_pid: u32) -> Vec<(Placeme
     let (mut async_echo, mut async_raw) =
         start_echo(ASYNC_ECHO_ENV, &paths.run_dir.join("async-echo.sock"));
     let mut daemon = UnixStream::connect(paths.socket()).expect("connect");
+    // Reads go through a buffer, so a reply (length, then payload) costs the
+    // client one read, as the floor's echo does.
+    let mut replies = std::io::BufReader::new(daemon.try_clone().expect("clone"));
     let frame = |msg: &ClientMessage| {
         let payload = postcard::to_stdvec(msg).expect("encode");
         let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
         frame.extend_from_slice(&payload);
         frame
     };
-    let read_frame = |stream: &mut UnixStream| {
+    let read_frame = |stream: &mut std::io::BufReader<UnixStream>| {
         let mut len = [0u8; 4];
         stream.read_exact(&mut len).expect("read");
         let mut payload = vec![0u8; u32::from_le_bytes(len) as usize];
@@ -221,7 +224,7 @@ async fn interleaved_round_trips(paths: &Paths, daemon_pid: u32) -> Vec<(Placeme
             client: "bench".into(),
         }))
         .expect("hello");
-    read_frame(&mut daemon);
+    read_frame(&mut replies);
     let ping = frame(&ClientMessage::Request {
         id: 1,
         request: Request::Ping,
@@ -261,7 +264,7 @@ async fn interleaved_round_trips(paths: &Paths, daemon_pid: u32) -> Vec<(Placeme
             for _ in 0..per {
                 let t = Instant::now();
                 daemon.write_all(&ping).expect("write");
-                read_frame(&mut daemon);
+                read_frame(&mut replies);
                 out.blocking.push(t.elapsed());
             }
             for (series, request) in [

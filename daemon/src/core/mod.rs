@@ -152,8 +152,13 @@ impl Core {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<CoreMsg>) {
+        // One wait for shutdown for the whole loop: a fresh one per message
+        // would register with (and leave) the token's waiter list every time.
+        let shutting_down = self.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutting_down);
         loop {
             tokio::select! {
+                biased;
                 msg = rx.recv() => match msg {
                     Some(CoreMsg::Request { request, reply }) => match self.handle(request).await {
                         Outcome::Now(result) => { let _ = reply.send(result); }
@@ -193,7 +198,7 @@ impl Core {
                     }
                     None => break,
                 },
-                () = self.shutdown.cancelled() => break,
+                () = &mut shutting_down => break,
             }
         }
         self.emit(EventKind::DaemonStopping);

@@ -4,7 +4,7 @@
 use std::io;
 use std::marker::PhantomData;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LengthDelimitedCodecError};
@@ -49,7 +49,7 @@ impl<In, Out> FrameCodec<In, Out> {
         FrameCodec {
             frames: LengthDelimitedCodec::builder()
                 .little_endian()
-                .length_field_length(4)
+                .length_field_length(LENGTH_FIELD)
                 .max_frame_length(MAX_FRAME)
                 .new_codec(),
             _types: PhantomData,
@@ -106,12 +106,47 @@ impl<In, Out> Encoder<Encoded> for FrameCodec<In, Out> {
 }
 
 impl<In, Out: Serialize> FrameCodec<In, Out> {
+    /// Serializes straight into `dst` behind a length placeholder, then fills the
+    /// length in: no intermediate buffer, no copy. (The same layout the
+    /// length-delimited decoder reads.)
     fn encode_ref(&mut self, item: &Out, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let payload = postcard::to_stdvec(item)?;
-        if payload.len() > MAX_FRAME {
+        let start = dst.len();
+        dst.put_u32_le(0);
+        if let Err(err) = postcard::serialize_with_flavor(item, AppendTo(dst)) {
+            dst.truncate(start);
+            return Err(err.into());
+        }
+        let len = dst.len() - start - LENGTH_FIELD;
+        if len > MAX_FRAME {
+            dst.truncate(start);
             return Err(FrameError::TooLarge);
         }
-        self.frames.encode(Bytes::from(payload), dst)?;
+        // `len` ≤ MAX_FRAME, so it fits the 4-byte field.
+        dst[start..start + LENGTH_FIELD].copy_from_slice(&(len as u32).to_le_bytes());
+        Ok(())
+    }
+}
+
+/// Bytes of the length prefix.
+const LENGTH_FIELD: usize = 4;
+
+/// A postcard output that appends to a `BytesMut`.
+struct AppendTo<'a>(&'a mut BytesMut);
+
+impl postcard::ser_flavors::Flavor for AppendTo<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.put_u8(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
         Ok(())
     }
 }

@@ -91,10 +91,15 @@ pub(super) async fn serve(
         return;
     }
     tracing::debug!(%client, ?peer_pid, "client attached");
+    // One wait for shutdown per connection, not one per request; polled after
+    // the socket, so a request that is already there costs no look at it.
+    let stopping = shutdown.clone().cancelled_owned();
+    tokio::pin!(stopping);
     loop {
         let msg = tokio::select! {
-            () = shutdown.cancelled() => return,
+            biased;
             msg = framed.next() => msg,
+            () = &mut stopping => return,
         };
         match msg {
             None => return,

@@ -62,10 +62,14 @@ pub(super) async fn stream(
     if !start {
         return;
     }
+    // One wait for shutdown per subscriber, not one per event (with a hundred
+    // subscribers, a fresh one each would be a hundred registrations per event).
+    // Events first: the fan-out is what this loop is for.
+    let stopping = shutdown.cancelled_owned();
+    tokio::pin!(stopping);
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
-            incoming = framed.next() => if incoming.is_none() { return },
+            biased;
             event = sub.events.recv() => match event {
                 Ok(frame) => {
                     if framed.send(frame).await.is_err() {
@@ -85,6 +89,8 @@ pub(super) async fn stream(
                 }
                 Err(RecvError::Closed) => return,
             },
+            incoming = framed.next() => if incoming.is_none() { return },
+            () = &mut stopping => return,
         }
     }
 }
