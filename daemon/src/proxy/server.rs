@@ -123,6 +123,9 @@ async fn connection(
     let mut seen = 0;
     let result = loop {
         tokio::select! {
+            // The connection first, and no random branch order to draw on
+            // every wake-up.
+            biased;
             result = conn.as_mut() => break result,
             () = tokio::time::sleep(IDLE_PERIOD) => {
                 let now = started.load(Ordering::Relaxed);
