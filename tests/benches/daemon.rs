@@ -71,6 +71,9 @@ fn main() {
             format!("`Status` round trip (full snapshot), async `Client`, {where_}"),
             ratio(&rt.status),
         ));
+        if let Some(cores) = rt.cores {
+            rows.push((format!("where the servers ran, {where_}"), cores));
+        }
     }
     for subscribers in [1, 10, 100] {
         let lat = runtime.block_on(event_latency(&paths, subscribers));
@@ -134,6 +137,9 @@ fn cold_start() -> String {
 /// Round trips measured in interleaved batches, so that every series sees
 /// the same machine (this VM's wake-up latency drifts by 10× within a minute).
 struct RoundTrips {
+    /// Placed by the scheduler: which core each server last ran on, beside the
+    /// client's (the round trip depends on it more than on the server).
+    cores: Option<String>,
     floor: Vec<Duration>,
     async_floor: Vec<Duration>,
     blocking: Vec<Duration>,
@@ -241,6 +247,7 @@ async fn interleaved_round_trips(paths: &Paths, daemon_pid: u32) -> Vec<(Placeme
     for placement in placements {
         placement.apply(&servers);
         let mut out = RoundTrips {
+            cores: None,
             floor: Vec::new(),
             async_floor: Vec::new(),
             blocking: Vec::new(),
@@ -278,12 +285,30 @@ async fn interleaved_round_trips(paths: &Paths, daemon_pid: u32) -> Vec<(Placeme
                 }
             }
         }
+        if placement == Placement::AsScheduled {
+            out.cores = Some(cores_seen(&servers));
+        }
         all.push((placement, out));
     }
     Placement::AsScheduled.apply(&servers);
     drop((raw, async_raw));
     let _ = (echo.wait(), async_echo.wait());
     all
+}
+
+/// "client on core 0; blocking echo 0, tokio echo 0, daemon 1": the core each
+/// server's main thread last ran on (field 39 of `/proc/PID/stat`).
+fn cores_seen(servers: &[u32; 3]) -> String {
+    let last_core = |pid: u32| -> Option<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after_name = &stat[stat.rfind(')')? + 2..];
+        Some(after_name.split_whitespace().nth(36)?.to_owned())
+    };
+    let client = nix::sched::sched_getcpu().map_or("?".to_owned(), |c| c.to_string());
+    let [echo, async_echo, daemon] = servers.map(|pid| last_core(pid).unwrap_or("?".into()));
+    format!(
+        "client on core {client}; blocking echo {echo}, tokio echo {async_echo}, daemon {daemon}"
+    )
 }
 
 /// Spawns this bench again as an echo server (`mode` picks which) and connects.
