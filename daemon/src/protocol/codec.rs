@@ -169,6 +169,30 @@ mod tests {
     }
 
     #[test]
+    fn frames_encoded_behind_others_decode_in_order() {
+        let mut codec = Codec::new();
+        let mut buf = BytesMut::new();
+        let first = vec!["a".to_owned()];
+        let second = vec!["b".repeat(300), "c".to_owned()];
+        codec.encode(first.clone(), &mut buf).unwrap();
+        codec.encode(second.clone(), &mut buf).unwrap();
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(first));
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(second));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn refuses_to_encode_an_oversized_frame_and_leaves_the_buffer_as_it_was() {
+        let mut codec = Codec::new();
+        let mut buf = BytesMut::from(&b"queued"[..]);
+        let err = codec
+            .encode(vec!["x".repeat(MAX_FRAME + 1)], &mut buf)
+            .unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge), "{err}");
+        assert_eq!(&buf[..], b"queued");
+    }
+
+    #[test]
     fn a_pre_encoded_frame_decodes_like_any_other() {
         let msg = vec!["once".to_owned()];
         let encoded = Encoded::new(&msg).unwrap();
