@@ -72,7 +72,14 @@ pub(super) async fn stream(
             biased;
             event = sub.events.recv() => match event {
                 Ok(frame) => {
-                    if framed.send(frame).await.is_err() {
+                    // A subscriber that stopped reading blocks only this task,
+                    // and not past shutdown.
+                    let sent = tokio::select! {
+                        biased;
+                        sent = framed.send(frame) => sent,
+                        () = &mut stopping => return,
+                    };
+                    if sent.is_err() {
                         return;
                     }
                 }
@@ -83,7 +90,12 @@ pub(super) async fn stream(
                         Err(_) => return,
                     };
                     let snapshot = ServerMessage::Snapshot(Box::new(sub.snapshot.clone()));
-                    if framed.send(snapshot).await.is_err() {
+                    let sent = tokio::select! {
+                        biased;
+                        sent = framed.send(snapshot) => sent,
+                        () = &mut stopping => return,
+                    };
+                    if sent.is_err() {
                         return;
                     }
                 }
