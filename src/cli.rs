@@ -60,6 +60,7 @@ pub enum Command {
         #[arg(value_parser = app_parser())]
         app: App,
         /// The new port on 127.0.0.1 (1–65535).
+        #[arg(value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
     },
     /// Manage the upstream providers of an app.
@@ -67,6 +68,7 @@ pub enum Command {
     Provider(ProviderCommand),
     /// Print the snapshot, then live events (NDJSON with --json).
     Events {
+        /// NDJSON: the snapshot on the first line, then one event per line.
         #[arg(long)]
         json: bool,
         /// Replay journal events after this seq instead of starting with a snapshot.
@@ -131,6 +133,7 @@ pub enum ProviderCommand {
         /// Only this app; default: every app.
         #[arg(value_parser = app_parser())]
         app: Option<App>,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },

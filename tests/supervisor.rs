@@ -197,12 +197,16 @@ fn after_a_daemon_crash_the_store_is_reconciled() {
 }
 
 #[test]
-fn a_taken_port_is_reported_and_the_daemon_stays_up() {
+fn a_taken_port_is_reported_then_taken_as_soon_as_it_is_free() {
+    let upstream = MockUpstream::start();
     let home = Home::new();
     home.start();
+    home.route("claude", upstream.port);
     let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = holder.local_addr().expect("addr").port();
-    home.ok(&["port", "claude", &port.to_string()]);
+    // Accepted for a disabled app, with a word about the other program.
+    let moved = home.ok(&["port", "claude", &port.to_string()]);
+    assert!(moved.contains("in use by another program"), "{moved}");
     let out = home.run(&["enable", "claude"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -218,7 +222,20 @@ fn a_taken_port_is_reported_and_the_daemon_stays_up() {
             .unwrap_or_default()
             .contains(&format!("port {port}"))
     );
+    assert_eq!(app["state"], "backoff", "retrying the port: {app}");
     assert!(home.run(&["status"]).status.success());
+
+    // The other program lets go: the daemon takes the port on its next try.
+    drop(holder);
+    wait_for("claude to start on the freed port", SECS_10, || {
+        home.app("claude")["state"] == "running"
+    });
+    assert_eq!(
+        home.app("claude")["error"],
+        serde_json::Value::Null,
+        "the port error is cleared"
+    );
+    assert_eq!(http(port, "GET", "/x", "").expect("proxied").0, 200);
 }
 
 #[test]

@@ -143,12 +143,19 @@ impl Core {
             return Outcome::Now(Ok(Reply::Done(format!("{app} already uses port {port}"))));
         }
         if !state.enabled {
-            // Nothing is bound: just remember it.
+            // Nothing is bound: remember it, and say now if another program
+            // holds it (a trial bind, released at once), not only at enable.
             if let Err(err) = self.store.set_port(app, port).await {
                 return Outcome::Now(Err(store_failed(err)));
             }
             self.emit(EventKind::PortChanged { app, port });
-            return Outcome::Now(Ok(Reply::Done(format!("{app} will use port {port}"))));
+            let text = match crate::supervisor::bind(port).await {
+                Ok(_free) => format!("{app} will use port {port}"),
+                Err(problem) => format!(
+                    "{app} will use port {port}; note: {problem} right now (once {app} is enabled, Switchyard starts it as soon as the port is free)"
+                ),
+            };
+            return Outcome::Now(Ok(Reply::Done(text)));
         }
         // The supervisor binds the new port before it lets the old one go, and
         // persists the change only once the new one is bound.

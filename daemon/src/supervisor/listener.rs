@@ -24,9 +24,7 @@ fn describe_bind_error(port: u16, err: &io::Error) -> String {
             let owner = port_owner(port)
                 .map(|(pid, name)| format!(" (pid {pid}, {name})"))
                 .unwrap_or_default();
-            format!(
-                "port {port} on 127.0.0.1 is in use by another program{owner}; stop it, or move the app with `switchyard port APP PORT`"
-            )
+            format!("port {port} on 127.0.0.1 is in use by another program{owner}")
         }
         io::ErrorKind::PermissionDenied => {
             format!("port {port} needs privileges to bind; choose a port above 1023")

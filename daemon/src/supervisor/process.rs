@@ -54,6 +54,9 @@ pub fn spawn_worker(app: App, listener: &TcpListener) -> io::Result<Spawned> {
     };
     let mut command = std::process::Command::new(exe);
     command
+        // `ps` shows "switchyard worker --app …", not "/proc/self/exe …" (the
+        // worker also renames its process, for `pgrep switchyard`).
+        .arg0("switchyard")
         .args(["worker", "--app", app.name()])
         .env(DAEMON_PID_ENV, std::process::id().to_string())
         .stdin(Stdio::null())

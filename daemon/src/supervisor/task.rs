@@ -80,6 +80,12 @@ pub(super) struct AppTask {
     last_traffic: Traffic,
     last_breakers: Vec<BreakerStatus>,
     health: Health,
+    /// Binds that failed in a row because the port is taken. They are retried
+    /// with backoff and never park the app: nothing of ours is crashing, and
+    /// the app should start as soon as the other program lets the port go.
+    bind_failures: u32,
+    /// The port problem last reported, so retries that fail the same way stay quiet.
+    port_problem: Option<String>,
 }
 
 impl AppTask {
@@ -110,6 +116,8 @@ impl AppTask {
             last_traffic: Traffic::default(),
             last_breakers: Vec::new(),
             health: Health::Unknown,
+            bind_failures: 0,
+            port_problem: None,
         }
     }
 
@@ -174,6 +182,12 @@ impl AppTask {
                     Phase::Running(worker) if worker.ready => {
                         let _ = reply.send(Ok(self.serving_message("enabled", worker.pid)));
                     }
+                    // Waiting for a port another program holds: asking again
+                    // means "try it now", not "wait for the next retry".
+                    Phase::Waiting { .. } if self.listener.is_none() => {
+                        self.waiters.push((reply, "enabled"));
+                        self.spawn().await;
+                    }
                     Phase::Running(_) | Phase::Waiting { .. } => {
                         self.waiters.push((reply, "enabled"));
                     }
@@ -189,6 +203,8 @@ impl AppTask {
                 self.stop_responder();
                 self.phase = Phase::Idle;
                 self.backoff.reset();
+                self.bind_failures = 0;
+                self.port_problem = None;
                 let released = self.listener.take().is_some();
                 self.fail_waiters(&format!("{} was disabled", self.app));
                 tracing::info!(app = %self.app, port = self.port, "disabled; port released");
@@ -236,7 +252,8 @@ impl AppTask {
     async fn move_port(&mut self, port: u16, config: WorkerConfig, store: Store, reply: ReplyTx) {
         let new = match listener::bind(port).await {
             Ok(new) => new,
-            Err(message) => {
+            Err(problem) => {
+                let message = format!("{problem}; {} stays on port {}", self.app, self.port);
                 let _ = reply.send(Err(ErrorReply::new(ErrorKind::Conflict, message)));
                 return;
             }
@@ -257,6 +274,8 @@ impl AppTask {
         });
         tracing::info!(app = %self.app, old, port, "port moved");
         self.backoff.reset();
+        self.bind_failures = 0;
+        self.port_problem = None;
         self.waiters.push((reply, "moved"));
         self.spawn().await;
     }

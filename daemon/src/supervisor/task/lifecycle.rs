@@ -16,19 +16,13 @@ impl AppTask {
         self.stop_responder();
         if self.listener.is_none() {
             match listener::bind(self.port).await {
-                Ok(bound) => self.listener = Some(bound),
-                Err(message) => {
-                    tracing::error!(app = %self.app, port = self.port, "{message}");
-                    self.emit(EventKind::PortConflict {
-                        app: self.app,
-                        port: self.port,
-                        message: message.clone(),
-                    });
-                    self.phase = Phase::Idle;
-                    for (waiter, _) in self.waiters.drain(..) {
-                        let _ =
-                            waiter.send(Err(ErrorReply::new(ErrorKind::Conflict, message.clone())));
-                    }
+                Ok(bound) => {
+                    self.listener = Some(bound);
+                    self.bind_failures = 0;
+                    self.port_problem = None;
+                }
+                Err(problem) => {
+                    self.retry_bind_later(problem);
                     return;
                 }
             }
@@ -232,6 +226,38 @@ impl AppTask {
     }
 
     /// Decides between a delayed restart and parking.
+    /// The port is taken (or cannot be bound): report it once, answer whoever
+    /// waits, and try again after a delay that doubles up to the policy's cap.
+    fn retry_bind_later(&mut self, problem: String) {
+        let app = self.app;
+        let delay = (Duration::from_secs(1) * 2u32.saturating_pow(self.bind_failures.min(16)))
+            .min(self.policy.max_delay.max(Duration::from_secs(1)));
+        self.bind_failures += 1;
+        let message = format!(
+            "{problem}; Switchyard keeps trying it and starts {app} once it is free (or move {app}: `switchyard port {app} PORT`, or stop trying: `switchyard disable {app}`)"
+        );
+        if self.port_problem.as_deref() != Some(message.as_str()) {
+            tracing::error!(%app, port = self.port, "{message}");
+            self.emit(EventKind::PortConflict {
+                app,
+                port: self.port,
+                message: message.clone(),
+            });
+            self.port_problem = Some(message.clone());
+        }
+        for (waiter, _) in self.waiters.drain(..) {
+            let _ = waiter.send(Err(ErrorReply::new(ErrorKind::Conflict, message.clone())));
+        }
+        self.emit(EventKind::WorkerBackoff {
+            app,
+            attempt: self.bind_failures,
+            delay_ms: delay.as_millis() as u64,
+        });
+        self.phase = Phase::Waiting {
+            until: Instant::now() + delay,
+        };
+    }
+
     pub(in crate::supervisor) fn after_failure(
         &mut self,
         uptime: Duration,
