@@ -131,3 +131,29 @@ fn a_stored_key_is_injected_and_never_shown() {
     assert!(listing.contains("env:BENCH_KEY_VAR"));
     assert!(!listing.contains("sk-from-env"));
 }
+
+#[test]
+fn use_and_remove_say_when_the_order_is_not_what_it_looks_like() {
+    let home = Home::new();
+    home.start();
+    home.ok(&[
+        "provider",
+        "add",
+        "codex",
+        "keyed",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--key-env",
+        "SWITCHYARD_TEST_NEVER_SET",
+    ]);
+    let used = home.ok(&["provider", "use", "codex", "keyed"]);
+    assert!(
+        used.contains("skipped") && used.contains("requests go to openai first"),
+        "{used}"
+    );
+    assert_eq!(home.app("codex")["provider"], "openai");
+
+    home.ok(&["provider", "remove", "codex", "keyed"]);
+    let removed = home.ok(&["provider", "remove", "codex", "openai"]);
+    assert!(removed.contains("no usable provider left"), "{removed}");
+}

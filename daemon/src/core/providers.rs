@@ -136,8 +136,13 @@ impl Core {
         if !removed {
             return Err(not_found(app, &name));
         }
-        self.providers_changed(app).await;
-        Ok(Reply::Done(format!("provider {name} removed from {app}")))
+        let text = match self.providers_changed(app).await {
+            Some(_) => format!("provider {name} removed from {app}"),
+            None => format!(
+                "provider {name} removed from {app}; note: {app} has no usable provider left, so its requests get 502 until one is added (`switchyard provider add {app} NAME --base-url URL`)"
+            ),
+        };
+        Ok(Reply::Done(text))
     }
 
     pub(super) async fn provider_use(
@@ -153,20 +158,33 @@ impl Core {
         if !found {
             return Err(not_found(app, &name));
         }
-        self.providers_changed(app).await;
-        Ok(Reply::Done(format!(
-            "{app} now sends requests to {name} first"
-        )))
+        let first = self.providers_changed(app).await;
+        let text = match first {
+            Some(first) if first == name => format!("{app} now sends requests to {name} first"),
+            // Promoted, but its key is missing: say who actually goes first.
+            Some(first) => format!(
+                "{name} is now first in {app}'s order, but it is skipped while its key is unavailable, so requests go to {first} first (`switchyard provider list {app}`)"
+            ),
+            None => format!(
+                "{name} is now first in {app}'s order, but it is skipped while its key is unavailable, and {app} has no other usable provider"
+            ),
+        };
+        Ok(Reply::Done(text))
     }
 
-    /// Tells the running worker (if any) and every client about the new order.
-    async fn providers_changed(&mut self, app: App) {
+    /// Tells the running worker (if any) and every client about the new order;
+    /// returns the provider requests now try first.
+    async fn providers_changed(&mut self, app: App) -> Option<String> {
         let config = self.worker_config(app).await;
         let provider = config.providers.first().map(|p| p.name.clone());
         if self.app_state(app).is_some_and(|s| s.provider != provider) {
-            self.emit(EventKind::ProviderSelected { app, provider });
+            self.emit(EventKind::ProviderSelected {
+                app,
+                provider: provider.clone(),
+            });
         }
         self.send(app, AppCommand::Config(config));
+        provider
     }
 }
 
