@@ -77,6 +77,10 @@ fn a_crash_loop_parks_after_five_and_the_port_answers_503() {
     assert_eq!(status, 503);
     assert!(body.contains("switchyard restart claude"), "{body}");
     assert!(body.contains("crashed 5 times"), "{body}");
+    // No Retry-After: only the user's `restart` brings a parked app back.
+    let head = raw_head(port);
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("retry-after"), "{head}");
     // Other apps are not affected by claude's failures.
     assert_eq!(home.app("codex")["restarts"], 0);
     // Disabling a parked app stops it for good and releases the port.
@@ -306,4 +310,23 @@ fn disable_drains_a_stream_in_flight_before_stopping_the_worker() {
     assert!(status.success());
     assert_eq!(home.app("claude")["state"], "stopped");
     assert_eq!(home.app("claude")["last_exit"]["reason"], "stopped");
+}
+
+/// The status line and headers of a bare GET to 127.0.0.1:`port`.
+fn raw_head(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(SECS_10)).expect("timeout");
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }

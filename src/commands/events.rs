@@ -36,8 +36,10 @@ pub async fn run(paths: &Paths, json: bool, since: Option<u64>) -> Result<ExitCo
         };
         // A closed pipe (`| head`) ends the command quietly.
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            break;
+            return Ok(ExitCode::SUCCESS);
         }
     }
+    // On stderr, so NDJSON on stdout stays clean.
+    eprintln!("switchyard: the event stream ended: the daemon stopped or restarted");
     Ok(ExitCode::SUCCESS)
 }

@@ -14,13 +14,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
 
-/// Serves 503s on a copy of `listener` until `stop` is cancelled.
+/// Serves 503s on a copy of `listener` until `stop` is cancelled. `retry_after`
+/// (whole seconds, rounded up) is sent while a restart is due; a parked app
+/// sends none, since only the user's `restart` brings it back.
 pub fn start(
     app: App,
     listener: &TcpListener,
     reason: &str,
+    retry_after: Option<std::time::Duration>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
+    let retry_after = retry_after.map(|d| {
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        header::HeaderValue::from(secs.max(1))
+    });
     let copy = listener.try_clone()?;
     copy.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(copy)?;
@@ -39,11 +46,12 @@ pub fn start(
                 },
             };
             let body = body.clone();
+            let retry_after = retry_after.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
-                    let body = body.clone();
-                    async move { Ok::<_, Infallible>(unavailable(&body)) }
+                    let response = unavailable(&body, retry_after.as_ref());
+                    async move { Ok::<_, Infallible>(response) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .keep_alive(false)
@@ -58,7 +66,7 @@ pub fn start(
     Ok(())
 }
 
-fn unavailable(body: &Bytes) -> Response<Full<Bytes>> {
+fn unavailable(body: &Bytes, retry_after: Option<&header::HeaderValue>) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body.clone()));
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();
@@ -66,7 +74,9 @@ fn unavailable(body: &Bytes) -> Response<Full<Bytes>> {
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
     );
-    headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    if let Some(value) = retry_after {
+        headers.insert(header::RETRY_AFTER, value.clone());
+    }
     response
 }
 

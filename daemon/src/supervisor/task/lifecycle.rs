@@ -277,7 +277,7 @@ impl AppTask {
                 };
                 if delay > Duration::from_secs(1) {
                     let reason = format!("the worker crashed and restarts in {}s", delay.as_secs());
-                    self.start_responder(&reason);
+                    self.start_responder(&reason, Some(delay));
                 }
             }
             Decision::Park { reason } => {
@@ -291,7 +291,7 @@ impl AppTask {
                     },
                 });
                 self.phase = Phase::Parked;
-                self.start_responder(&reason);
+                self.start_responder(&reason, None);
             }
         }
     }
@@ -329,13 +329,17 @@ impl AppTask {
             .await;
     }
 
-    pub(in crate::supervisor) fn start_responder(&mut self, reason: &str) {
+    pub(in crate::supervisor) fn start_responder(
+        &mut self,
+        reason: &str,
+        retry_after: Option<Duration>,
+    ) {
         self.stop_responder();
         let Some(listener) = &self.listener else {
             return;
         };
         let token = self.shutdown.child_token();
-        match responder::start(self.app, listener, reason, token.clone()) {
+        match responder::start(self.app, listener, reason, retry_after, token.clone()) {
             Ok(()) => self.responder = Some(token),
             Err(err) => tracing::error!(app = %self.app, %err, "cannot answer the port with 503s"),
         }
