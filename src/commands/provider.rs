@@ -76,6 +76,7 @@ async fn list(
         "{:<8} {:<16} {:<9} {:<14} BASE URL",
         "APP", "NAME", "PRIORITY", "AUTH"
     );
+    let listed = providers.len();
     for p in providers {
         let marker = if p.active { "*" } else { " " };
         println!(
@@ -85,6 +86,13 @@ async fn list(
             p.priority,
             p.auth,
             p.base_url
+        );
+    }
+    if listed == 0 {
+        println!("(none: add one with `switchyard provider add APP NAME --base-url URL`)");
+    } else {
+        println!(
+            "\n* tried first. Requests try providers by priority (lowest first, ties by name), skipping open breakers and missing keys."
         );
     }
     Ok(ExitCode::SUCCESS)
