@@ -5,8 +5,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::upstream::MockUpstream;
-use common::{Home, http};
+use common::{Home, free_port, http, wait_for};
 
 fn names(home: &Home, app: &str) -> Vec<String> {
     let out = home.ok(&["provider", "list", app, "--json"]);
@@ -156,4 +158,36 @@ fn use_and_remove_say_when_the_order_is_not_what_it_looks_like() {
     home.ok(&["provider", "remove", "codex", "keyed"]);
     let removed = home.ok(&["provider", "remove", "codex", "openai"]);
     assert!(removed.contains("no usable provider left"), "{removed}");
+}
+
+#[test]
+fn status_says_when_the_first_provider_is_skipped_by_its_breaker() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+    // Nothing listens there: every attempt is refused, then failed over.
+    let dead = free_port();
+    home.ok(&[
+        "provider",
+        "add",
+        "claude",
+        "dead",
+        "--base-url",
+        &format!("http://127.0.0.1:{dead}"),
+        "--priority",
+        "-20",
+    ]);
+    home.ok(&["enable", "claude"]);
+    for _ in 0..20 {
+        assert_eq!(http(port, "GET", "/x", "").unwrap().0, 200, "failed over");
+    }
+    wait_for(
+        "status to show the open breaker",
+        Duration::from_secs(10),
+        || {
+            String::from_utf8_lossy(&home.run(&["status"]).stdout)
+                .contains("dead (breaker open: skipped)")
+        },
+    );
 }

@@ -99,7 +99,7 @@ pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
                 app.restarts,
                 uptime_s(app).map_or_else(|| "-".into(), |s| text::duration(s * 1000)),
                 app.health.as_str(),
-                app.provider.as_deref().unwrap_or("-"),
+                provider_cell(app),
             );
             if let Some(error) = &app.port_error {
                 println!("         ! {error}");
@@ -141,4 +141,19 @@ fn app_json(app: &AppState) -> Value {
             "pid": e.pid, "code": e.code, "signal": e.signal, "reason": e.reason.as_str(),
         })),
     })
+}
+
+/// The provider requests try first, and whether its breaker currently sends
+/// them on to the next one.
+fn provider_cell(app: &switchyard_daemon::protocol::state::AppState) -> String {
+    use switchyard_daemon::protocol::state::BreakerState;
+    let Some(first) = app.provider.as_deref() else {
+        return "-".to_owned();
+    };
+    let breaker = app.breakers.iter().find(|b| b.provider == first);
+    match breaker.map(|b| b.state) {
+        Some(BreakerState::Open) => format!("{first} (breaker open: skipped)"),
+        Some(BreakerState::HalfOpen) => format!("{first} (breaker half-open)"),
+        _ => first.to_owned(),
+    }
 }
