@@ -78,7 +78,16 @@ fn port(app: &AppState, reachable: bool) -> Check {
     Check::new(reachable && app.port_error.is_none(), "port", detail)
 }
 
+/// Whether requests have somewhere to go: a usable provider, whose breakers
+/// are closed.
 fn breakers(app: &AppState) -> Check {
+    if app.provider.is_none() {
+        let detail = format!(
+            "none usable, so requests get 502; add one with `switchyard provider add {} NAME --base-url URL` (or set the missing key)",
+            app.app
+        );
+        return Check::new(false, "providers", detail);
+    }
     let tripped: Vec<String> = app
         .breakers
         .iter()

@@ -9,6 +9,7 @@ fn running(app: App, port: u16) -> AppState {
     state.state = WorkerState::Running;
     state.health = Health::Ok;
     state.pid = Some(42);
+    state.provider = Some("official".into());
     state
 }
 
@@ -111,5 +112,21 @@ fn a_disabled_app_fails_only_if_its_cli_still_points_at_the_closed_port() {
     assert_eq!(
         failed(&super::checks(&app, &broken, false)),
         Vec::<&str>::new()
+    );
+}
+
+#[test]
+fn an_app_without_a_usable_provider_says_how_to_add_one() {
+    let mut app = running(App::Codex, 15722);
+    app.provider = None;
+    app.health = Health::Down;
+    let checks = checks(&app, &seen(Some("http://127.0.0.1:15722"), None), true);
+    assert_eq!(failed(&checks), ["worker", "providers"]);
+    assert!(
+        checks[2]
+            .detail
+            .contains("switchyard provider add codex NAME --base-url URL"),
+        "{:?}",
+        checks[2]
     );
 }
