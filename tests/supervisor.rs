@@ -271,19 +271,13 @@ fn moving_a_port_binds_the_new_one_first() {
 
 #[test]
 fn disable_drains_a_stream_in_flight_before_stopping_the_worker() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let upstream = MockUpstream::start();
     let home = Home::new();
     home.start();
     let port = home.route("claude", upstream.port);
     home.ok(&["enable", "claude"]);
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(SECS_10)).expect("timeout");
-    write!(
-        stream,
-        "GET /slow HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
+    let mut stream = raw_get(port, "/slow");
     let mut first = [0u8; 256];
     let n = stream.read(&mut first).expect("first bytes");
     assert!(n > 0);
@@ -312,16 +306,23 @@ fn disable_drains_a_stream_in_flight_before_stopping_the_worker() {
     assert_eq!(home.app("claude")["last_exit"]["reason"], "stopped");
 }
 
-/// The status line and headers of a bare GET to 127.0.0.1:`port`.
-fn raw_head(port: u16) -> String {
-    use std::io::{Read, Write};
+/// A connection to 127.0.0.1:`port` with a bare `GET path` sent on it.
+fn raw_get(port: u16, path: &str) -> std::net::TcpStream {
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_read_timeout(Some(SECS_10)).expect("timeout");
     write!(
         stream,
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     )
     .expect("write");
+    stream
+}
+
+/// The status line and headers of a bare GET to 127.0.0.1:`port`.
+fn raw_head(port: u16) -> String {
+    use std::io::Read;
+    let mut stream = raw_get(port, "/");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     response
