@@ -9,8 +9,10 @@ use super::refuse;
 use crate::model::{Model, Popup, Severity};
 use crate::msg::Action;
 
-/// Ports below this need privileges the daemon should not have.
-pub const MIN_PORT: u16 = 1024;
+/// The same range the CLI and the daemon accept: 0 is "any port", not a fixed
+/// one. (A port below 1024 may need privileges; the daemon says so if it
+/// lacks them.)
+pub const MIN_PORT: u16 = 1;
 
 /// Keys while a popup is open: it takes them all.
 pub(super) fn on_key(model: &mut Model, code: KeyCode) -> Option<Action> {

@@ -210,7 +210,7 @@ fn port_editor_with_error() {
     for _ in 0..5 {
         update(&mut model, code(KeyCode::Backspace));
     }
-    type_keys(&mut model, "99");
+    type_keys(&mut model, "0");
     update(&mut model, code(KeyCode::Enter));
     assert_snapshot!(render(&model, 80, 24).backend());
 }
