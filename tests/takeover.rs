@@ -232,6 +232,29 @@ fn a_port_move_re_points_the_file() {
 }
 
 #[test]
+fn a_taken_port_hands_the_file_back_until_the_proxy_serves_it() {
+    let (home, _) = setup("claude");
+    let path = write(&home, ".claude/settings.json", CLAUDE);
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = holder.local_addr().expect("addr").port();
+    home.ok(&["port", "claude", &port.to_string()]);
+    let out = home.run(&["enable", "claude", "--takeover"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Another program holds the port: the CLI must not send its key there.
+    wait_for("the file to be handed back", SECS_10, || {
+        read(&path) == CLAUDE
+    });
+    drop(holder);
+    wait_for(
+        "the file to point at the proxy once it serves",
+        SECS_10,
+        || without_ours(&read(&path)).1 == Some(url(port)),
+    );
+    home.ok(&["disable", "claude"]);
+    assert_eq!(read(&path), CLAUDE);
+}
+
+#[test]
 fn enable_without_takeover_hands_the_file_back_and_keeps_serving() {
     let (home, port) = setup("claude");
     let path = write(&home, ".claude/settings.json", CLAUDE);

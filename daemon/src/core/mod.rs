@@ -7,7 +7,7 @@ mod apps;
 mod providers;
 mod takeover;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -76,6 +76,9 @@ pub struct Core {
     events: broadcast::Sender<Encoded>,
     supervisors: HashMap<App, AppHandle>,
     shutdown: CancellationToken,
+    /// Apps whose CLI file was handed back because another program held the
+    /// port: pointed again once their proxy serves.
+    released_for_conflict: HashSet<App>,
 }
 
 impl Core {
@@ -132,6 +135,7 @@ impl Core {
             events,
             supervisors,
             shutdown,
+            released_for_conflict: HashSet::new(),
         };
         // Bring back what was enabled before, on the same ports, with each
         // CLI's configuration agreeing with the store (a crash may have left a
@@ -179,15 +183,23 @@ impl Core {
                         let follow = match kind {
                             EventKind::PortChanged { app, port } => Some((app, Some(port))),
                             EventKind::PortConflict { app, .. } => Some((app, None)),
+                            EventKind::WorkerReady { app, .. }
+                                if self.released_for_conflict.remove(&app) =>
+                            {
+                                self.app_state(app).map(|s| (app, Some(s.port)))
+                            }
                             _ => None,
                         };
                         self.emit(kind);
                         match follow {
                             Some((app, Some(port))) => self.takeover_follow_port(app, port).await,
                             // Another program holds the port: the CLI must not
-                            // send its key there. Hand its file back; `enable
-                            // --takeover` or the next daemon start points it again.
+                            // send its key there. Hand its file back until the
+                            // proxy serves the port (the supervisor keeps trying).
                             Some((app, None)) => {
+                                if self.app_state(app).is_some_and(|s| s.enabled && s.takeover) {
+                                    self.released_for_conflict.insert(app);
+                                }
                                 let note = self.takeover_release(app).await;
                                 if !note.is_empty() {
                                     tracing::warn!(%app, "port taken by another program: {note}");
