@@ -113,8 +113,9 @@ pub fn start_time(pid: u32) -> Option<u64> {
 }
 
 /// `/proc/PID/stat` from the field after the command name on (the name may
-/// hold spaces and parentheses, so it ends at the last ')').
-fn stat_after_name(pid: u32) -> Option<String> {
+/// hold spaces and parentheses, so it ends at the last ')'): field 3 (state)
+/// first, so field N is at index N − 3 of its whitespace-separated words.
+pub fn stat_after_name(pid: u32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     Some(stat.get(stat.rfind(')')? + 2..)?.to_owned())
 }

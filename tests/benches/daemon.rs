@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchyard_daemon::client::Client;
+use switchyard_daemon::lock::stat_after_name;
 use switchyard_daemon::paths::Paths;
 use switchyard_daemon::protocol::{Request, ServerMessage};
 
@@ -55,22 +56,20 @@ fn main() {
             ),
             fmt(&rt.floor),
         ));
-        rows.push((
-            format!("raw Unix-socket ping-pong, echo on a tokio event loop, {where_}"),
-            ratio(&rt.async_floor),
-        ));
-        rows.push((
-            format!("`Ping` round trip, blocking raw-frame client, {where_}"),
-            ratio(&rt.blocking),
-        ));
-        rows.push((
-            format!("`Ping` round trip, async `Client`, {where_}"),
-            ratio(&rt.ping),
-        ));
-        rows.push((
-            format!("`Status` round trip (full snapshot), async `Client`, {where_}"),
-            ratio(&rt.status),
-        ));
+        for (what, series) in [
+            (
+                "raw Unix-socket ping-pong, echo on a tokio event loop",
+                &rt.async_floor,
+            ),
+            ("`Ping` round trip, blocking raw-frame client", &rt.blocking),
+            ("`Ping` round trip, async `Client`", &rt.ping),
+            (
+                "`Status` round trip (full snapshot), async `Client`",
+                &rt.status,
+            ),
+        ] {
+            rows.push((format!("{what}, {where_}"), ratio(series)));
+        }
         if let Some(cores) = rt.cores {
             rows.push((format!("where the servers ran, {where_}"), cores));
         }
@@ -300,9 +299,7 @@ async fn interleaved_round_trips(paths: &Paths, daemon_pid: u32) -> Vec<(Placeme
 /// server's main thread last ran on (field 39 of `/proc/PID/stat`).
 fn cores_seen(servers: &[u32; 3]) -> String {
     let last_core = |pid: u32| -> Option<String> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let after_name = &stat[stat.rfind(')')? + 2..];
-        Some(after_name.split_whitespace().nth(36)?.to_owned())
+        Some(stat_after_name(pid)?.split_whitespace().nth(36)?.to_owned())
     };
     let client = nix::sched::sched_getcpu().map_or("?".to_owned(), |c| c.to_string());
     let [echo, async_echo, daemon] = servers.map(|pid| last_core(pid).unwrap_or("?".into()));
@@ -577,10 +574,10 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// utime + stime (fields 14 and 15 of `/proc/PID/stat`), in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let after = &stat[stat.rfind(')').expect(")") + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
+    let stat = stat_after_name(pid).expect("stat");
+    let f: Vec<&str> = stat.split_whitespace().collect();
     f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
 }
 

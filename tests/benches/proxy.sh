@@ -6,7 +6,10 @@
 # with 1,000 streams held through the worker. Everything stays on 127.0.0.1.
 #
 #   bash tests/benches/proxy.sh [--duration-ms 3000] [--only worker,nginx]
-#       [--concurrency 1,64] [--no-sse] [--hold 0]
+#       [--concurrency 1,64] [--no-sse] [--hold 0] [--rounds 5]
+#       [--placement same-core|across-cores]
+#   SWITCHYARD_BIN=path measures another build; SWITCHYARD_BIN_B=path adds it
+#   beside this one as "worker B".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -48,18 +48,12 @@ pub(crate) async fn handle(
     let idle = active.timeouts.idle;
     let mut source = match collect(body, active.max_buffered_body, idle, &mut tracker).await {
         Ok(Collected::Full(chunks)) => {
-            if tracker.wanted() {
-                tracker.summary.model =
-                    model::from_json_body(parts.headers.get(header::CONTENT_TYPE), &chunks);
-            }
+            note_model(&mut tracker, &parts, &chunks);
             BodySource::Replay(chunks)
         }
         Ok(Collected::Partial { prefix, rest }) => {
             // The model is usually the first field, so the held prefix is enough.
-            if tracker.wanted() {
-                let content_type = parts.headers.get(header::CONTENT_TYPE);
-                tracker.summary.model = model::from_json_body(content_type, &prefix);
-            }
+            note_model(&mut tracker, &parts, &prefix);
             let seen = Arc::new(AtomicU64::new(0));
             tracker.streamed_in = Some(Arc::clone(&seen));
             let counters = Arc::clone(&ctx.sink.counters);
@@ -81,12 +75,20 @@ pub(crate) async fn handle(
             ));
         }
     };
-    if tracker.wanted() && tracker.summary.model.is_none() {
-        tracker.summary.model = model::from_path(parts.uri.path());
-    }
     let mut response = failover(&active, &mut parts, &mut source, tracker).await;
     response.body_mut().coalesce_small().await;
     Ok(response)
+}
+
+/// The model a sampled request names: its JSON body's `model` field, else its
+/// path (Gemini puts it there). Nothing is parsed for a summary that will not
+/// be sent.
+fn note_model(tracker: &mut Tracker, parts: &Parts, body: &[bytes::Bytes]) {
+    if tracker.wanted() {
+        tracker.summary.model =
+            model::from_json_body(parts.headers.get(header::CONTENT_TYPE), body)
+                .or_else(|| model::from_path(parts.uri.path()));
+    }
 }
 
 /// Where each attempt's body comes from.

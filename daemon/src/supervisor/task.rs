@@ -14,7 +14,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use super::policy::{Backoff, Decision, EXIT_CONFIG, Policy};
+use super::policy::{self, Backoff, Decision, EXIT_CONFIG, Policy};
 use super::process::{self, Spawned};
 use super::{AppCommand, ReplyTx, listener, responder};
 use crate::apps::App;

@@ -48,7 +48,7 @@ pub fn checks(app: &AppState, seen: &ConfigSeen, reachable: bool) -> Vec<Check> 
     if app.enabled {
         checks.push(worker(app));
         checks.push(port(app, reachable));
-        checks.push(breakers(app));
+        checks.push(providers(app));
     }
     checks.push(config(app, seen));
     checks
@@ -80,7 +80,7 @@ fn port(app: &AppState, reachable: bool) -> Check {
 
 /// Whether requests have somewhere to go: a usable provider, whose breakers
 /// are closed.
-fn breakers(app: &AppState) -> Check {
+fn providers(app: &AppState) -> Check {
     if app.provider.is_none() {
         let detail = format!(
             "none usable, so requests get 502; add one with `switchyard provider add {} NAME --base-url URL` (or set the missing key)",

@@ -227,12 +227,11 @@ impl AppTask {
 
     /// Decides between a delayed restart and parking.
     /// The port is taken (or cannot be bound): report it once, answer whoever
-    /// waits, and try again after a delay that doubles up to the policy's cap.
+    /// waits, and try again on the restart backoff (never parking).
     fn retry_bind_later(&mut self, problem: String) {
         let app = self.app;
-        let delay = (Duration::from_secs(1) * 2u32.saturating_pow(self.bind_failures.min(16)))
-            .min(self.policy.max_delay.max(Duration::from_secs(1)));
         self.bind_failures += 1;
+        let delay = policy::delay_for(&self.policy, self.bind_failures);
         let message = format!(
             "{problem}; Switchyard keeps trying it and starts {app} once it is free (or move {app}: `switchyard port {app} PORT`, or stop trying: `switchyard disable {app}`)"
         );
@@ -245,9 +244,6 @@ impl AppTask {
             });
             self.port_problem = Some(message.clone());
         }
-        for (waiter, _) in self.waiters.drain(..) {
-            let _ = waiter.send(Err(ErrorReply::new(ErrorKind::Conflict, message.clone())));
-        }
         self.emit(EventKind::WorkerBackoff {
             app,
             attempt: self.bind_failures,
@@ -256,6 +252,9 @@ impl AppTask {
         self.phase = Phase::Waiting {
             until: Instant::now() + delay,
         };
+        for (waiter, _) in self.waiters.drain(..) {
+            let _ = waiter.send(Err(ErrorReply::new(ErrorKind::Conflict, message.clone())));
+        }
     }
 
     pub(in crate::supervisor) fn after_failure(
