@@ -1,7 +1,8 @@
 //! Throughput, latency and SSE-delay benchmark for the worker's reverse proxy.
 //!
 //! Starts an in-process mock upstream (a small JSON endpoint and an SSE endpoint)
-//! and a `Proxy` in front of it, then drives both with a bounded keep-alive HTTP/1.1
+//! and a `Proxy` in front of it (on a thread of its own with a single-threaded
+//! runtime, as in the worker), then drives both with a bounded keep-alive HTTP/1.1
 //! load generator and prints one markdown report. Everything runs on 127.0.0.1.
 //!
 //! ```text
@@ -20,7 +21,8 @@
 //! `--only worker,nginx`, `--concurrency 1,64` and `--no-sse` narrow a run while tuning;
 //! `--rounds N` repeats the table with the order rotated and prints medians;
 //! `--placement same-core|across-cores` pins the bench and the proxies.
-//! `tests/benches/proxy.sh` sets all of that up and prints the table.
+//! `tests/benches/proxy.sh` sets all of that up and prints the table;
+//! `tests/benches/instructions.sh` runs this under callgrind.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -541,22 +543,35 @@ async fn start_proxy(upstream: SocketAddr) -> Result<(SocketAddr, CancellationTo
         }],
     );
     let proxy = Proxy::new(config)?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     // Reports are not needed here; a 1-slot queue that nobody reads exercises the
     // "never block on the daemon" path.
     let (reports, unread) = mpsc::channel(1);
     let token = shutdown.clone();
-    tokio::spawn(async move {
-        let _unread = unread;
-        if let Err(e) = proxy
-            .serve(listener, reports, token, Duration::from_secs(1))
-            .await
-        {
-            eprintln!("proxy stopped: {e}");
-        }
-    });
+    // Its own thread and single-threaded runtime, as in the worker: profiles of
+    // this proxy then show the worker's costs, not a work-stealing scheduler's.
+    std::thread::Builder::new()
+        .name("proxy".into())
+        .spawn(move || {
+            let _unread = unread;
+            let served = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|runtime| {
+                    runtime.block_on(async {
+                        let listener = TcpListener::from_std(listener)?;
+                        proxy
+                            .serve(listener, reports, token, Duration::from_secs(1))
+                            .await
+                    })
+                });
+            if let Err(e) = served {
+                eprintln!("proxy stopped: {e}");
+            }
+        })?;
     Ok((addr, shutdown))
 }
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# User-space instructions per proxied request, counted by callgrind: the proxy
+# as the worker runs it (one thread, one single-threaded runtime) against nginx
+# (one worker process, the same keep-alive reverse-proxy config as proxy.sh).
+# Counts do not depend on what else the machine is doing, so this is the
+# figure to compare builds by; proxy.sh gives the timings.
+#
+#   bash tests/benches/instructions.sh [--short-ms 5000] [--long-ms 15000]
+#       [--only switchyard|nginx]
+#
+# Each side runs twice under callgrind, short and long, at concurrency 1; the
+# difference in instructions over the difference in requests cancels start-up
+# and shutdown. Only the proxy's own thread (or process) is counted: not the
+# load generator, not the mock upstream. Everything stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SHORT=5000 LONG=15000 ONLY=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --short-ms) SHORT=$2; shift 2 ;;
+    --long-ms) LONG=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    *) echo "usage: $0 [--short-ms N] [--long-ms N] [--only switchyard|nginx]" >&2; exit 2 ;;
+  esac
+done
+[ "$LONG" -gt "$SHORT" ] || { echo "--long-ms must exceed --short-ms" >&2; exit 2; }
+
+need=()
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build --release --quiet -p switchyard-daemon --example proxy_bench
+BENCH=$PWD/target/release/examples/proxy_bench
+WORK=$(mktemp -d /tmp/syinstr.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# requests TABLE NAME: the request count of NAME's row in a proxy_bench table.
+requests() { awk -F'|' -v name="$2" '$2 ~ name { gsub(/ /, "", $4); print $4; exit }' "$1"; }
+# summary FILE: the instruction total callgrind wrote to FILE.
+summary() { awk '/^summary:/ { print $2; exit }' "$1"; }
+
+# The worker's proxy: proxy_bench's in-process proxy runs on its own thread
+# with a single-threaded runtime, as in the worker. Threads get separate files;
+# the proxy's is the one that ran the request handler.
+worker_run() {
+  local ms=$1 out=$WORK/worker.$1
+  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
+    "$BENCH" --upstream-port 0 --only in-process --concurrency 1 --no-sse \
+    --duration-ms "$ms" >"$out.table" 2>"$out.log"
+  local file
+  file=$(grep -l "proxy::forward" "$out"-* | head -1)
+  echo "$(summary "$file") $(requests "$out.table" 'switchyard in-process')"
+}
+
+# nginx: one worker process, no master, under callgrind; proxy_bench is its
+# load generator and mock upstream.
+nginx_run() {
+  local ms=$1 dir=$WORK/nginx.$1 upstream port
+  upstream=$(free_port); port=$(free_port)
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  upstream mock { server 127.0.0.1:$upstream; keepalive 256; keepalive_requests 100000000; }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+  valgrind --tool=callgrind --callgrind-out-file="$dir/out" \
+    "$NGINX" -p "$dir" -c nginx.conf 2>"$dir/valgrind.log" &
+  local pid=$!
+  # nginx under valgrind takes a few seconds to listen.
+  local deadline=$((SECONDS + 60))
+  until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { echo "nginx did not start: $dir/valgrind.log" >&2; kill "$pid"; exit 1; }
+    sleep 0.2
+  done
+  "$BENCH" --upstream-port "$upstream" --nginx-port "$port" --only nginx \
+    --concurrency 1 --no-sse --duration-ms "$ms" >"$dir/table"
+  # TERM, not QUIT: a background job of a script starts with QUIT ignored.
+  kill -TERM "$pid"
+  wait "$pid" || true
+  echo "$(summary "$dir/out") $(requests "$dir/table" 'nginx')"
+}
+
+per_request() {
+  read -r short_i short_n <<<"$1"
+  read -r long_i long_n <<<"$2"
+  python3 -c "print(f'{($long_i - $short_i) / ($long_n - $short_n):,.0f} | {$long_n - $short_n}')"
+}
+
+echo "## User-space instructions per proxied request (callgrind)"
+echo
+echo "Concurrency 1, small JSON GET over keep-alive HTTP/1.1, runs of $SHORT and $LONG ms; the proxy's own thread or process only."
+echo
+echo "| proxy | instructions per request | requests counted |"
+echo "|---|---:|---:|"
+if [ "$ONLY" != nginx ]; then
+  echo "| switchyard proxy thread | $(per_request "$(worker_run "$SHORT")" "$(worker_run "$LONG")") |"
+fi
+if [ "$ONLY" != switchyard ]; then
+  echo "| nginx worker process | $(per_request "$(nginx_run "$SHORT")" "$(nginx_run "$LONG")") |"
+fi
