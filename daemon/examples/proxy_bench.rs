@@ -248,43 +248,48 @@ async fn run(args: Args) -> Result<(), BoxError> {
         return Ok(());
     }
     println!(
-        "\nSSE: {SSE_STREAMS} concurrent streams x {SSE_EVENTS} events, one every {} ms; delay = upstream write to client receipt; p50 and p99 are medians over {} round(s).\n",
+        "\nSSE: {SSE_STREAMS} concurrent streams x {SSE_EVENTS} events, one every {} ms; TTFB = request sent to response head received (fresh connection); delay = upstream write to client receipt; p50 and p99 are medians over {} round(s); added = over the first row.\n",
         SSE_GAP.as_millis(),
         args.rounds
     );
-    println!("| target | events | p50 µs | p99 µs | added p50 µs | added p99 µs |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    // Per target: every round's p50 and p99, measured in rotating order; the
+    println!(
+        "| target | events | TTFB p50 µs | TTFB p99 µs | added TTFB p50 µs | delay p50 µs | delay p99 µs | added p50 µs | added p99 µs |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // Per target: every round's figures, measured in rotating order; the
     // first target (direct, unless filtered out) is the baseline for "added".
-    let mut seen: Vec<Vec<(u32, u32, usize)>> = vec![Vec::new(); targets.len()];
+    let mut seen: Vec<Vec<SseCell>> = vec![Vec::new(); targets.len()];
     for round in 0..args.rounds {
         for i in 0..targets.len() {
             let index = (i + round) % targets.len();
-            let mut delays = sse(targets[index].addr).await;
-            delays.sort_unstable();
-            let cell = (
-                percentile(&delays, 50),
-                percentile(&delays, 99),
-                delays.len(),
-            );
-            seen[index].push(cell);
+            let measured = sse(targets[index].addr).await;
+            seen[index].push(SseCell {
+                ttfb_p50: percentile(&measured.ttfb, 50),
+                ttfb_p99: percentile(&measured.ttfb, 99),
+                p50: percentile(&measured.delays, 50),
+                p99: percentile(&measured.delays, 99),
+                events: measured.delays.len(),
+            });
         }
     }
-    let median = |cells: &[(u32, u32, usize)], pick: fn(&(u32, u32, usize)) -> u32| {
+    let median = |cells: &[SseCell], pick: fn(&SseCell) -> u32| {
         let mut v: Vec<u32> = cells.iter().map(pick).collect();
         v.sort_unstable();
-        v[v.len() / 2]
+        i64::from(v[v.len() / 2])
     };
     let mut baseline = None;
     for (target, cells) in targets.iter().zip(&seen) {
-        let (p50, p99) = (median(cells, |c| c.0), median(cells, |c| c.1));
-        let events: usize = cells.iter().map(|c| c.2).sum();
-        let (b50, b99) = *baseline.get_or_insert((p50, p99));
+        let ttfb = median(cells, |c| c.ttfb_p50);
+        let (p50, p99) = (median(cells, |c| c.p50), median(cells, |c| c.p99));
+        let events: usize = cells.iter().map(|c| c.events).sum();
+        let (b_ttfb, b50, b99) = *baseline.get_or_insert((ttfb, p50, p99));
         println!(
-            "| {} | {events} | {p50} | {p99} | {} | {} |",
+            "| {} | {events} | {ttfb} | {} | {} | {p50} | {p99} | {} | {} |",
             target.name,
-            i64::from(p50) - i64::from(b50),
-            i64::from(p99) - i64::from(b99),
+            median(cells, |c| c.ttfb_p99),
+            ttfb - b_ttfb,
+            p50 - b50,
+            p99 - b99,
         );
     }
     if let (Some(port), Some(pid), true) = (args.worker_port, args.worker_pid, args.hold > 0) {
@@ -292,6 +297,16 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     shutdown.cancel();
     Ok(())
+}
+
+/// One SSE round's percentiles for one target, in µs.
+#[derive(Clone, Copy)]
+struct SseCell {
+    ttfb_p50: u32,
+    ttfb_p99: u32,
+    p50: u32,
+    p99: u32,
+    events: usize,
 }
 
 /// One cell's figures; `cpu_us` is NaN when the target's CPU is not measured.
@@ -666,31 +681,50 @@ fn micros(d: Duration) -> u32 {
     u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
-/// Per-event delay (µs) over `SSE_STREAMS` concurrent streams.
-async fn sse(addr: SocketAddr) -> Vec<u32> {
+/// What one SSE round measured, in µs: each stream's time to first byte and
+/// every event's delay.
+#[derive(Default)]
+struct SseRound {
+    ttfb: Vec<u32>,
+    delays: Vec<u32>,
+}
+
+/// `SSE_STREAMS` concurrent streams, all opened at once.
+async fn sse(addr: SocketAddr) -> SseRound {
     let mut tasks = JoinSet::new();
     for _ in 0..SSE_STREAMS {
         tasks.spawn(async move {
             let limit = SSE_GAP * (SSE_EVENTS as u32) + Duration::from_secs(10);
             tokio::time::timeout(limit, one_stream(addr))
                 .await
-                .unwrap_or_else(|_| Ok(Vec::new()))
-                .unwrap_or_default()
+                .ok()
+                .and_then(Result::ok)
         });
     }
-    let mut all = Vec::new();
+    let mut round = SseRound::default();
     while let Some(joined) = tasks.join_next().await {
-        all.extend(joined.unwrap_or_default());
+        if let Ok(Some((ttfb, delays))) = joined {
+            round.ttfb.push(ttfb);
+            round.delays.extend(delays);
+        }
     }
-    all
+    round.ttfb.sort_unstable();
+    round.delays.sort_unstable();
+    round
 }
 
-async fn one_stream(addr: SocketAddr) -> Result<Vec<u32>, BoxError> {
+/// One stream on a fresh connection: the time from sending the request to the
+/// response head (time to first byte), then each event's upstream-write-to-
+/// receipt delay.
+async fn one_stream(addr: SocketAddr) -> Result<(u32, Vec<u32>), BoxError> {
     let mut sender = connect(addr).await?;
     let req = Request::get("/sse")
         .header(header::HOST, format!("127.0.0.1:{}", addr.port()))
         .body(Empty::<Bytes>::new())?;
-    let mut body = sender.send_request(req).await?.into_body();
+    let started = Instant::now();
+    let response = sender.send_request(req).await?;
+    let ttfb = micros(started.elapsed());
+    let mut body = response.into_body();
     let mut delays = Vec::with_capacity(SSE_EVENTS);
     while let Some(frame) = body.frame().await {
         let now = epoch().elapsed().as_nanos();
@@ -705,5 +739,5 @@ async fn one_stream(addr: SocketAddr) -> Result<Vec<u32>, BoxError> {
             delays.push(u32::try_from(now.saturating_sub(sent) / 1000).unwrap_or(u32::MAX));
         }
     }
-    Ok(delays)
+    Ok((ttfb, delays))
 }
