@@ -38,6 +38,7 @@ cargo build --release --quiet -p switchyard-daemon --example proxy_bench
 BENCH=$PWD/target/release/examples/proxy_bench
 WORK=$(mktemp -d /tmp/syinstr.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+source tests/benches/nginx.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # requests TABLE NAME: the request count of NAME's row in a proxy_bench table.
@@ -63,29 +64,11 @@ worker_run() {
 nginx_run() {
   local ms=$1 dir=$WORK/nginx.$1 upstream port
   upstream=$(free_port); port=$(free_port)
-  mkdir -p "$dir/logs"
-  cat >"$dir/nginx.conf" <<CONF
-worker_processes 1;
+  nginx_conf "$dir" "$upstream" "$port" "worker_processes 1;
 master_process off;
 daemon off;
 pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  upstream mock { server 127.0.0.1:$upstream; keepalive 256; keepalive_requests 100000000; }
-  server {
-    listen 127.0.0.1:$port;
-    location / {
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-CONF
+error_log $dir/logs/error.log warn;"
   valgrind --tool=callgrind --callgrind-out-file="$dir/out" \
     "$NGINX" -p "$dir" -c nginx.conf 2>"$dir/valgrind.log" &
   local pid=$!

@@ -37,29 +37,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$WORK/nginx/logs"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes auto;
+source tests/benches/nginx.sh
+nginx_conf "$WORK/nginx" "$UPSTREAM" "$NGINX_PORT" "worker_processes auto;
 pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  # nginx closes a keep-alive connection after 1000 requests by default; the load
-  # generator would count each of those as an error.
-  keepalive_requests 100000000;
-  upstream mock { server 127.0.0.1:$UPSTREAM; keepalive 256; keepalive_requests 100000000; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / {
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-CONF
+error_log $WORK/nginx/logs/error.log warn;"
 "$NGINX" -p "$WORK/nginx" -c nginx.conf
 NGINX_WORKERS=$(pgrep -d, -P "$(cat "$WORK/nginx/nginx.pid")")
 
