@@ -4,6 +4,8 @@
 //! and a `Proxy` in front of it (on a thread of its own with a single-threaded
 //! runtime, as in the worker), then drives both with a bounded keep-alive HTTP/1.1
 //! load generator and prints one markdown report. Everything runs on 127.0.0.1.
+//! A bare hyper proxy (`support/bare_proxy.rs`) runs beside it as the floor for
+//! anything built on hyper and tokio.
 //!
 //! ```text
 //! cargo run --release -p switchyard-daemon --example proxy_bench -- \
@@ -23,6 +25,9 @@
 //! `--placement same-core|across-cores` pins the bench and the proxies.
 //! `tests/benches/proxy.sh` sets all of that up and prints the table;
 //! `tests/benches/instructions.sh` runs this under callgrind.
+
+#[path = "support/bare_proxy.rs"]
+mod bare_proxy;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -175,10 +180,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
     epoch();
     let upstream = start_upstream(args.upstream_port).await?;
     let (proxy_addr, shutdown) = start_proxy(upstream).await?;
+    let bare_addr = bare_proxy::start(upstream, shutdown.clone())?;
 
     let mut targets = vec![
         Target::new("direct", upstream, Vec::new()),
         Target::new("switchyard in-process", proxy_addr, Vec::new()),
+        Target::new("bare hyper in-process", bare_addr, Vec::new()),
     ];
     if let Some(port) = args.worker_port {
         let pids = args.worker_pid.into_iter().collect();

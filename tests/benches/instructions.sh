@@ -6,7 +6,7 @@
 # figure to compare builds by; proxy.sh gives the timings.
 #
 #   bash tests/benches/instructions.sh [--short-ms 5000] [--long-ms 15000]
-#       [--only switchyard|nginx]
+#       [--only switchyard|hyper|nginx]
 #
 # Each side runs twice under callgrind, short and long, at concurrency 1; the
 # difference in instructions over the difference in requests cancels start-up
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     --short-ms) SHORT=$2; shift 2 ;;
     --long-ms) LONG=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    *) echo "usage: $0 [--short-ms N] [--long-ms N] [--only switchyard|nginx]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--short-ms N] [--long-ms N] [--only switchyard|hyper|nginx]" >&2; exit 2 ;;
   esac
 done
 [ "$LONG" -gt "$SHORT" ] || { echo "--long-ms must exceed --short-ms" >&2; exit 2; }
@@ -46,17 +46,18 @@ requests() { awk -F'|' -v name="$2" '$2 ~ name { gsub(/ /, "", $4); print $4; ex
 # summary FILE: the instruction total callgrind wrote to FILE.
 summary() { awk '/^summary:/ { print $2; exit }' "$1"; }
 
-# The worker's proxy: proxy_bench's in-process proxy runs on its own thread
-# with a single-threaded runtime, as in the worker. Threads get separate files;
-# the proxy's is the one that ran the request handler.
-worker_run() {
-  local ms=$1 out=$WORK/worker.$1
+# An in-process proxy of proxy_bench: each runs on its own thread with a
+# single-threaded runtime, as in the worker. Threads get separate files; the
+# proxy's is the one that ran its code.
+# thread_run MS TARGET CODE: TARGET names the table row, CODE a function of it.
+thread_run() {
+  local ms=$1 out=$WORK/thread.$1.${3//[^a-z_]/}
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
-    "$BENCH" --upstream-port 0 --only in-process --concurrency 1 --no-sse \
+    "$BENCH" --upstream-port 0 --only "$2" --concurrency 1 --no-sse \
     --duration-ms "$ms" >"$out.table" 2>"$out.log"
   local file
-  file=$(grep -l "proxy::forward" "$out"-* | head -1)
-  echo "$(summary "$file") $(requests "$out.table" 'switchyard in-process')"
+  file=$(grep -l "$3" "$out"-* | head -1)
+  echo "$(summary "$file") $(requests "$out.table" "$2")"
 }
 
 # nginx: one worker process, no master, under callgrind; proxy_bench is its
@@ -98,9 +99,14 @@ echo "Concurrency 1, small JSON GET over keep-alive HTTP/1.1, runs of $SHORT and
 echo
 echo "| proxy | instructions per request | requests counted |"
 echo "|---|---:|---:|"
-if [ "$ONLY" != nginx ]; then
-  echo "| switchyard proxy thread | $(per_request "$(worker_run "$SHORT")" "$(worker_run "$LONG")") |"
+if [ -z "$ONLY" ] || [ "$ONLY" = switchyard ]; then
+  run() { thread_run "$1" "switchyard in-process" "proxy::forward"; }
+  echo "| switchyard proxy thread | $(per_request "$(run "$SHORT")" "$(run "$LONG")") |"
 fi
-if [ "$ONLY" != switchyard ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = hyper ]; then
+  run() { thread_run "$1" "bare hyper in-process" "bare_proxy::connection"; }
+  echo "| bare hyper proxy thread (the floor: no pool, checks, timeouts or failover) | $(per_request "$(run "$SHORT")" "$(run "$LONG")") |"
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = nginx ]; then
   echo "| nginx worker process | $(per_request "$(nginx_run "$SHORT")" "$(nginx_run "$LONG")") |"
 fi
