@@ -33,9 +33,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     if let Some(Command::Worker { app }) = cli.command {
-        // The worker runs one single-threaded runtime per core, each with its
-        // own proxy and upstream pool (see `worker::serve_on_every_core`): no
-        // cross-thread wake-ups on the data path. This is the first of them.
+        // The worker serves its app on this one thread: no cross-thread
+        // wake-ups on the data path, one upstream pool, one breaker per
+        // provider (see `worker::serve`).
         switchyard_daemon::logging::init_worker();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

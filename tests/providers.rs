@@ -160,6 +160,42 @@ fn use_and_remove_say_when_the_order_is_not_what_it_looks_like() {
     assert!(removed.contains("no usable provider left"), "{removed}");
 }
 
+/// The worker keeps one breaker per provider, whichever client connection a
+/// failure came on: three failed attempts (the default threshold), each on a
+/// connection of its own, open it. (A worker with a proxy per core once kept a
+/// breaker per thread, and needed up to three failures on every thread.)
+#[test]
+fn three_failures_on_three_connections_open_the_providers_one_breaker() {
+    let upstream = MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", upstream.port);
+    let dead = free_port();
+    home.ok(&[
+        "provider",
+        "add",
+        "claude",
+        "dead",
+        "--base-url",
+        &format!("http://127.0.0.1:{dead}"),
+        "--priority",
+        "-20",
+    ]);
+    home.ok(&["enable", "claude"]);
+    for _ in 0..3 {
+        // `http` opens a new connection for every request.
+        assert_eq!(http(port, "GET", "/x", "").unwrap().0, 200, "failed over");
+    }
+    wait_for(
+        "status to show the open breaker after three failures",
+        Duration::from_secs(10),
+        || {
+            String::from_utf8_lossy(&home.run(&["status"]).stdout)
+                .contains("dead (breaker open: skipped)")
+        },
+    );
+}
+
 #[test]
 fn status_says_when_the_first_provider_is_skipped_by_its_breaker() {
     let upstream = MockUpstream::start();

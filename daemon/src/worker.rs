@@ -27,9 +27,6 @@ pub const TEST_EXIT_ENV: &str = "SWITCHYARD_TEST_WORKER_EXIT";
 /// counters in the heartbeat still count every request.
 const SUMMARIES_PER_BEAT: usize = 10;
 
-/// At most this many proxy threads, whatever the core count.
-const MAX_THREADS: usize = 8;
-
 /// How long in-flight requests may run on after a drain starts (the daemon's
 /// drain policy; it escalates to SIGTERM shortly after).
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -92,23 +89,20 @@ async fn serve(app: App) -> Result<(), WorkerError> {
         Ok(Some(Err(err))) => return Err(other(err)),
         Err(_) => return Err(other("the daemon sent no configuration within 10 s")),
     };
-    let cores = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_THREADS);
-    let mut proxies = Vec::with_capacity(cores);
-    for _ in 0..cores {
-        let proxy = Proxy::new(proxy_config(app, &config))
-            .map_err(|e| WorkerError::Config(e.to_string()))?;
-        proxies.push(std::sync::Arc::new(proxy));
-    }
-    let stats: Vec<_> = proxies.iter().map(|p| p.stats()).collect();
+    // One proxy on this one thread: one upstream pool, so every client
+    // connection reuses the same warm (TLS) connections, and one breaker per
+    // provider, as the breaker's rules are stated. A thread is far more than a
+    // person's CLIs need (tens of thousands of small requests a second) and
+    // leaves the other cores to the CLIs themselves.
+    let proxy =
+        Proxy::new(proxy_config(app, &config)).map_err(|e| WorkerError::Config(e.to_string()))?;
+    let stats = proxy.stats();
     // Nobody waits on this queue: it fills up to a beat's worth and is emptied
-    // at each heartbeat, so a finished request never wakes this task or
-    // another thread; once full, summaries are dropped (the counters still
-    // count every request).
+    // at each heartbeat, so a finished request never wakes this task; once
+    // full, summaries are dropped (the counters still count every request).
     let (reports_tx, mut reports) = mpsc::channel(SUMMARIES_PER_BEAT);
     let drain = CancellationToken::new();
-    let serving = serve_on_every_core(&proxies, listener, reports_tx, &drain).map_err(other)?;
+    let serving = proxy.serve(listener, reports_tx, drain.clone(), DRAIN_LIMIT);
     tokio::pin!(serving);
     control
         .send(WorkerMessage::Ready {
@@ -123,7 +117,7 @@ async fn serve(app: App) -> Result<(), WorkerError> {
         tokio::select! {
             result = &mut serving => return result.map_err(other),
             _ = heartbeat.tick() => {
-                let snap = merged(&stats);
+                let snap = stats.snapshot();
                 let beat = WorkerMessage::Heartbeat {
                     traffic: Traffic {
                         requests: snap.requests,
@@ -154,9 +148,7 @@ async fn serve(app: App) -> Result<(), WorkerError> {
             }
             msg = control.next(), if control_open => match msg {
                 Some(Ok(DaemonToWorker::Config(config))) => {
-                    for proxy in &proxies {
-                        proxy.set_config(proxy_config(app, &config));
-                    }
+                    proxy.set_config(proxy_config(app, &config));
                 }
                 Some(Ok(DaemonToWorker::Drain { .. })) => drain.cancel(),
                 // The daemon is gone (or speaks nonsense): stop taking requests.
@@ -183,88 +175,6 @@ fn summary_line(report: ProxyReport) -> RequestLine {
         bytes_out: s.bytes_out,
         failovers: s.failovers,
     }
-}
-
-/// Serves the listener from one single-threaded runtime per core (this one
-/// and `cores - 1` threads), like nginx's worker processes: each thread accepts
-/// from the same socket and runs its connections start to finish, so there are
-/// no cross-thread wake-ups on the data path. Breakers and counters are shared.
-/// Resolves when every runtime has drained.
-fn serve_on_every_core(
-    proxies: &[std::sync::Arc<Proxy>],
-    listener: tokio::net::TcpListener,
-    reports: mpsc::Sender<ProxyReport>,
-    drain: &CancellationToken,
-) -> std::io::Result<impl Future<Output = std::io::Result<()>> + use<>> {
-    let mut done = Vec::with_capacity(proxies.len());
-    let std_listener = listener.into_std()?;
-    for proxy in proxies.iter().skip(1) {
-        let listener = std_listener.try_clone()?;
-        let (proxy, reports, drain) = (proxy.clone(), reports.clone(), drain.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("proxy".into())
-            .spawn(move || {
-                let result = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .and_then(|runtime| {
-                        runtime.block_on(async {
-                            let listener = tokio::net::TcpListener::from_std(listener)?;
-                            proxy.serve(listener, reports, drain, DRAIN_LIMIT).await
-                        })
-                    });
-                let _ = tx.send(result);
-            })?;
-        done.push(rx);
-    }
-    let listener = tokio::net::TcpListener::from_std(std_listener)?;
-    let proxy = proxies
-        .first()
-        .cloned()
-        .ok_or_else(|| std::io::Error::other("no proxy"))?;
-    let drain = drain.clone();
-    let here =
-        tokio::spawn(async move { proxy.serve(listener, reports, drain, DRAIN_LIMIT).await });
-    Ok(async move {
-        let mut result = here.await.map_err(std::io::Error::other)?;
-        for rx in done {
-            let joined = rx
-                .await
-                .map_err(|_| std::io::Error::other("a proxy thread died"))?;
-            result = result.and(joined);
-        }
-        result
-    })
-}
-
-/// The counters of every thread's proxy added up; a provider's breaker shows
-/// its worst state on any thread.
-fn merged(stats: &[proxy::ProxyStats]) -> proxy::StatsSnapshot {
-    let mut snaps = stats.iter().map(proxy::ProxyStats::snapshot);
-    let Some(mut total) = snaps.next() else {
-        return proxy::StatsSnapshot::default();
-    };
-    for snap in snaps {
-        total.requests += snap.requests;
-        total.errors += snap.errors;
-        total.in_flight += snap.in_flight;
-        total.bytes_in += snap.bytes_in;
-        total.bytes_out += snap.bytes_out;
-        total.last_error = total.last_error.or(snap.last_error);
-        for (mine, theirs) in total.providers.iter_mut().zip(snap.providers) {
-            let rank = |s: proxy::BreakerState| match s {
-                proxy::BreakerState::Closed => 0,
-                proxy::BreakerState::HalfOpen => 1,
-                proxy::BreakerState::Open => 2,
-            };
-            if rank(theirs.breaker) > rank(mine.breaker) {
-                mine.breaker = theirs.breaker;
-            }
-            mine.consecutive_failures = mine.consecutive_failures.max(theirs.consecutive_failures);
-        }
-    }
-    total
 }
 
 /// The listener on fd 3 and the control socket on fd 4, checked to be sockets.
