@@ -6,7 +6,9 @@
 //! needs (a pool keyed through a hash map, a checkout future racing a connect, a
 //! task spawned per request to return the connection once its body is done).
 //! Here a connection stays in the pool while it is busy, and a request takes the
-//! first one that is ready for another: one short scan under an uncontended lock.
+//! next one that is ready for another, scanning round-robin from where the last
+//! was found: the connection handed out longest ago is the likeliest to be free
+//! again, so under load the scan stops at once whatever the pool's size.
 //! Routes through an outbound proxy keep hyper-util's client (`client.rs`).
 
 use std::sync::{Mutex, PoisonError};
@@ -35,7 +37,14 @@ const STALE_RETRIES: usize = 3;
 
 pub(crate) struct DirectPool {
     connector: HttpsConnector<HttpConnector>,
-    conns: Mutex<Vec<Pooled>>,
+    conns: Mutex<Conns>,
+}
+
+#[derive(Default)]
+struct Conns {
+    list: Vec<Pooled>,
+    /// Where the next scan starts: just past the connection last handed out.
+    next: usize,
 }
 
 struct Pooled {
@@ -49,7 +58,7 @@ impl DirectPool {
     pub(crate) fn new(connector: HttpsConnector<HttpConnector>) -> Self {
         DirectPool {
             connector,
-            conns: Mutex::new(Vec::new()),
+            conns: Mutex::new(Conns::default()),
         }
     }
 
@@ -106,7 +115,7 @@ impl DirectPool {
 
     fn keep(&self, scheme: &Scheme, authority: &Authority, sender: SendRequest<UpstreamBody>) {
         let mut conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
-        conns.push(Pooled {
+        conns.list.push(Pooled {
             scheme: scheme.clone(),
             authority: authority.clone(),
             sender,
@@ -144,30 +153,36 @@ impl DirectPool {
 }
 
 /// A connection to this origin that is ready for a request (handing it one makes
-/// it busy until that response is done). Closed and long-idle connections are
-/// dropped on the way.
+/// it busy until that response is done), looked for round-robin. Closed and
+/// long-idle connections are dropped on the way.
 fn ready<'a>(
-    conns: &'a mut Vec<Pooled>,
+    conns: &'a mut Conns,
     scheme: &Scheme,
     authority: &Authority,
 ) -> Option<&'a mut Pooled> {
     let now = Instant::now();
-    let mut i = 0;
-    while i < conns.len() {
-        let conn = &conns[i];
+    let mut looked = 0;
+    while looked < conns.list.len() {
+        if conns.next >= conns.list.len() {
+            conns.next = 0;
+        }
+        let i = conns.next;
+        let conn = &conns.list[i];
         let ready = conn.sender.is_ready();
         if conn.sender.is_closed() || (ready && now - conn.last_used > IDLE_LIMIT) {
-            conns.swap_remove(i);
+            // The last one moves into its place and is looked at next.
+            conns.list.swap_remove(i);
             continue;
         }
+        conns.next = i + 1;
         // Exact bytes, not `Authority`'s case-insensitive `==`: every request to a
         // provider carries the very authority its connections were opened with.
         if ready && conn.authority.as_str() == authority.as_str() && conn.scheme == *scheme {
-            let conn = &mut conns[i];
+            let conn = &mut conns.list[i];
             conn.last_used = now;
             return Some(conn);
         }
-        i += 1;
+        looked += 1;
     }
     None
 }
