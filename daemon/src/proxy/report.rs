@@ -42,9 +42,9 @@ pub struct RequestSummary {
     pub error: Option<String>,
 }
 
-/// Where one serving thread's requests are accounted: its counters and the queue
-/// of summaries to the worker. One per `serve`, so per-request reference counting
-/// stays on this thread's cache lines.
+/// Where one `serve`'s requests are accounted: its counters and the queue of
+/// summaries to the worker. One per `serve`, so per-request reference counting
+/// stays on the serving thread's cache lines.
 #[derive(Debug)]
 pub(crate) struct Sink {
     pub(crate) counters: Arc<Counters>,

@@ -46,8 +46,9 @@ pub(crate) async fn serve(
     drain_deadline: Duration,
 ) -> io::Result<()> {
     // Every connection polls this token each time it wakes, and checking a token
-    // takes its node's lock: a node of this thread's own keeps the proxy threads
-    // from contending for one lock on every request.
+    // takes its node's lock: a node of this `serve`'s own keeps that lock from
+    // being shared with whoever else holds the caller's token (other threads,
+    // when a program serves several listeners).
     let shutdown = shutdown.child_token();
     let mut builder = http1::Builder::new();
     builder
