@@ -4,6 +4,7 @@
 //! request summaries, and drains on `Drain`, SIGTERM or the daemon's death.
 
 use std::os::fd::FromRawFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -94,16 +95,21 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     // provider, as the breaker's rules are stated. A thread is far more than a
     // person's CLIs need (tens of thousands of small requests a second) and
     // leaves the other cores to the CLIs themselves.
-    let proxy =
-        Proxy::new(proxy_config(app, &config)).map_err(|e| WorkerError::Config(e.to_string()))?;
+    let proxy = Arc::new(
+        Proxy::new(proxy_config(app, &config)).map_err(|e| WorkerError::Config(e.to_string()))?,
+    );
     let stats = proxy.stats();
     // Nobody waits on this queue: it fills up to a beat's worth and is emptied
     // at each heartbeat, so a finished request never wakes this task; once
     // full, summaries are dropped (the counters still count every request).
     let (reports_tx, mut reports) = mpsc::channel(SUMMARIES_PER_BEAT);
     let drain = CancellationToken::new();
-    let serving = proxy.serve(listener, reports_tx, drain.clone(), DRAIN_LIMIT);
-    tokio::pin!(serving);
+    // A task of its own, so that a heartbeat waiting on a slow daemon below
+    // never holds up accepting clients.
+    let mut serving = tokio::spawn({
+        let (proxy, drain) = (Arc::clone(&proxy), drain.clone());
+        async move { proxy.serve(listener, reports_tx, drain, DRAIN_LIMIT).await }
+    });
     control
         .send(WorkerMessage::Ready {
             pid: std::process::id(),
@@ -115,7 +121,7 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     let mut control_open = true;
     loop {
         tokio::select! {
-            result = &mut serving => return result.map_err(other),
+            result = &mut serving => return result.map_err(other)?.map_err(other),
             _ = heartbeat.tick() => {
                 let snap = stats.snapshot();
                 let beat = WorkerMessage::Heartbeat {
