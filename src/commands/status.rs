@@ -7,7 +7,7 @@ use color_eyre::eyre::Result;
 use serde_json::{Value, json};
 use switchyard_daemon::lifecycle::{self, Probe};
 use switchyard_daemon::paths::Paths;
-use switchyard_daemon::protocol::state::{AppState, Snapshot};
+use switchyard_daemon::protocol::state::{AppState, BreakerState, Snapshot};
 use switchyard_daemon::protocol::{Reply, Request};
 use switchyard_daemon::store::now_ms;
 use switchyard_daemon::text;
@@ -145,8 +145,7 @@ fn app_json(app: &AppState) -> Value {
 
 /// The provider requests try first, and whether its breaker currently sends
 /// them on to the next one.
-fn provider_cell(app: &switchyard_daemon::protocol::state::AppState) -> String {
-    use switchyard_daemon::protocol::state::BreakerState;
+fn provider_cell(app: &AppState) -> String {
     let Some(first) = app.provider.as_deref() else {
         return "-".to_owned();
     };

@@ -225,7 +225,6 @@ impl AppTask {
         (exit, tail)
     }
 
-    /// Decides between a delayed restart and parking.
     /// The port is taken (or cannot be bound): report it once, answer whoever
     /// waits, and try again on the restart backoff (never parking).
     fn retry_bind_later(&mut self, problem: String) {
@@ -257,6 +256,7 @@ impl AppTask {
         }
     }
 
+    /// Decides between a delayed restart and parking.
     pub(in crate::supervisor) fn after_failure(
         &mut self,
         uptime: Duration,
