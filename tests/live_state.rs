@@ -98,7 +98,7 @@ fn folding_the_events_reproduces_the_daemon_snapshot() {
             let mut client = Client::connect(&paths, "test").await.unwrap();
             for op in &ops {
                 let request = match op {
-                    Op::Enable(app) => Request::Enable { app: *app, takeover: false },
+                    Op::Enable(app) => Request::Enable { app: *app, takeover: false, env: Default::default() },
                     Op::Disable(app) => Request::Disable { app: *app },
                     Op::Port(app) => Request::SetPort { app: *app, port: free_port() },
                     Op::Provider(app) => Request::ProviderAdd(switchyard_daemon::protocol::ProviderSpec {
@@ -146,6 +146,7 @@ fn many_clients_toggling_see_every_transition_exactly_once() {
                             Request::Enable {
                                 app,
                                 takeover: false,
+                                env: Default::default(),
                             }
                         } else {
                             Request::Disable { app }

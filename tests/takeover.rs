@@ -127,21 +127,24 @@ fn codex_and_gemini_files_come_back_byte_identical() {
     home.ok(&["port", "gemini", &gemini_port.to_string()]);
     home.ok(&["enable", "codex", "--takeover"]);
     home.ok(&["enable", "gemini", "--takeover"]);
-    let pointed = read(&codex);
-    assert!(
-        pointed.contains("\nmodel_provider = \"switchyard\"\n"),
-        "{pointed}"
+    // Codex: the built-in OpenAI provider's base URL, among the top-level keys.
+    assert_eq!(
+        read(&codex),
+        CODEX.replace(
+            "approval_policy = 'on-request'\n",
+            &format!(
+                "approval_policy = 'on-request'\nopenai_base_url = \"{}\"\n",
+                url(port)
+            )
+        )
     );
-    assert!(
-        pointed.contains(&format!("\nbase_url = \"{}\"\n", url(port))),
-        "{pointed}"
-    );
-    for line in CODEX.lines() {
-        assert!(pointed.contains(line), "{line:?} lost:\n{pointed}");
-    }
+    // Gemini: one base URL per login mode.
+    let g = url(gemini_port);
     assert_eq!(
         read(&gemini),
-        format!("{GEMINI}\nGOOGLE_GEMINI_BASE_URL={}\n", url(gemini_port))
+        format!(
+            "{GEMINI}\nGOOGLE_GEMINI_BASE_URL={g}\nGOOGLE_VERTEX_BASE_URL={g}\nCODE_ASSIST_ENDPOINT={g}\n"
+        )
     );
     home.ok(&["disable", "codex"]);
     home.ok(&["disable", "gemini"]);

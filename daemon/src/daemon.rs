@@ -17,6 +17,7 @@ use crate::paths::Paths;
 use crate::protocol::state::DaemonInfo;
 use crate::store::{Store, StoreError, now_ms};
 use crate::supervisor::{Policy, kill_leftover_workers};
+use crate::takeover::Takeovers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -63,7 +64,13 @@ pub async fn run(paths: Paths, log_to_stderr: bool) -> Result<(), DaemonError> {
         started_at_ms: now_ms(),
         socket: socket.display().to_string(),
     };
-    let (core, core_task) = Core::start(store, info, Policy::default(), shutdown.clone()).await?;
+    let takeovers = Takeovers::start(paths.takeover_dir()).map_err(|source| DaemonError::Io {
+        what: "start the takeover thread for",
+        path: paths.takeover_dir(),
+        source,
+    })?;
+    let (core, core_task) =
+        Core::start(store, takeovers, info, Policy::default(), shutdown.clone()).await?;
     let server = tokio::spawn(crate::server::run(listener, core, shutdown.clone()));
     tracing::info!(pid = std::process::id(), socket = %socket.display(), "daemon ready");
     wait_for_stop_signal(&shutdown).await;

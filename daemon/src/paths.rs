@@ -59,6 +59,12 @@ impl Paths {
         self.data_dir.join("switchyard.db")
     }
 
+    /// The takeover records, one private file per app, beside the database
+    /// but not in it: they must outlive it.
+    pub fn takeover_dir(&self) -> PathBuf {
+        self.data_dir.join("takeover")
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.run_dir.join("switchyard.sock")
     }

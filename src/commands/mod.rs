@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use color_eyre::eyre::{Result, eyre};
 use switchyard_daemon::client::{Client, ClientError};
 use switchyard_daemon::paths::Paths;
-use switchyard_daemon::protocol::{Reply, Request};
+use switchyard_daemon::protocol::{CallerEnv, Reply, Request};
+use switchyard_daemon::takeover::env::CallerEnvExt;
 
 use crate::cli::{Command, DaemonCommand};
 
@@ -31,7 +32,8 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Daemon(DaemonCommand::Status(flag)) => daemon::status(&paths, flag.json).await,
         Command::Status(flag) => status::run(&paths, flag.json).await,
         Command::Enable { app, takeover } => {
-            request_done(&paths, Request::Enable { app, takeover }).await
+            let env = CallerEnv::current();
+            request_done(&paths, Request::Enable { app, takeover, env }).await
         }
         Command::Disable { app } => request_done(&paths, Request::Disable { app }).await,
         Command::Restart { app } => request_done(&paths, Request::Restart { app }).await,

@@ -4,7 +4,7 @@
 
 use tokio::sync::oneshot;
 
-use super::takeover::{noted, with_note};
+use super::takeover::{now, with_note};
 use super::{Core, Outcome, store_failed};
 use crate::apps::App;
 use crate::protocol::state::EventKind;
@@ -12,7 +12,9 @@ use crate::protocol::{ErrorKind, ErrorReply, Reply};
 use crate::supervisor::AppCommand;
 
 impl Core {
-    pub(super) async fn request_enable(&mut self, app: App, takeover: bool) -> Outcome {
+    /// `enable APP` without `--takeover` (with it: `request_enable_takeover`).
+    /// A file Switchyard holds is handed back: the flag is the desired state.
+    pub(super) async fn request_enable(&mut self, app: App) -> Outcome {
         let Some(state) = self.app_state(app) else {
             return unknown(app);
         };
@@ -22,28 +24,22 @@ impl Core {
             state.takeover,
             state.port,
         );
-        // The file first: one that cannot be edited refuses the whole enable
-        // before anything else changed. Without `--takeover`, a file
-        // Switchyard holds is handed back (the flag is the desired state).
-        let note = if takeover {
-            match self.takeover_point(app, port).await {
-                Ok(note) => note,
-                Err(err) => return Outcome::Now(Err(err)),
-            }
-        } else {
-            self.takeover_release(app).await
-        };
-        if enabled && running && takeover == had {
+        let note = self.takeover_release(app);
+        if enabled && running && !had {
             let text = format!("{app} is already enabled on 127.0.0.1:{port}");
-            return Outcome::Now(Ok(Reply::Done(noted(text, &note))));
+            return Outcome::Later(with_note(now(Ok(Reply::Done(text))), note, app));
         }
-        if let Err(err) = self.store.set_enabled(app, true, takeover).await {
+        if let Err(err) = self.store.set_enabled(app, true, false).await {
             return Outcome::Now(Err(store_failed(err)));
         }
-        if enabled && takeover != had {
-            self.emit(EventKind::AppEnabled { app, takeover });
+        self.awaiting_port.remove(&app);
+        if enabled && had {
+            self.emit(EventKind::AppEnabled {
+                app,
+                takeover: false,
+            });
         }
-        Outcome::Later(with_note(self.enable(app, takeover).await, note))
+        Outcome::Later(with_note(self.enable(app, false).await, note, app))
     }
 
     /// Marks `app` enabled and asks its supervisor to bring a worker up.
@@ -76,19 +72,21 @@ impl Core {
         };
         if !state.enabled {
             // A hand-back that failed before is retried.
-            let note = self.takeover_release(app).await;
+            let note = self.takeover_release(app);
             let text = format!("{app} is already disabled");
-            return Outcome::Now(Ok(Reply::Done(noted(text, &note))));
+            return Outcome::Later(with_note(now(Ok(Reply::Done(text))), note, app));
         }
         if let Err(err) = self.store.set_enabled(app, false, false).await {
             return Outcome::Now(Err(store_failed(err)));
         }
+        self.awaiting_port.remove(&app);
         self.emit(EventKind::AppDisabled { app });
-        // The CLI stops pointing at the proxy before its port closes.
-        let note = self.takeover_release(app).await;
+        // The hand-back is queued before the supervisor hears of it; it takes
+        // milliseconds, while the worker drains for up to seconds.
+        let note = self.takeover_release(app);
         let (reply, rx) = oneshot::channel();
         self.send(app, AppCommand::Disable { reply });
-        Outcome::Later(with_note(rx, note))
+        Outcome::Later(with_note(rx, note, app))
     }
 
     pub(super) async fn request_restart(&mut self, app: App) -> Outcome {
@@ -180,7 +178,7 @@ impl Core {
     }
 }
 
-fn unknown(app: App) -> Outcome {
+pub(super) fn unknown(app: App) -> Outcome {
     Outcome::Now(Err(ErrorReply::new(
         ErrorKind::NotFound,
         format!("{app} is not in the store; the database may be from another version"),

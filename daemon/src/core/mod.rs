@@ -7,16 +7,17 @@ mod apps;
 mod providers;
 mod takeover;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
 use crate::protocol::state::{AppState, DaemonInfo, Event, EventKind, Snapshot, apply};
-use crate::protocol::{Encoded, ErrorKind, ErrorReply, Reply, Request, ServerMessage};
+use crate::protocol::{CallerEnv, Encoded, ErrorKind, ErrorReply, Reply, Request, ServerMessage};
 use crate::store::{Store, now_ms};
 use crate::supervisor::{AppHandle, Policy};
+use crate::takeover::Takeovers;
 
 /// How many events a subscriber may fall behind before it is resynced.
 pub const SUBSCRIBER_BUFFER: usize = 4096;
@@ -32,6 +33,8 @@ pub enum CoreMsg {
     },
     /// A supervisor reports a transition of its app.
     Emit(EventKind),
+    /// Takeover file work finished; the core carries on from it.
+    Takeover(takeover::TakeoverDone),
 }
 
 /// The state at one instant plus every event after it.
@@ -76,9 +79,13 @@ pub struct Core {
     events: broadcast::Sender<Encoded>,
     supervisors: HashMap<App, AppHandle>,
     shutdown: CancellationToken,
-    /// Apps whose CLI file was handed back because another program held the
-    /// port: pointed again once their proxy serves.
-    released_for_conflict: HashSet<App>,
+    /// Edits the CLIs' files, off the core.
+    takeovers: Takeovers,
+    /// The core's own queue, for work that finishes elsewhere.
+    myself: mpsc::WeakUnboundedSender<CoreMsg>,
+    /// Apps whose CLI files wait for the proxy to serve the port another
+    /// program holds (with the caller's environment of a pending `enable`).
+    awaiting_port: HashMap<App, Option<CallerEnv>>,
 }
 
 impl Core {
@@ -86,6 +93,7 @@ impl Core {
     /// per app. Returns the handle and the task to run.
     pub async fn start(
         store: Store,
+        takeovers: Takeovers,
         daemon: DaemonInfo,
         policy: Policy,
         shutdown: CancellationToken,
@@ -135,18 +143,23 @@ impl Core {
             events,
             supervisors,
             shutdown,
-            released_for_conflict: HashSet::new(),
+            takeovers,
+            myself: tx.downgrade(),
+            awaiting_port: HashMap::new(),
         };
         // Bring back what was enabled before, on the same ports, with each
         // CLI's configuration agreeing with the store (a crash may have left a
         // file pointed at a disabled proxy, or a hand edit undone a takeover).
+        let wanted = rows
+            .iter()
+            .map(|row| (row.app, row.enabled && row.takeover, row.port))
+            .collect();
+        core.reconcile_takeover(wanted).await;
         for row in rows {
             core.emit(EventKind::ProviderSelected {
                 app: row.app,
                 provider: core.first_provider(row.app).await,
             });
-            core.reconcile_takeover(row.app, row.enabled && row.takeover, row.port)
-                .await;
             if row.enabled {
                 core.enable(row.app, row.takeover).await;
             }
@@ -180,34 +193,13 @@ impl Core {
                         });
                     }
                     Some(CoreMsg::Emit(kind)) => {
-                        let follow = match kind {
-                            EventKind::PortChanged { app, port } => Some((app, Some(port))),
-                            EventKind::PortConflict { app, .. } => Some((app, None)),
-                            EventKind::WorkerReady { app, .. }
-                                if self.released_for_conflict.remove(&app) =>
-                            {
-                                self.app_state(app).map(|s| (app, Some(s.port)))
-                            }
-                            _ => None,
-                        };
+                        let follow = takeover::Follow::of(&kind);
                         self.emit(kind);
-                        match follow {
-                            Some((app, Some(port))) => self.takeover_follow_port(app, port).await,
-                            // Another program holds the port: the CLI must not
-                            // send its key there. Hand its file back until the
-                            // proxy serves the port (the supervisor keeps trying).
-                            Some((app, None)) => {
-                                if self.app_state(app).is_some_and(|s| s.enabled && s.takeover) {
-                                    self.released_for_conflict.insert(app);
-                                }
-                                let note = self.takeover_release(app).await;
-                                if !note.is_empty() {
-                                    tracing::warn!(%app, "port taken by another program: {note}");
-                                }
-                            }
-                            None => {}
+                        if let Some(follow) = follow {
+                            self.takeover_follow(follow);
                         }
                     }
+                    Some(CoreMsg::Takeover(done)) => self.takeover_done(done).await,
                     None => break,
                 },
                 () = &mut shutting_down => break,
@@ -264,7 +256,12 @@ impl Core {
                 self.shutdown.cancel();
                 Ok(Reply::Done("daemon stopping".into()))
             }
-            Request::Enable { app, takeover } => return self.request_enable(app, takeover).await,
+            Request::Enable {
+                app,
+                takeover: true,
+                env,
+            } => return self.request_enable_takeover(app, env),
+            Request::Enable { app, .. } => return self.request_enable(app).await,
             Request::Disable { app } => return self.request_disable(app).await,
             Request::Restart { app } => return self.request_restart(app).await,
             Request::SetPort { app, port } => return self.request_port(app, port).await,

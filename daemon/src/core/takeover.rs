@@ -1,177 +1,332 @@
-//! The core's side of takeover: pointing a CLI's configuration file at its
-//! proxy, handing it back, and making files agree with the store on start.
+//! The core's side of takeover: when to point a CLI's files at the proxy and
+//! when to hand them back — on `enable`, `disable`, port moves and conflicts,
+//! and at start.
 //!
-//! The core does this itself — the edits are small and quick — running the
-//! file work on the blocking pool while it waits, so changes stay sequenced by
-//! their one owner. The store's record is saved *before* a file changes, so a
-//! crash at any point leaves the original recoverable.
+//! The file work itself runs on the takeover thread (`takeover::actor`),
+//! never on the core: the core sends a job and carries on, and what must
+//! happen after it (continuing an `enable`, answering the client) comes back
+//! as a [`TakeoverDone`] message or is appended to the reply by a small task.
+//! Jobs run in the order the core sent them, so edits of one file never
+//! interleave. The record is saved (in a file of its own, beside the
+//! database) before any CLI file changes, so a crash at any point leaves the
+//! original recoverable.
+//!
+//! A file is pointed only while the proxy serves the port: while another
+//! program holds it, the CLI would send its key there, so `enable` leaves the
+//! file as it is (and says so), and points it once the proxy serves.
 
 use tokio::sync::oneshot;
 
-use super::{Core, stopping, store_failed};
+use super::{Core, CoreMsg, Outcome, stopping};
 use crate::apps::App;
-use crate::protocol::{ErrorKind, ErrorReply, Reply};
-use crate::store::TakeoverRecord;
-use crate::takeover::{self, Action, TakeoverError};
+use crate::protocol::state::EventKind;
+use crate::protocol::{CallerEnv, ErrorKind, ErrorReply, Reply};
+use crate::takeover::actor::{Pending, answer};
+use crate::takeover::{self, TakeoverError};
 
-/// How often a plan is redone when the user saves the file mid-edit.
-const ATTEMPTS: usize = 3;
+type ReplyTx = oneshot::Sender<Result<Reply, ErrorReply>>;
+type ReplyRx = oneshot::Receiver<Result<Reply, ErrorReply>>;
 
-impl Core {
-    /// Points `app`'s CLI at its proxy on `port`; returns what happened, for
-    /// the reply. A file that cannot be edited refuses with the file and line,
-    /// and nothing changes.
-    pub(super) async fn takeover_point(&self, app: App, port: u16) -> Result<String, ErrorReply> {
-        let path = takeover::config_path(app).map_err(|err| refused(app, err))?;
-        let url = takeover::proxy_url(port);
-        let mut old = self
-            .store
-            .takeover_record(app)
-            .await
-            .map_err(store_failed)?;
-        if let Some(record) = old.take_if(|r| r.path != path) {
-            // HOME moved since: hand the old file back before taking the new one.
-            let note = self
-                .release_record(record)
-                .await
-                .map_err(|err| refused(app, err))?;
-            tracing::info!(%app, "takeover: {note}");
-        }
-        for _ in 0..ATTEMPTS {
-            let (p, u, r) = (path.clone(), url.clone(), old.clone());
-            let plan = blocking(move || takeover::plan_point(app, &p, &u, r.as_ref()))
-                .await
-                .map_err(|err| refused(app, err))?;
-            if old.as_ref() != Some(&plan.record) {
-                self.store
-                    .save_takeover(plan.record.clone())
-                    .await
-                    .map_err(store_failed)?;
-            }
-            if !plan.changed {
-                return Ok(format!("{} already points at {url}", path.display()));
-            }
-            let (p, seen, write) = (path.clone(), plan.seen, Action::Write(plan.record.written));
-            match blocking(move || takeover::commit(&p, &seen, &write)).await {
-                Ok(()) => {
-                    tracing::info!(%app, path = %path.display(), %url, "takeover: pointed");
-                    return Ok(format!("{} now points at {url}", path.display()));
-                }
-                Err(TakeoverError::Changed { .. }) => continue,
-                Err(err) => {
-                    // The file did not change: the record must say so again.
-                    let undo = match old {
-                        Some(record) => self.store.save_takeover(record).await,
-                        None => self.store.delete_takeover(app).await,
-                    };
-                    undo.map_err(store_failed)?;
-                    return Err(refused(app, err));
-                }
-            }
-        }
-        // The file kept changing under us and was never written: the record
-        // must not claim otherwise.
-        let undo = match old {
-            Some(record) => self.store.save_takeover(record).await,
-            None => self.store.delete_takeover(app).await,
-        };
-        undo.map_err(store_failed)?;
-        Err(refused(app, TakeoverError::Changed { path }))
-    }
+/// Takeover work that finished, for the core to carry on from.
+pub enum TakeoverDone {
+    /// `enable --takeover`: the files were checked (nothing written yet).
+    Checked {
+        app: App,
+        env: CallerEnv,
+        reply: ReplyTx,
+        result: Result<(), TakeoverError>,
+    },
+    /// `enable --takeover`: the supervisor answered; point the files if the
+    /// proxy serves the port.
+    Served {
+        app: App,
+        env: CallerEnv,
+        reply: ReplyTx,
+        result: Result<Reply, ErrorReply>,
+    },
+}
 
-    /// Hands `app`'s file back if Switchyard holds it; returns a note for the
-    /// reply ("" when there was nothing to do). It never fails the request it
-    /// is part of: on failure the record stays, and the next disable or daemon
-    /// start retries.
-    pub(super) async fn takeover_release(&self, app: App) -> String {
-        let record = match self.store.takeover_record(app).await {
-            Ok(Some(record)) => record,
-            Ok(None) => return String::new(),
-            Err(err) => return store_failed(err).message,
-        };
-        match self.release_record(record).await {
-            Ok(note) => note,
-            Err(err) => {
-                tracing::warn!(%app, %err, "takeover: cannot hand the file back");
-                format!(
-                    "{app}'s configuration was not handed back: {err}; Switchyard keeps its record and retries on the next `switchyard disable {app}` or daemon start"
-                )
-            }
-        }
-    }
+/// What an app's port did that its taken-over files must follow.
+pub(super) enum Follow {
+    /// The port moved: the files follow.
+    Moved(App, u16),
+    /// Another program holds it: the files are handed back meanwhile.
+    Taken(App),
+    /// A worker serves it: files waiting for that are pointed.
+    Served(App),
+}
 
-    async fn release_record(&self, record: TakeoverRecord) -> Result<String, TakeoverError> {
-        let (app, path) = (record.app, record.path.clone());
-        for _ in 0..ATTEMPTS {
-            let r = record.clone();
-            let plan = blocking(move || takeover::plan_release(&r)).await?;
-            let (p, seen, action) = (path.clone(), plan.seen, plan.action.clone());
-            match blocking(move || takeover::commit(&p, &seen, &action)).await {
-                Ok(()) => {}
-                Err(TakeoverError::Changed { .. }) => continue,
-                Err(err) => return Err(err),
-            }
-            if let Err(err) = self.store.delete_takeover(app).await {
-                tracing::error!(%app, %err, "takeover: file handed back, but the record stays");
-            }
-            tracing::info!(%app, path = %path.display(), action = ?plan.action, "takeover: released");
-            let path = path.display();
-            return Ok(match plan.action {
-                Action::Nothing => format!("{path} needed no change"),
-                Action::Write(_) => format!("{path} restored"),
-                Action::Remove => format!("{path} removed (Switchyard had created it)"),
-            });
-        }
-        Err(TakeoverError::Changed { path })
-    }
-
-    /// On start: a file that should point at the proxy is pointed again; one
-    /// that should not any more is handed back.
-    pub(super) async fn reconcile_takeover(&self, app: App, wanted: bool, port: u16) {
-        if wanted {
-            match self.takeover_point(app, port).await {
-                Ok(note) => tracing::info!(%app, "takeover: {note}"),
-                Err(err) => tracing::warn!(%app, "takeover: {err}"),
-            }
-        } else {
-            let note = self.takeover_release(app).await;
-            if !note.is_empty() {
-                tracing::info!(%app, "takeover: {note}");
-            }
-        }
-    }
-
-    /// After a port move: a taken-over app's file follows it.
-    pub(super) async fn takeover_follow_port(&self, app: App, port: u16) {
-        if self.app_state(app).is_some_and(|s| s.enabled && s.takeover)
-            && let Err(err) = self.takeover_point(app, port).await
-        {
-            tracing::warn!(%app, "takeover: cannot re-point after the port change: {err}");
+impl Follow {
+    pub(super) fn of(kind: &EventKind) -> Option<Follow> {
+        match kind {
+            EventKind::PortChanged { app, port } => Some(Follow::Moved(*app, *port)),
+            EventKind::PortConflict { app, .. } => Some(Follow::Taken(*app)),
+            EventKind::WorkerReady { app, .. } => Some(Follow::Served(*app)),
+            _ => None,
         }
     }
 }
 
-/// `rx`'s answer with `note` appended, success or failure.
-pub(super) fn with_note(
-    rx: oneshot::Receiver<Result<Reply, ErrorReply>>,
-    note: String,
-) -> oneshot::Receiver<Result<Reply, ErrorReply>> {
-    if note.is_empty() {
-        return rx;
+impl Core {
+    /// `enable APP --takeover`: the files are checked first, so one that
+    /// cannot be edited refuses the enable before anything changed.
+    pub(super) fn request_enable_takeover(&mut self, app: App, env: CallerEnv) -> Outcome {
+        let Some(port) = self.app_state(app).map(|s| s.port) else {
+            return super::apps::unknown(app);
+        };
+        let (reply, rx) = oneshot::channel();
+        let pending = answer(self.takeovers.check(app, port, env.clone()));
+        self.then(pending, move |result| TakeoverDone::Checked {
+            app,
+            env,
+            reply,
+            result,
+        });
+        Outcome::Later(rx)
     }
+
+    pub(super) async fn takeover_done(&mut self, done: TakeoverDone) {
+        match done {
+            TakeoverDone::Checked {
+                app,
+                reply,
+                result: Err(err),
+                ..
+            } => {
+                let _ = reply.send(Err(refused(app, err)));
+            }
+            TakeoverDone::Checked {
+                app,
+                env,
+                reply,
+                result: Ok(()),
+            } => self.enable_checked(app, env, reply).await,
+            TakeoverDone::Served {
+                app,
+                env,
+                reply,
+                result,
+            } => self.served(app, env, reply, result),
+        }
+    }
+
+    /// The files can be pointed: record the desire, start the proxy, and
+    /// point them once it serves (at once if it already does).
+    async fn enable_checked(&mut self, app: App, env: CallerEnv, reply: ReplyTx) {
+        let Some(state) = self.app_state(app) else {
+            return;
+        };
+        let (enabled, running, had, port) = (
+            state.enabled,
+            state.pid.is_some(),
+            state.takeover,
+            state.port,
+        );
+        if let Err(err) = self.store.set_enabled(app, true, true).await {
+            let _ = reply.send(Err(super::store_failed(err)));
+            return;
+        }
+        if enabled && !had {
+            self.emit(EventKind::AppEnabled {
+                app,
+                takeover: true,
+            });
+        }
+        if enabled && running {
+            let text = format!("{app} is already enabled on 127.0.0.1:{port}");
+            let note = self.takeovers.point(app, port, Some(env));
+            forward(with_note(now(Ok(Reply::Done(text))), note, app), reply);
+            return;
+        }
+        let served = self.enable(app, true).await;
+        self.then(
+            async move { served.await.unwrap_or_else(|_| Err(stopping())) },
+            move |result| TakeoverDone::Served {
+                app,
+                env,
+                reply,
+                result,
+            },
+        );
+    }
+
+    /// The supervisor answered an `enable --takeover`.
+    fn served(
+        &mut self,
+        app: App,
+        env: CallerEnv,
+        reply: ReplyTx,
+        result: Result<Reply, ErrorReply>,
+    ) {
+        let Some(port) = self.app_state(app).map(|s| s.port) else {
+            return;
+        };
+        match result {
+            // Another program holds the port: the file stays as it is until
+            // the proxy serves it.
+            Err(mut err) if err.kind == ErrorKind::Conflict => {
+                let file = takeover::config_path_in(app, &env).map_or_else(
+                    |_| format!("{app}'s configuration"),
+                    |p| p.display().to_string(),
+                );
+                err.message = format!(
+                    "{}; {file} was left as it is, and will point at {} once the proxy serves port {port}",
+                    err.message,
+                    takeover::proxy_url(port)
+                );
+                self.awaiting_port.insert(app, Some(env));
+                let _ = reply.send(Err(err));
+            }
+            // Served, or by the daemon's own 503 answer while it cannot be:
+            // the port is Switchyard's either way.
+            result => {
+                let note = self.takeovers.point(app, port, Some(env));
+                forward(with_note(now(result), note, app), reply);
+            }
+        }
+    }
+
+    /// Hands `app`'s files back if Switchyard holds them; the note for the
+    /// reply comes when the takeover thread is done. A failure never fails
+    /// the request it is part of: the record stays, and the next disable or
+    /// daemon start retries.
+    pub(super) fn takeover_release(&self, app: App) -> Pending<String> {
+        self.takeovers.release(app)
+    }
+
+    /// On start: a file that should point at the proxy is pointed again; one
+    /// that should not any more is handed back. Records an older Switchyard
+    /// kept in the database are moved to record files first.
+    pub(super) async fn reconcile_takeover(&mut self, wanted: Vec<(App, bool, u16)>) {
+        match self.store.legacy_takeover_records().await {
+            Ok(legacy) if !legacy.is_empty() => match answer(self.takeovers.import(legacy)).await {
+                Ok(apps) => {
+                    for app in apps {
+                        tracing::info!(%app, "takeover: record moved out of the database");
+                        if let Err(err) = self.store.delete_legacy_takeover(app).await {
+                            tracing::warn!(%app, %err, "takeover: old record stays in the database");
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(%err, "takeover: cannot move old records out of the database")
+                }
+            },
+            Ok(_) => {}
+            Err(err) => tracing::error!(%err, "takeover: cannot read old records"),
+        }
+        for (app, wanted, port) in wanted {
+            let pending = if wanted {
+                self.takeovers.point(app, port, None)
+            } else {
+                self.takeovers.release(app)
+            };
+            log_when_done(app, "on start", pending);
+        }
+    }
+
+    /// Keeps the files agreeing with the port: see [`Follow`].
+    pub(super) fn takeover_follow(&mut self, follow: Follow) {
+        match follow {
+            Follow::Moved(app, port) => self.takeover_follow_port(app, port),
+            Follow::Taken(app) => self.takeover_port_taken(app),
+            Follow::Served(app) => self.takeover_port_served(app),
+        }
+    }
+
+    /// After a port move: a taken-over app's files follow it.
+    fn takeover_follow_port(&mut self, app: App, port: u16) {
+        if self.app_state(app).is_some_and(|s| s.enabled && s.takeover) {
+            let pending = self.takeovers.point(app, port, None);
+            log_when_done(app, "after the port change", pending);
+        }
+    }
+
+    /// Another program holds `app`'s port: the CLI must not send its key
+    /// there. Its files are handed back until the proxy serves the port.
+    fn takeover_port_taken(&mut self, app: App) {
+        if self.app_state(app).is_some_and(|s| s.enabled && s.takeover) {
+            self.awaiting_port.entry(app).or_insert(None);
+        }
+        log_when_done(
+            app,
+            "while another program holds the port",
+            self.takeovers.release(app),
+        );
+    }
+
+    /// The proxy serves `app`'s port again: files waiting for it are pointed.
+    fn takeover_port_served(&mut self, app: App) {
+        let Some(env) = self.awaiting_port.remove(&app) else {
+            return;
+        };
+        let Some(state) = self.app_state(app) else {
+            return;
+        };
+        if state.enabled && state.takeover {
+            let pending = self.takeovers.point(app, state.port, env);
+            log_when_done(app, "now that the proxy serves the port", pending);
+        }
+    }
+
+    /// Runs `pending` to its end off the core, then hands `make(result)` back.
+    fn then<T: Send + 'static>(
+        &self,
+        pending: impl Future<Output = T> + Send + 'static,
+        make: impl FnOnce(T) -> TakeoverDone + Send + 'static,
+    ) {
+        let core = self.myself.clone();
+        tokio::spawn(async move {
+            let result = pending.await;
+            if let Some(core) = core.upgrade() {
+                let _ = core.send(CoreMsg::Takeover(make(result)));
+            }
+        });
+    }
+}
+
+/// `rx`'s answer with the takeover note appended, success or failure.
+pub(super) fn with_note(rx: ReplyRx, note: Pending<String>, app: App) -> ReplyRx {
     let (tx, out) = oneshot::channel();
     tokio::spawn(async move {
-        let result = match rx.await.unwrap_or_else(|_| Err(stopping())) {
-            Ok(Reply::Done(text)) => Ok(Reply::Done(format!("{text}; {note}"))),
-            Ok(other) => Ok(other),
-            Err(mut err) => {
-                err.message = format!("{}; {note}", err.message);
-                Err(err)
+        let result = rx.await.unwrap_or_else(|_| Err(stopping()));
+        let note = match answer(note).await {
+            Ok(note) => note,
+            Err(err @ TakeoverError::Invalid { .. }) | Err(err @ TakeoverError::Changed { .. }) => {
+                tracing::warn!(%app, %err, "takeover: cannot edit the file");
+                format!(
+                    "{app}'s configuration was not handed back: {err}; Switchyard keeps its record and retries on the next `switchyard disable {app}` or daemon start"
+                )
+            }
+            Err(err) => {
+                tracing::warn!(%app, %err, "takeover failed");
+                format!("{app}'s configuration: {err}")
             }
         };
-        let _ = tx.send(result);
+        let _ = tx.send(match result {
+            Ok(Reply::Done(text)) => Ok(Reply::Done(noted(text, &note))),
+            Ok(other) => Ok(other),
+            Err(mut err) => {
+                err.message = noted(err.message, &note);
+                Err(err)
+            }
+        });
     });
     out
+}
+
+/// An answer that is already known, as a receiver.
+pub(super) fn now(result: Result<Reply, ErrorReply>) -> ReplyRx {
+    let (tx, rx) = oneshot::channel();
+    let _ = tx.send(result);
+    rx
+}
+
+/// Sends `rx`'s answer on to `reply` when it comes.
+fn forward(rx: ReplyRx, reply: ReplyTx) {
+    tokio::spawn(async move {
+        let _ = reply.send(rx.await.unwrap_or_else(|_| Err(stopping())));
+    });
 }
 
 /// Joins a reply and a note.
@@ -181,6 +336,16 @@ pub(super) fn noted(text: String, note: &str) -> String {
     } else {
         format!("{text}; {note}")
     }
+}
+
+fn log_when_done(app: App, when: &'static str, pending: Pending<String>) {
+    tokio::spawn(async move {
+        match answer(pending).await {
+            Ok(note) if note.is_empty() => {}
+            Ok(note) => tracing::info!(%app, "takeover {when}: {note}"),
+            Err(err) => tracing::warn!(%app, "takeover {when}: {err}"),
+        }
+    });
 }
 
 fn refused(app: App, err: TakeoverError) -> ErrorReply {
@@ -193,17 +358,4 @@ fn refused(app: App, err: TakeoverError) -> ErrorReply {
         ),
         err => ErrorReply::new(ErrorKind::Failed, format!("cannot take over {app}: {err}")),
     }
-}
-
-/// Runs file work on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, TakeoverError> + Send + 'static,
-) -> Result<T, TakeoverError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|err| {
-        Err(TakeoverError::Io {
-            what: "edit",
-            path: std::path::PathBuf::new(),
-            source: std::io::Error::other(err.to_string()),
-        })
-    })
 }

@@ -16,7 +16,7 @@ pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +64,9 @@ pub enum Request {
     Enable {
         app: App,
         takeover: bool,
+        /// The caller's environment as far as it decides which files the
+        /// CLI reads: takeover edits those, not the daemon's.
+        env: CallerEnv,
     },
     Disable {
         app: App,
@@ -149,6 +152,23 @@ pub enum AuthSpec {
     KeyEnv(String),
     /// The key is kept in the store. Only sent client → daemon, never back.
     StoredKey(String),
+}
+
+/// The variables of the caller's environment that decide where a CLI keeps
+/// its files and how it logs in (`takeover::env` names them), as raw bytes.
+/// Secrets never travel: a key variable is only said to be set.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerEnv {
+    pub vars: Vec<(String, Vec<u8>)>,
+}
+
+/// Names only: values are paths and flags, but a log needs neither.
+impl std::fmt::Debug for CallerEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.vars.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 /// A provider to add.

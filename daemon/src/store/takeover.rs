@@ -1,18 +1,18 @@
-//! The `takeover` table: for each app whose CLI configuration Switchyard has
-//! pointed at its proxy, the file's bytes from before the first change, the
-//! bytes last written, and the previous values of the keys Switchyard owns.
-//! It is written before the file is, so a crash never loses the original.
+//! The `takeover` table, where Switchyard kept its takeover records before
+//! they moved to private files of their own (`takeover::record`), which
+//! survive the loss of the database. The daemon reads what is left here once
+//! at start, saves it as record files, and deletes the rows.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
 use crate::apps::App;
 
-/// What Switchyard needs to hand a configuration file back.
+/// A record as the table kept it: one file per app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TakeoverRecord {
     pub app: App,
@@ -28,52 +28,38 @@ pub struct TakeoverRecord {
 }
 
 impl Store {
-    pub async fn takeover_record(&self, app: App) -> Result<Option<TakeoverRecord>, StoreError> {
+    /// Every record left in the table.
+    pub async fn legacy_takeover_records(&self) -> Result<Vec<TakeoverRecord>, StoreError> {
         self.call(move |conn| {
-            conn.query_row(
-                "SELECT path, original, written, previous, clean FROM takeover WHERE app = ?1",
-                params![app.name()],
-                |row| {
-                    Ok(TakeoverRecord {
-                        app,
-                        path: PathBuf::from(OsString::from_vec(row.get::<_, Vec<u8>>(0)?)),
-                        original: row.get(1)?,
-                        written: row.get(2)?,
-                        previous: row.get(3)?,
-                        clean: row.get(4)?,
-                    })
-                },
-            )
-            .optional()
+            let mut stmt =
+                conn.prepare("SELECT app, path, original, written, previous, clean FROM takeover")?;
+            let rows = stmt.query_map([], |row| {
+                let app: String = row.get(0)?;
+                Ok((
+                    app,
+                    TakeoverRecord {
+                        app: App::Claude,
+                        path: PathBuf::from(OsString::from_vec(row.get::<_, Vec<u8>>(1)?)),
+                        original: row.get(2)?,
+                        written: row.get(3)?,
+                        previous: row.get(4)?,
+                        clean: row.get(5)?,
+                    },
+                ))
+            })?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (name, record) = row?;
+                if let Ok(app) = name.parse::<App>() {
+                    records.push(TakeoverRecord { app, ..record });
+                }
+            }
+            Ok(records)
         })
         .await
     }
 
-    /// Inserts or replaces `record`, keeping its first creation time.
-    pub async fn save_takeover(&self, record: TakeoverRecord) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            let now = now_ms() as i64;
-            conn.execute(
-                "INSERT INTO takeover (app, path, original, written, previous, clean, created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 ON CONFLICT (app) DO UPDATE SET path = ?2, original = ?3, written = ?4,
-                     previous = ?5, clean = ?6, updated_at_ms = ?7",
-                params![
-                    record.app.name(),
-                    record.path.as_os_str().as_bytes(),
-                    record.original,
-                    record.written,
-                    record.previous,
-                    record.clean,
-                    now,
-                ],
-            )
-            .map(drop)
-        })
-        .await
-    }
-
-    pub async fn delete_takeover(&self, app: App) -> Result<(), StoreError> {
+    pub async fn delete_legacy_takeover(&self, app: App) -> Result<(), StoreError> {
         self.call(move |conn| {
             conn.execute("DELETE FROM takeover WHERE app = ?1", params![app.name()])
                 .map(drop)
@@ -87,33 +73,36 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn records_round_trip_and_keep_absent_originals_apart_from_empty_ones() {
+    async fn records_an_older_switchyard_left_are_read_then_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        assert_eq!(store.takeover_record(App::Claude).await.unwrap(), None);
-        let mut record = TakeoverRecord {
-            app: App::Claude,
-            path: PathBuf::from(OsString::from_vec(
-                b"/home/\xffu/.claude/settings.json".to_vec(),
-            )),
-            original: None,
-            written: b"{}".to_vec(),
-            previous: "{}".into(),
-            clean: true,
-        };
-        store.save_takeover(record.clone()).await.unwrap();
+        assert_eq!(store.legacy_takeover_records().await.unwrap(), []);
+        store
+            .call(|conn| {
+                conn.execute(
+                    "INSERT INTO takeover (app, path, original, written, previous, clean, created_at_ms, updated_at_ms)
+                     VALUES ('codex', ?1, NULL, X'7B7D', '{}', 1, 0, 0)",
+                    params![b"/home/\xffu/.codex/config.toml".as_slice()],
+                )
+                .map(drop)
+            })
+            .await
+            .unwrap();
+        let records = store.legacy_takeover_records().await.unwrap();
         assert_eq!(
-            store.takeover_record(App::Claude).await.unwrap(),
-            Some(record.clone())
+            records,
+            [TakeoverRecord {
+                app: App::Codex,
+                path: PathBuf::from(OsString::from_vec(
+                    b"/home/\xffu/.codex/config.toml".to_vec()
+                )),
+                original: None,
+                written: b"{}".to_vec(),
+                previous: "{}".into(),
+                clean: true,
+            }]
         );
-        record.original = Some(Vec::new());
-        record.clean = false;
-        store.save_takeover(record.clone()).await.unwrap();
-        assert_eq!(
-            store.takeover_record(App::Claude).await.unwrap(),
-            Some(record)
-        );
-        store.delete_takeover(App::Claude).await.unwrap();
-        assert_eq!(store.takeover_record(App::Claude).await.unwrap(), None);
+        store.delete_legacy_takeover(App::Codex).await.unwrap();
+        assert_eq!(store.legacy_takeover_records().await.unwrap(), []);
     }
 }

@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::EditError;
 use super::json::{self, Object};
 use super::json_edit::{Style, line_of, newline, quote, remove, slice, splice};
+use super::{EditError, Restored};
 
 /// The key Switchyard owns, inside the `env` object.
 pub const KEY: &str = "ANTHROPIC_BASE_URL";
@@ -71,38 +71,43 @@ pub fn point(text: &str, url: &str) -> Result<(String, Previous), EditError> {
 }
 
 /// Puts the owned key back as `previous` says, leaving everything else —
-/// including the user's own edits since the takeover — alone.
-pub fn restore(text: &str, previous: &Previous) -> Result<String, EditError> {
+/// including the user's own edits since the takeover — alone. A value other
+/// than the one in `written` (what Switchyard wrote) is the user's and stays.
+pub fn restore(text: &str, previous: &Previous, written: &str) -> Result<Restored, EditError> {
     if text.trim().is_empty() {
-        return Ok(text.to_owned());
+        return Ok(Restored::plain(text));
     }
     let root = parse(text)?;
     let Some((_, env)) = root.member(ENV) else {
-        return Ok(text.to_owned());
+        return Ok(Restored::plain(text));
     };
     let Some(env) = json::object_at(text, env.value.start) else {
         // The user made `env` something else meanwhile: nothing of ours is left.
-        return Ok(text.to_owned());
+        return Ok(Restored::plain(text));
     };
     let text = match (env.member(KEY), &previous.value) {
+        (Some((_, member)), _) if current_url(text)? != current_url(written)? => {
+            let kept = format!("{ENV}.{KEY} = {}", slice(text, member.value));
+            return Ok(Restored::keeping(text, kept));
+        }
         (Some((_, member)), Some(old)) => splice(text, member.value, old),
         (Some((index, _)), None) => remove(text, &env, index),
         // The user removed the key meanwhile; that edit stands.
         (None, _) => text.to_owned(),
     };
     if previous.env {
-        return Ok(text);
+        return Ok(Restored::plain(&text));
     }
     // `env` was Switchyard's: it goes too if nothing else was put in it.
     let root = parse(&text)?;
-    Ok(match root.member(ENV) {
+    Ok(Restored::plain(&match root.member(ENV) {
         Some((index, env))
             if json::object_at(&text, env.value.start).is_some_and(|o| o.members.is_empty()) =>
         {
             remove(&text, &root, index)
         }
         _ => text,
-    })
+    }))
 }
 
 /// The URL Claude Code is pointed at by this file, if any.
@@ -125,13 +130,13 @@ pub fn is_empty(text: &str) -> bool {
             .is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
 }
 
-fn parse(text: &str) -> Result<Object, EditError> {
+pub(super) fn parse(text: &str) -> Result<Object, EditError> {
     serde_json::from_str::<serde_json::Value>(text).map_err(invalid)?;
     json::root_object(text)
         .ok_or_else(|| EditError::new("the top level is not a JSON object (`{ … }`)"))
 }
 
-fn invalid(err: serde_json::Error) -> EditError {
+pub(super) fn invalid(err: serde_json::Error) -> EditError {
     let message = err.to_string();
     let message = message
         .rsplit_once(" at line ")

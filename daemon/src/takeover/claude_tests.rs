@@ -48,13 +48,18 @@ fn empty_objects_and_empty_files() {
         pointed,
         "{\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:15721\"\n  }\n}"
     );
-    assert_eq!(restore(&pointed, &previous).unwrap(), "{}");
+    assert_eq!(restore(&pointed, &previous, &pointed).unwrap().text, "{}");
     let (pointed, previous) = point("", URL).unwrap();
     assert_eq!(current_url(&pointed).unwrap().as_deref(), Some(URL));
-    assert!(is_empty(&restore(&pointed, &previous).unwrap()));
+    assert!(is_empty(
+        &restore(&pointed, &previous, &pointed).unwrap().text
+    ));
     // An empty `env` the user had stays.
     let (pointed, previous) = point("{\"env\": {}}", URL).unwrap();
-    assert_eq!(restore(&pointed, &previous).unwrap(), "{\"env\": {}}");
+    assert_eq!(
+        restore(&pointed, &previous, &pointed).unwrap().text,
+        "{\"env\": {}}"
+    );
 }
 
 #[test]
@@ -68,13 +73,29 @@ fn user_edits_made_while_pointed_survive_the_restore() {
             "\"MY_VAR\": \"kept\",\n    \"ANTHROPIC_BASE_URL\"",
         )
         .replace("\"opus\"", "\"sonnet\"");
-    let restored = restore(&edited, &previous).unwrap();
+    let restored = restore(&edited, &previous, &pointed).unwrap().text;
     assert_eq!(
         restored,
         "{\n  \"model\": \"sonnet\",\n  \"env\": {\n    \"MY_VAR\": \"kept\"\n  }\n}\n"
     );
     // Restoring twice changes nothing more.
-    assert_eq!(restore(&restored, &previous).unwrap(), restored);
+    assert_eq!(
+        restore(&restored, &previous, &pointed).unwrap().text,
+        restored
+    );
+}
+
+#[test]
+fn a_url_the_user_set_while_pointed_is_theirs_and_said_to_be_kept() {
+    let original = "{\"env\": {\"ANTHROPIC_BASE_URL\": \"https://mine.example\"}}";
+    let (pointed, previous) = point(original, URL).unwrap();
+    let edited = pointed.replace(URL, "https://other.example");
+    let restored = restore(&edited, &previous, &pointed).unwrap();
+    assert_eq!(restored.text, edited);
+    assert_eq!(
+        restored.kept,
+        ["env.ANTHROPIC_BASE_URL = \"https://other.example\""]
+    );
 }
 
 #[test]

@@ -1,203 +1,108 @@
-//! Codex reads `~/.codex/config.toml`. Switchyard adds a provider entry of its
-//! own and selects it:
+//! Codex reads `config.toml` in `$CODEX_HOME` (`~/.codex`). Switchyard owns
+//! one top-level key there, `openai_base_url`: the base URL of Codex's
+//! built-in `openai` provider (codex-rs `model-provider-info`,
+//! `create_openai_provider`; verified with codex-cli 0.171.0).
 //!
-//! ```toml
-//! model_provider = "switchyard"
+//! That provider is what every OpenAI login uses, and only the base URL
+//! changes, so everything else it does is kept: an API key *and* a ChatGPT
+//! login (its JWT bearer and `chatgpt-account-id` go to the base URL, where
+//! the proxy routes them to `api.openai.com/v1` or
+//! `chatgpt.com/backend-api/codex`), the `OpenAI-Organization` /
+//! `OpenAI-Project` headers from `$OPENAI_ORGANIZATION` / `$OPENAI_PROJECT`,
+//! the Responses WebSocket transport (`supports_websockets`), its retry and
+//! idle-timeout defaults, and the features Codex keeps for the provider named
+//! "OpenAI" (remote compaction). A provider entry of Switchyard's own — what
+//! takeover wrote before, see `codex_legacy.rs` — lost the headers and the
+//! WebSocket transport and overrode a user's own `model_provider`; a user who
+//! chose another provider is now left alone.
 //!
-//! [model_providers.switchyard]
-//! name = "Switchyard proxy"
-//! base_url = "http://127.0.0.1:15722"
-//! wire_api = "responses"
-//! requires_openai_auth = true
-//! ```
-//!
-//! Codex appends `/responses` to `base_url`, and the proxy appends the request
-//! path to the provider's base (`https://api.openai.com/v1`), so the base URL
-//! carries no `/v1`. `requires_openai_auth` makes Codex send the user's own
-//! OpenAI login, as it does for its built-in provider, which the proxy passes
-//! through; an `env_key` would demand an environment variable instead.
-//!
-//! toml_edit keeps comments, order and formatting of everything else.
+//! Codex appends `/responses`, `/models`, … to the base URL, so it is the
+//! proxy's root with no `/v1`. toml_edit keeps comments, order and formatting
+//! of everything else.
 
 use serde::{Deserialize, Serialize};
-use toml_edit::{DocumentMut, Item, Table, Value};
+use toml_edit::{Item, Value};
 
-use super::EditError;
-use super::toml_layout::{comments, next_position, reattach, remove_root_value};
+use super::codex_legacy::{parse, set_value, shape, value_text};
+use super::toml_layout::remove_root_value;
+use super::{EditError, Restored};
 
-/// The provider id Switchyard adds under `[model_providers]`.
-pub const PROVIDER: &str = "switchyard";
+/// The key Switchyard owns.
+pub const KEY: &str = "openai_base_url";
 const SELECTOR: &str = "model_provider";
-const PROVIDERS: &str = "model_providers";
 
-/// What the owned keys were before the first takeover.
+/// What the owned key was before the first takeover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Previous {
-    /// `model_provider`'s old value as TOML (`"openai"`); `None`: absent.
-    pub model_provider: Option<String>,
-    /// An old `model_providers.switchyard` entry, as a one-key TOML document.
-    pub provider: Option<String>,
-    /// Whether there was a `model_providers` table.
-    pub providers: bool,
+    /// The old value as TOML text (`"https://…"`); `None`: the key was absent.
+    pub value: Option<String>,
 }
 
 /// Points the configuration at `url`; returns the new text and what was there.
 pub fn point(text: &str, url: &str) -> Result<(String, Previous), EditError> {
     let mut doc = parse(text)?;
-    let model_provider = match doc.get(SELECTOR) {
+    let value = match doc.get(KEY) {
         None => None,
-        Some(item) => Some(value_text(item).ok_or_else(|| shape(text, item, SELECTOR))?),
+        Some(item) => Some(value_text(item).ok_or_else(|| shape(text, item, KEY))?),
     };
-    let had_providers = doc.contains_key(PROVIDERS);
-    let position = next_position(doc.as_table());
-    let providers = doc
-        .entry(PROVIDERS)
-        .or_insert_with(|| {
-            let mut table = Table::new();
-            table.set_implicit(true);
-            Item::Table(table)
-        })
-        .as_table_mut()
-        .ok_or_else(|| {
-            EditError::new(format!("`{PROVIDERS}` is not a table (`[{PROVIDERS}.…]`)"))
-        })?;
-    let previous = Previous {
-        model_provider,
-        provider: providers.get(PROVIDER).map(one_key_document),
-        providers: had_providers,
-    };
-    match providers.get_mut(PROVIDER) {
-        // Re-pointing (a new port) changes only the values, in place.
-        Some(Item::Table(table)) => fill(table, url),
-        _ => {
-            let mut table = Table::new();
-            table.decor_mut().set_prefix("\n");
-            table.set_position(Some(position));
-            fill(&mut table, url);
-            providers.insert(PROVIDER, Item::Table(table));
-        }
-    }
-    set_value(doc.as_table_mut(), SELECTOR, Value::from(PROVIDER));
-    Ok((doc.to_string(), previous))
+    set_value(doc.as_table_mut(), KEY, Value::from(url));
+    Ok((doc.to_string(), Previous { value }))
 }
 
-/// Puts the owned keys back as `previous` says; everything else stays.
-pub fn restore(text: &str, previous: &Previous) -> Result<String, EditError> {
+/// Puts the owned key back as `previous` says; everything else stays. A
+/// value other than `ours` (what Switchyard wrote) is the user's and stays.
+pub fn restore(text: &str, previous: &Previous, ours: Option<&str>) -> Result<Restored, EditError> {
     let mut doc = parse(text)?;
-    // The table first: comments moved off the selector must not land on the
-    // table about to go.
-    let ours = doc
-        .get_mut(PROVIDERS)
-        .and_then(Item::as_table_mut)
-        .and_then(|providers| providers.remove(PROVIDER));
-    if let Some(Item::Table(table)) = &ours
-        && let Some(kept) = comments(table.decor())
-    {
-        reattach(&mut doc, kept, None, table.position().unwrap_or(isize::MAX));
+    let Some(now) = doc.get(KEY) else {
+        // The user removed the key meanwhile; that edit stands.
+        return Ok(Restored::plain(text));
+    };
+    if now.as_str() != ours {
+        let kept = value_text(now).unwrap_or_default();
+        return Ok(Restored::keeping(text, format!("{KEY} = {kept}")));
     }
-    if let Some(old) = &previous.provider {
-        let mut old = old
-            .parse::<DocumentMut>()
-            .map_err(|e| EditError::new(e.to_string()))?;
-        let providers = doc.get_mut(PROVIDERS).and_then(Item::as_table_mut);
-        if let (Some(providers), Some(item)) = (providers, old.remove(PROVIDER)) {
-            providers.insert(PROVIDER, item);
-        }
-    }
-    match &previous.model_provider {
-        Some(old) if doc.contains_key(SELECTOR) => {
+    match &previous.value {
+        Some(old) => {
             let old = old
                 .parse::<Value>()
                 .map_err(|e| EditError::new(e.to_string()))?;
-            set_value(doc.as_table_mut(), SELECTOR, old);
+            set_value(doc.as_table_mut(), KEY, old);
         }
-        // The user removed the key meanwhile; that edit stands.
-        Some(_) => {}
-        None => remove_root_value(&mut doc, SELECTOR),
+        None => remove_root_value(&mut doc, KEY),
     }
-    let empty = doc
-        .get(PROVIDERS)
-        .and_then(Item::as_table)
-        .is_some_and(Table::is_empty);
-    if !previous.providers && empty {
-        doc.remove(PROVIDERS);
-    }
-    Ok(doc.to_string())
+    Ok(Restored::plain(&doc.to_string()))
 }
 
-/// The base URL of the provider Codex will use, if the file names one. An
-/// active `profile` that selects its own provider wins over the top level.
+/// The value of the owned key, if it is a string.
+pub fn owned_value(text: &str) -> Option<String> {
+    parse(text).ok()?.get(KEY)?.as_str().map(str::to_owned)
+}
+
+/// The base URL of the provider Codex will use, if the file sets one: the
+/// built-in `openai` provider's `openai_base_url`, or the `base_url` of the
+/// provider the file (or its active `profile`) selects.
 pub fn current_url(text: &str) -> Result<Option<String>, EditError> {
     let doc = parse(text)?;
     let profile = doc
         .get("profile")
         .and_then(Item::as_str)
         .and_then(|name| doc.get("profiles")?.get(name)?.get(SELECTOR)?.as_str());
-    let Some(id) = profile.or_else(|| doc.get(SELECTOR).and_then(Item::as_str)) else {
-        return Ok(None);
-    };
-    Ok(doc
-        .get(PROVIDERS)
-        .and_then(|p| p.get(id)?.get("base_url")?.as_str())
-        .map(str::to_owned))
+    let id = profile
+        .or_else(|| doc.get(SELECTOR).and_then(Item::as_str))
+        .unwrap_or("openai");
+    let configured = doc
+        .get("model_providers")
+        .and_then(|p| p.get(id)?.get("base_url")?.as_str());
+    Ok(match (id, configured) {
+        (_, Some(url)) => Some(url.to_owned()),
+        ("openai", None) => doc.get(KEY).and_then(Item::as_str).map(str::to_owned),
+        _ => None,
+    })
 }
 
 /// Whether nothing but whitespace is left.
 pub fn is_empty(text: &str) -> bool {
     text.trim().is_empty()
-}
-
-fn parse(text: &str) -> Result<DocumentMut, EditError> {
-    text.parse::<DocumentMut>().map_err(|err| {
-        let at = err.span().map_or(0, |span| span.start).min(text.len());
-        let line = text[..at].matches('\n').count() + 1;
-        let column = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
-        EditError::at(line, column, format!("not valid TOML: {}", err.message()))
-    })
-}
-
-fn shape(text: &str, item: &Item, key: &str) -> EditError {
-    match item.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            EditError::at(line, 0, format!("`{key}` is not a string"))
-        }
-        None => EditError::new(format!("`{key}` is not a string")),
-    }
-}
-
-fn fill(table: &mut Table, url: &str) {
-    set_value(table, "name", Value::from("Switchyard proxy"));
-    set_value(table, "base_url", Value::from(url));
-    set_value(table, "wire_api", Value::from("responses"));
-    set_value(table, "requires_openai_auth", Value::from(true));
-}
-
-/// Sets `key` to `new`, keeping the old value's spacing and comment.
-fn set_value(table: &mut Table, key: &str, new: Value) {
-    match table.get_mut(key).and_then(Item::as_value_mut) {
-        Some(old) => {
-            let decor = old.decor().clone();
-            *old = new;
-            *old.decor_mut() = decor;
-        }
-        None => {
-            table.insert(key, Item::Value(new));
-        }
-    }
-}
-
-/// A value's TOML text without its surrounding spacing or comment.
-fn value_text(item: &Item) -> Option<String> {
-    let mut value = item.as_value()?.clone();
-    value.decor_mut().clear();
-    Some(value.to_string())
-}
-
-fn one_key_document(item: &Item) -> String {
-    let mut doc = DocumentMut::new();
-    doc.insert(PROVIDER, item.clone());
-    doc.to_string()
 }
 
 #[cfg(test)]

@@ -1,67 +1,86 @@
 //! Unit tests of the Codex config.toml edits: text in, text out.
 
 use super::*;
+use crate::takeover::codex_legacy;
 
 const URL: &str = "http://127.0.0.1:15722";
-const OURS: &str = "\n[model_providers.switchyard]\nname = \"Switchyard proxy\"\nbase_url = \"http://127.0.0.1:15722\"\nwire_api = \"responses\"\nrequires_openai_auth = true\n";
 
 fn round_trip(original: &str, expected: &str) {
     crate::takeover::assert_round_trip(crate::apps::App::Codex, URL, original, expected);
 }
 
 #[test]
-fn comments_order_and_tables_stay_where_they_were() {
+fn one_top_level_key_goes_before_the_tables_and_comes_out_again() {
     let original = "# Codex configuration\nmodel = \"gpt-5-codex\"   # the default\napproval_policy = \"on-request\"\n\n[mcp_servers.docs]\ncommand = \"npx\"\nargs = [\"-y\",   \"docs-mcp\"]  # keep\n\n# profiles\n[profiles.fast]\nmodel = 'gpt-5-mini'\n";
-    let expected = format!(
-        "# Codex configuration\nmodel = \"gpt-5-codex\"   # the default\napproval_policy = \"on-request\"\nmodel_provider = \"switchyard\"\n\n[mcp_servers.docs]\ncommand = \"npx\"\nargs = [\"-y\",   \"docs-mcp\"]  # keep\n\n# profiles\n[profiles.fast]\nmodel = 'gpt-5-mini'\n{OURS}"
+    let expected = "# Codex configuration\nmodel = \"gpt-5-codex\"   # the default\napproval_policy = \"on-request\"\nopenai_base_url = \"http://127.0.0.1:15722\"\n\n[mcp_servers.docs]\ncommand = \"npx\"\nargs = [\"-y\",   \"docs-mcp\"]  # keep\n\n# profiles\n[profiles.fast]\nmodel = 'gpt-5-mini'\n";
+    round_trip(original, expected);
+    round_trip("", "openai_base_url = \"http://127.0.0.1:15722\"\n");
+    round_trip(
+        "[tools]\nweb_search = true\n",
+        "openai_base_url = \"http://127.0.0.1:15722\"\n[tools]\nweb_search = true\n",
     );
-    round_trip(original, &expected);
 }
 
 #[test]
-fn an_existing_selection_is_replaced_in_place_and_put_back() {
-    let original = "model_provider = 'openai'  # built in\n\n[model_providers.local]\nname = \"Local\"\nbase_url = \"http://localhost:1234/v1\"\n";
-    let expected = format!(
-        "model_provider = \"switchyard\"  # built in\n\n[model_providers.local]\nname = \"Local\"\nbase_url = \"http://localhost:1234/v1\"\n{OURS}"
+fn an_existing_base_url_is_replaced_in_place_and_put_back_as_written() {
+    round_trip(
+        "openai_base_url = 'https://eu.api.openai.com/v1'  # residency\nmodel = \"m\"\n",
+        "openai_base_url = \"http://127.0.0.1:15722\"  # residency\nmodel = \"m\"\n",
     );
-    round_trip(original, &expected);
 }
 
 #[test]
-fn an_empty_file_gets_just_the_owned_keys() {
-    let (pointed, previous) = point("", URL).unwrap();
-    assert_eq!(pointed, format!("model_provider = \"switchyard\"\n{OURS}"));
-    assert!(is_empty(&restore(&pointed, &previous).unwrap()));
-}
-
-#[test]
-fn re_pointing_changes_only_the_base_url() {
-    let (first, previous) = point("model = \"m\"\n", URL).unwrap();
-    let (second, _) = point(&first, "http://127.0.0.1:16000").unwrap();
-    assert_eq!(second, first.replace("15722", "16000"));
-    assert_eq!(restore(&second, &previous).unwrap(), "model = \"m\"\n");
-}
-
-#[test]
-fn user_edits_made_while_pointed_survive_the_restore() {
-    let original = "model = \"m\"\n";
-    let (pointed, previous) = point(original, URL).unwrap();
-    let edited = pointed.replace("model = \"m\"", "model = \"n\"\n# mine")
-        + "\n[tools]\nweb_search = true\n";
+fn a_user_s_own_provider_choice_is_left_alone() {
+    let original = "model_provider = \"azure\"\n\n[model_providers.azure]\nname = \"Azure\"\nbase_url = \"https://x.openai.azure.com/openai\"\n";
+    let (pointed, _) = point(original, URL).unwrap();
+    assert!(pointed.contains("model_provider = \"azure\""), "{pointed}");
+    // The CLI talks to Azure: the file does not point at the proxy.
     assert_eq!(
-        restore(&edited, &previous).unwrap(),
-        "model = \"n\"\n# mine\n\n[tools]\nweb_search = true\n"
+        current_url(&pointed).unwrap().as_deref(),
+        Some("https://x.openai.azure.com/openai")
     );
-}
-
-#[test]
-fn a_profile_that_selects_another_provider_wins() {
     let (pointed, _) = point(
         "profile = \"work\"\n[profiles.work]\nmodel_provider = \"azure\"\n",
         URL,
     )
     .unwrap();
     assert_eq!(current_url(&pointed).unwrap(), None);
+    let (pointed, _) = point("model_provider = \"openai\"\n", URL).unwrap();
+    assert_eq!(current_url(&pointed).unwrap().as_deref(), Some(URL));
+}
+
+#[test]
+fn user_edits_made_while_pointed_survive_and_a_url_they_set_is_kept() {
+    let original = "model = \"m\"\n";
+    let (pointed, previous) = point(original, URL).unwrap();
+    let edited = pointed.replace("model = \"m\"", "model = \"n\"\n# mine")
+        + "\n[tools]\nweb_search = true\n";
+    let restored = restore(&edited, &previous, owned_value(&pointed).as_deref()).unwrap();
+    assert_eq!(
+        restored.text,
+        "model = \"n\"\n# mine\n\n[tools]\nweb_search = true\n"
+    );
+    assert!(restored.kept.is_empty());
+    let theirs = pointed.replace(URL, "https://gw.example/v1");
+    let restored = restore(&theirs, &previous, owned_value(&pointed).as_deref()).unwrap();
+    assert_eq!(restored.text, theirs);
+    assert_eq!(
+        restored.kept,
+        ["openai_base_url = \"https://gw.example/v1\""]
+    );
+}
+
+#[test]
+fn a_file_taken_over_the_old_way_moves_to_the_new_key_in_one_edit() {
+    let original = "model = \"m\"   # mine\n\n[tools]\nweb_search = true\n";
+    let (old, old_previous) = codex_legacy::point(original, URL).unwrap();
+    assert!(old.contains("model_provider = \"switchyard\""));
+    let handed_back = codex_legacy::restore(&old, &old_previous).unwrap();
+    assert_eq!(handed_back, original);
+    let (new, previous) = point(&handed_back, URL).unwrap();
+    assert!(!new.contains("switchyard"), "{new}");
+    assert_eq!(current_url(&new).unwrap().as_deref(), Some(URL));
+    assert_eq!(restore(&new, &previous, Some(URL)).unwrap().text, original);
 }
 
 #[test]
@@ -69,27 +88,9 @@ fn malformed_files_and_odd_shapes_are_refused_with_a_line() {
     let err = point("model = \"m\"\n\n[broken\nx = 1\n", URL).unwrap_err();
     assert_eq!(err.line, Some(3), "{err:?}");
     assert!(err.message.starts_with("not valid TOML"), "{err:?}");
-    let err = point("a = 1\n[model_provider]\nx = 1\n", URL).unwrap_err();
+    let err = point("a = 1\n[openai_base_url]\nx = 1\n", URL).unwrap_err();
     assert!(
-        err.message.contains("`model_provider` is not a string"),
+        err.message.contains("`openai_base_url` is not a string"),
         "{err:?}"
-    );
-    assert!(point("model_providers = 3\n", URL).is_err());
-}
-
-#[test]
-fn comments_the_user_wrote_around_the_owned_keys_stay() {
-    let original = "model = \"m\"\n\n[tools]\nweb_search = true\n";
-    let (pointed, previous) = point(original, URL).unwrap();
-    let edited = pointed
-        .replace("model_provider =", "# above ours\nmodel_provider =")
-        .replace(
-            "[model_providers.switchyard]",
-            "# before our table\n[model_providers.switchyard]",
-        )
-        + "# at the end\n";
-    assert_eq!(
-        restore(&edited, &previous).unwrap(),
-        "model = \"m\"\n# above ours\n\n[tools]\nweb_search = true\n# before our table\n# at the end\n"
     );
 }

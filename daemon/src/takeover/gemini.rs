@@ -1,26 +1,61 @@
-//! Gemini CLI reads `GOOGLE_GEMINI_BASE_URL` from `~/.gemini/.env`. A `.env`
-//! file is lines; Switchyard changes only the value after `=` on the line
-//! that sets its key (the last one, since the last assignment wins), or
+//! Gemini CLI reads `.env` in its directory (`~/.gemini`, or
+//! `$GEMINI_CLI_HOME/.gemini`) into its environment, without overriding
+//! variables already set. Switchyard owns one base URL per login mode there
+//! (verified with gemini-cli 0.61.0, `packages/core/src/core/contentGenerator.ts`
+//! and `code_assist/server.ts`):
+//! - `GOOGLE_GEMINI_BASE_URL`: the Gemini API (`gemini-api-key`);
+//! - `GOOGLE_VERTEX_BASE_URL`: Vertex AI (`vertex-ai`, also express mode);
+//! - `CODE_ASSIST_ENDPOINT`: a Google login (`oauth-personal`, and
+//!   `compute-default-credentials`), whose `/v1internal:…` methods go there.
+//!
+//! All three point at the proxy's root; each mode reads only its own. The
+//! first has a side effect that `gemini_settings.rs` deals with.
+//!
+//! A `.env` file is lines; Switchyard changes only the value after `=` on the
+//! line that sets a key (the last one, since the last assignment wins), or
 //! appends one line, and never touches any other byte.
 
 use serde::{Deserialize, Serialize};
 
-use super::EditError;
+use super::{EditError, Restored};
 
-/// The variable Switchyard owns.
-pub const KEY: &str = "GOOGLE_GEMINI_BASE_URL";
+/// The variables Switchyard owns, in the order they are appended.
+pub const KEYS: [&str; 3] = [
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_VERTEX_BASE_URL",
+    "CODE_ASSIST_ENDPOINT",
+];
+/// The one every Gemini API key login reads: what `inspect` reports.
+pub const KEY: &str = KEYS[0];
 
-/// What the owned line held before the first takeover.
+/// What the owned lines held before the first takeover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Previous {
-    /// Everything after `=` on the line, exactly as written; `None`: no such line.
-    pub value: Option<String>,
+    /// Per owned key: everything after `=` on its line, exactly as written;
+    /// `None`: no such line.
+    pub values: Vec<(String, Option<String>)>,
     /// Whether a newline had to be added to end the user's last line first.
+    pub newline: bool,
+}
+
+/// What takeover kept before it owned more than `GOOGLE_GEMINI_BASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyPrevious {
+    pub value: Option<String>,
     #[serde(default)]
     pub newline: bool,
 }
 
-/// Where the owned assignment is.
+impl From<&LegacyPrevious> for Previous {
+    fn from(old: &LegacyPrevious) -> Self {
+        Previous {
+            values: vec![(KEY.to_owned(), old.value.clone())],
+            newline: old.newline,
+        }
+    }
+}
+
+/// Where an assignment is.
 struct Assignment {
     line_start: usize,
     value_start: usize,
@@ -30,59 +65,78 @@ struct Assignment {
     line_end: usize,
 }
 
-/// Points the file at `url`; returns the new text and what was there.
+/// Points every owned key at `url`; returns the new text and what was there.
 pub fn point(text: &str, url: &str) -> Result<(String, Previous), EditError> {
-    Ok(match find(text) {
-        Some(at) => {
-            let old = text[at.value_start..at.value_end].to_owned();
-            let new = splice(text, at.value_start, at.value_end, url);
-            (
-                new,
-                Previous {
-                    value: Some(old),
-                    newline: false,
-                },
-            )
-        }
-        None => {
-            let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-            let glue = if text.is_empty() || text.ends_with('\n') {
-                ""
-            } else {
-                nl
-            };
-            let previous = Previous {
-                value: None,
-                newline: !glue.is_empty(),
-            };
-            (format!("{text}{glue}{KEY}={url}{nl}"), previous)
-        }
-    })
-}
-
-/// Puts the owned line back as `previous` says; every other line stays.
-pub fn restore(text: &str, previous: &Previous) -> Result<String, EditError> {
-    Ok(match (find(text), &previous.value) {
-        (Some(at), Some(old)) => splice(text, at.value_start, at.value_end, old),
-        (Some(at), None) => {
-            let mut start = at.line_start;
-            // Take back the newline Switchyard added, if its line is still last.
-            if previous.newline && at.line_end == text.len() {
-                let before = &text[..start];
-                if let Some(kept) = before.strip_suffix("\r\n").or(before.strip_suffix('\n')) {
-                    start = kept.len();
-                }
+    let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut text = text.to_owned();
+    let mut previous = Previous {
+        values: Vec::new(),
+        newline: false,
+    };
+    for key in KEYS {
+        let old = match find(&text, key) {
+            Some(at) => {
+                let old = text[at.value_start..at.value_end].to_owned();
+                text = splice(&text, at.value_start, at.value_end, url);
+                Some(old)
             }
-            splice(text, start, at.line_end, "")
-        }
-        // The user removed the line meanwhile; that edit stands.
-        (None, _) => text.to_owned(),
-    })
+            None => {
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push_str(nl);
+                    previous.newline = true;
+                }
+                text.push_str(&format!("{key}={url}{nl}"));
+                None
+            }
+        };
+        previous.values.push((key.to_owned(), old));
+    }
+    Ok((text, previous))
 }
 
-/// The URL Gemini CLI is pointed at by this file, if any.
+/// Puts the owned lines back as `previous` says; every other line stays. A
+/// value other than the one in `written` (what Switchyard wrote) is the
+/// user's and stays.
+pub fn restore(text: &str, previous: &Previous, written: &str) -> Result<Restored, EditError> {
+    let mut text = text.to_owned();
+    let mut kept = Vec::new();
+    // The line the added newline went with: the first one appended.
+    let first_added = previous.values.iter().position(|(_, old)| old.is_none());
+    for (index, (key, old)) in previous.values.iter().enumerate().rev() {
+        // The user removed the line meanwhile; that edit stands.
+        let Some(at) = find(&text, key) else { continue };
+        let now = unquote(&text[at.value_start..at.value_end]);
+        if Some(&now) != value_of(written, key).as_ref() {
+            kept.push(format!("{key}={now}"));
+            continue;
+        }
+        text = match old {
+            Some(old) => splice(&text, at.value_start, at.value_end, old),
+            None => {
+                let mut start = at.line_start;
+                // Take back the newline Switchyard added, if its line is still last.
+                if previous.newline && Some(index) == first_added && at.line_end == text.len() {
+                    let before = &text[..start];
+                    if let Some(kept) = before.strip_suffix("\r\n").or(before.strip_suffix('\n')) {
+                        start = kept.len();
+                    }
+                }
+                splice(&text, start, at.line_end, "")
+            }
+        };
+    }
+    kept.reverse();
+    Ok(Restored { text, kept })
+}
+
+/// The URL Gemini CLI's API key login is pointed at by this file, if any.
 pub fn current_url(text: &str) -> Result<Option<String>, EditError> {
-    Ok(find(text).map(|at| unquote(&text[at.value_start..at.value_end])))
+    Ok(value_of(text, KEY))
+}
+
+/// The value the file gives `key`, as dotenv reads it.
+pub fn value_of(text: &str, key: &str) -> Option<String> {
+    find(text, key).map(|at| unquote(&text[at.value_start..at.value_end]))
 }
 
 /// Whether nothing but whitespace is left.
@@ -90,15 +144,15 @@ pub fn is_empty(text: &str) -> bool {
     text.trim().is_empty()
 }
 
-/// The last line that assigns `KEY` (`KEY=…`, `export KEY = …`).
-fn find(text: &str) -> Option<Assignment> {
+/// The last line that assigns `key` (`KEY=…`, `export KEY = …`).
+fn find(text: &str, key: &str) -> Option<Assignment> {
     let mut found = None;
     let mut line_start = 0;
     for line in text.split_inclusive('\n') {
         let line_end = line_start + line.len();
         let body = line.strip_suffix('\n').unwrap_or(line);
         let body = body.strip_suffix('\r').unwrap_or(body);
-        if let Some(offset) = value_offset(body) {
+        if let Some(offset) = value_offset(body, key) {
             found = Some(Assignment {
                 line_start,
                 value_start: line_start + offset,
@@ -111,14 +165,14 @@ fn find(text: &str) -> Option<Assignment> {
     found
 }
 
-/// Where the value starts within `line`, if the line assigns `KEY`.
-fn value_offset(line: &str) -> Option<usize> {
+/// Where the value starts within `line`, if the line assigns `key`.
+fn value_offset(line: &str, key: &str) -> Option<usize> {
     let rest = line.trim_start_matches([' ', '\t']);
     let rest = match rest.strip_prefix("export") {
         Some(after) if after.starts_with([' ', '\t']) => after.trim_start_matches([' ', '\t']),
         _ => rest,
     };
-    let rest = rest.strip_prefix(KEY)?.trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix(key)?.trim_start_matches([' ', '\t']);
     // Spacing after `=` is the user's; the value starts after it.
     let rest = rest.strip_prefix('=')?.trim_start_matches([' ', '\t']);
     Some(line.len() - rest.len())
@@ -149,66 +203,5 @@ fn splice(text: &str, start: usize, end: usize, with: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const URL: &str = "http://127.0.0.1:15723";
-
-    fn round_trip(original: &str, expected: &str) {
-        crate::takeover::assert_round_trip(crate::apps::App::Gemini, URL, original, expected);
-    }
-
-    #[test]
-    fn appends_a_line_and_takes_it_away_again() {
-        round_trip(
-            "# keys\nGEMINI_API_KEY=abc\n",
-            "# keys\nGEMINI_API_KEY=abc\nGOOGLE_GEMINI_BASE_URL=http://127.0.0.1:15723\n",
-        );
-        round_trip(
-            "A=1",
-            "A=1\nGOOGLE_GEMINI_BASE_URL=http://127.0.0.1:15723\n",
-        );
-        round_trip("", "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:15723\n");
-        round_trip(
-            "A=1\r\n",
-            "A=1\r\nGOOGLE_GEMINI_BASE_URL=http://127.0.0.1:15723\r\n",
-        );
-    }
-
-    #[test]
-    fn replaces_the_last_assignment_keeping_its_prefix() {
-        round_trip(
-            "GOOGLE_GEMINI_BASE_URL=one\nexport  GOOGLE_GEMINI_BASE_URL = \"https://x\" # mine\nB=2",
-            "GOOGLE_GEMINI_BASE_URL=one\nexport  GOOGLE_GEMINI_BASE_URL = http://127.0.0.1:15723\nB=2",
-        );
-    }
-
-    #[test]
-    fn user_lines_added_meanwhile_stay() {
-        let (pointed, previous) = point("A=1\n", URL).unwrap();
-        let edited = format!("{pointed}B=2\n");
-        assert_eq!(restore(&edited, &previous).unwrap(), "A=1\nB=2\n");
-        assert!(is_empty(
-            &restore(
-                &point("", URL).unwrap().0,
-                &Previous {
-                    value: None,
-                    newline: false
-                }
-            )
-            .unwrap()
-        ));
-    }
-
-    #[test]
-    fn reads_values_as_dotenv_does() {
-        assert_eq!(unquote(" \"http://a\" "), "http://a");
-        assert_eq!(unquote("'http://b' # c"), "http://b");
-        assert_eq!(unquote("http://c # note"), "http://c");
-        assert_eq!(current_url("GOOGLE_GEMINI_BASE_URLX=1\n").unwrap(), None);
-        assert_eq!(
-            current_url("exportGOOGLE_GEMINI_BASE_URL=1\n").unwrap(),
-            None
-        );
-    }
-}
+#[path = "gemini_tests.rs"]
+mod tests;

@@ -1,22 +1,39 @@
-//! Takeover: pointing each CLI's own configuration file at its proxy, and
-//! handing the file back exactly as the user left it.
+//! Takeover: pointing each CLI's own configuration at its proxy, and
+//! handing it back exactly as the user left it.
 //!
-//! Every byte the user wrote is theirs. Switchyard owns one setting per app —
-//! `env.ANTHROPIC_BASE_URL` in Claude Code's `settings.json`, its own
-//! `model_providers.switchyard` entry plus `model_provider` in Codex's
-//! `config.toml`, `GOOGLE_GEMINI_BASE_URL` in Gemini CLI's `.env` — and edits
-//! only that, in the file's own text (`claude`, `codex`, `gemini`: pure edits,
-//! text in, text out). `plan` reads files and decides what to write against the
-//! store's record of the original; `atomic` writes so that a kill at any
-//! instant leaves the old file or the new one, never a mix.
+//! Every byte the user wrote is theirs. Switchyard owns a few keys per app
+//! and edits only those, in the file's own text (pure edits, text in, text
+//! out), each chosen from the CLI's source so that every login mode the CLI
+//! has keeps working and goes through the proxy:
+//! - Claude Code (`claude.rs`): `env.ANTHROPIC_BASE_URL` in `settings.json`
+//!   — an API key and a claude.ai login both follow it;
+//! - Codex (`codex.rs`): `openai_base_url` in `config.toml`, the built-in
+//!   OpenAI provider's base URL (files taken over the old way, with a
+//!   provider of Switchyard's own, are moved over: `codex_legacy.rs`);
+//! - Gemini CLI (`gemini.rs`): one base URL per login mode in `.env`, and,
+//!   only where the base URL would change the login gemini-cli picks, the
+//!   login itself in `settings.json` (`gemini_settings.rs`).
+//!
+//! `env` names the files from the caller's environment; `plan` decides what
+//! to write against the record of the original; `apply` carries it out per
+//! app, `record` keeps that record in a private file beside the database
+//! (written before the CLI's file changes, so it survives the database), and
+//! `actor` runs all of it on one thread off the daemon's core. `atomic`
+//! writes so that a kill at any instant leaves the old file or the new one.
 
+pub mod actor;
+mod apply;
 pub mod atomic;
 mod claude;
 mod codex;
+mod codex_legacy;
+pub mod env;
 mod gemini;
+mod gemini_settings;
 mod json;
 mod json_edit;
 mod plan;
+pub mod record;
 mod toml_layout;
 
 use std::io;
@@ -25,8 +42,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::apps::App;
+use env::{CallerEnv, CallerEnvExt};
 
-pub use plan::{Action, PointPlan, ReleasePlan, commit, inspect, plan_point, plan_release};
+pub use actor::Takeovers;
+pub use plan::{Action, PointPlan, ReleasePlan, commit, plan_point, plan_release};
+pub use record::{AppRecord, FileRecord, Records};
 
 /// Why a file cannot be edited: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,33 +102,92 @@ pub enum TakeoverError {
     Record { app: App, message: String },
 }
 
-/// The previous values of the owned keys, per file format; kept in the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "format", rename_all = "lowercase")]
-pub enum Previous {
-    Json(claude::Previous),
-    Toml(codex::Previous),
-    Env(gemini::Previous),
+/// One file Switchyard edits, and so the format of the edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    ClaudeSettings,
+    CodexConfig,
+    GeminiEnv,
+    GeminiSettings,
 }
 
-/// The file `app`'s CLI reads its settings from. `$CLAUDE_CONFIG_DIR` and
-/// `$CODEX_HOME` move those CLIs' directories, so they move ours too.
+impl Target {
+    /// The file, in the CLI's directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Target::ClaudeSettings | Target::GeminiSettings => "settings.json",
+            Target::CodexConfig => "config.toml",
+            Target::GeminiEnv => ".env",
+        }
+    }
+
+    /// The file that points `app` at its proxy (the one `doctor` reads).
+    pub fn main(app: App) -> Target {
+        match app {
+            App::Claude => Target::ClaudeSettings,
+            App::Codex => Target::CodexConfig,
+            App::Gemini => Target::GeminiEnv,
+        }
+    }
+}
+
+/// The previous values of the owned keys, per file format; kept in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "format", rename_all = "kebab-case")]
+pub enum Previous {
+    Json(claude::Previous),
+    /// Codex taken over with a provider of Switchyard's own (before 0.2).
+    Toml(codex_legacy::Previous),
+    /// Gemini taken over with `GOOGLE_GEMINI_BASE_URL` alone.
+    Env(gemini::LegacyPrevious),
+    Codex(codex::Previous),
+    Dotenv(gemini::Previous),
+    GeminiSettings(gemini_settings::Previous),
+}
+
+impl Previous {
+    /// Whether this is the key set takeover writes today; an older one is
+    /// handed back (in memory) before the file is pointed again.
+    pub fn is_current(&self) -> bool {
+        !matches!(self, Previous::Toml(_) | Previous::Env(_))
+    }
+}
+
+/// A file's text after a hand-back, and the owned keys left as the user set them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    pub text: String,
+    /// `key = value` of each owned key whose value the user changed: theirs now.
+    pub kept: Vec<String>,
+}
+
+impl Restored {
+    fn plain(text: &str) -> Self {
+        Restored {
+            text: text.to_owned(),
+            kept: Vec::new(),
+        }
+    }
+
+    fn keeping(text: &str, what: String) -> Self {
+        Restored {
+            text: text.to_owned(),
+            kept: vec![what],
+        }
+    }
+}
+
+/// The file `app`'s CLI reads its proxy setting from, for this process's
+/// environment (`doctor` runs in the user's shell). `$CLAUDE_CONFIG_DIR`,
+/// `$CODEX_HOME` and `$GEMINI_CLI_HOME` move those CLIs' files.
 pub fn config_path(app: App) -> Result<PathBuf, TakeoverError> {
-    let home = || {
-        std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-            .ok_or(TakeoverError::NoHome { app })
-    };
-    let dir = |var: &str, default: &str| match std::env::var_os(var).filter(|d| !d.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => Ok(home()?.join(default)),
-    };
-    Ok(match app {
-        App::Claude => dir("CLAUDE_CONFIG_DIR", ".claude")?.join("settings.json"),
-        App::Codex => dir("CODEX_HOME", ".codex")?.join("config.toml"),
-        App::Gemini => home()?.join(".gemini").join(".env"),
-    })
+    config_path_in(app, &CallerEnv::current())
+}
+
+/// The file `app`'s CLI reads its proxy setting from, for `env`.
+pub fn config_path_in(app: App, env: &CallerEnv) -> Result<PathBuf, TakeoverError> {
+    Ok(env::config_dir(app, env)?.join(Target::main(app).file_name()))
 }
 
 /// The URL a CLI reaches `port`'s proxy at.
@@ -120,7 +199,7 @@ pub fn proxy_url(port: u16) -> String {
 pub fn owned_setting(app: App) -> &'static str {
     match app {
         App::Claude => "env.ANTHROPIC_BASE_URL",
-        App::Codex => "model_provider = \"switchyard\"",
+        App::Codex => "openai_base_url",
         App::Gemini => "GOOGLE_GEMINI_BASE_URL",
     }
 }
@@ -132,38 +211,57 @@ pub fn points_at(url: &str, port: u16) -> bool {
     url == proxy_url(port) || url == format!("http://localhost:{port}")
 }
 
-fn point(app: App, text: &str, url: &str) -> Result<(String, Previous), EditError> {
-    Ok(match app {
-        App::Claude => claude::point(text, url).map(|(t, p)| (t, Previous::Json(p)))?,
-        App::Codex => codex::point(text, url).map(|(t, p)| (t, Previous::Toml(p)))?,
-        App::Gemini => gemini::point(text, url).map(|(t, p)| (t, Previous::Env(p)))?,
+/// The URL `app`'s file at `path` points its CLI at, if any (read-only).
+pub fn inspect(app: App, path: &Path) -> Result<Option<String>, TakeoverError> {
+    let seen = plan::read(path)?;
+    let text = text_of(path, seen.as_deref())?;
+    current_url(Target::main(app), text).map_err(|error| TakeoverError::Invalid {
+        path: path.to_owned(),
+        error,
     })
 }
 
-fn restore(app: App, text: &str, previous: &Previous) -> Result<String, EditError> {
-    match (app, previous) {
-        (App::Claude, Previous::Json(p)) => claude::restore(text, p),
-        (App::Codex, Previous::Toml(p)) => codex::restore(text, p),
-        (App::Gemini, Previous::Env(p)) => gemini::restore(text, p),
-        _ => Err(EditError::new(format!(
-            "the takeover record does not match {app}'s file format"
-        ))),
+/// `value` is the proxy's URL, or for Gemini's settings the login to select.
+fn point(target: Target, text: &str, value: &str) -> Result<(String, Previous), EditError> {
+    Ok(match target {
+        Target::ClaudeSettings => {
+            claude::point(text, value).map(|(t, p)| (t, Previous::Json(p)))?
+        }
+        Target::CodexConfig => codex::point(text, value).map(|(t, p)| (t, Previous::Codex(p)))?,
+        Target::GeminiEnv => gemini::point(text, value).map(|(t, p)| (t, Previous::Dotenv(p)))?,
+        Target::GeminiSettings => {
+            gemini_settings::point(text, value).map(|(t, p)| (t, Previous::GeminiSettings(p)))?
+        }
+    })
+}
+
+/// Hands the owned keys back; `written` is what Switchyard last wrote.
+fn restore(previous: &Previous, text: &str, written: &str) -> Result<Restored, EditError> {
+    match previous {
+        Previous::Json(p) => claude::restore(text, p, written),
+        Previous::Toml(p) => codex_legacy::restore(text, p).map(|t| Restored::plain(&t)),
+        Previous::Env(p) => gemini::restore(text, &p.into(), written),
+        Previous::Codex(p) => codex::restore(text, p, codex::owned_value(written).as_deref()),
+        Previous::Dotenv(p) => gemini::restore(text, p, written),
+        Previous::GeminiSettings(p) => gemini_settings::restore(text, p, written),
     }
 }
 
-fn current_url(app: App, text: &str) -> Result<Option<String>, EditError> {
-    match app {
-        App::Claude => claude::current_url(text),
-        App::Codex => codex::current_url(text),
-        App::Gemini => gemini::current_url(text),
+fn current_url(target: Target, text: &str) -> Result<Option<String>, EditError> {
+    match target {
+        Target::ClaudeSettings => claude::current_url(text),
+        Target::CodexConfig => codex::current_url(text),
+        Target::GeminiEnv => gemini::current_url(text),
+        Target::GeminiSettings => Ok(None),
     }
 }
 
-fn is_empty(app: App, text: &str) -> bool {
-    match app {
-        App::Claude => claude::is_empty(text),
-        App::Codex => codex::is_empty(text),
-        App::Gemini => gemini::is_empty(text),
+fn is_empty(target: Target, text: &str) -> bool {
+    match target {
+        Target::ClaudeSettings => claude::is_empty(text),
+        Target::CodexConfig => codex::is_empty(text),
+        Target::GeminiEnv => gemini::is_empty(text),
+        Target::GeminiSettings => gemini_settings::is_empty(text),
     }
 }
 
@@ -185,10 +283,13 @@ fn text_of<'a>(path: &Path, bytes: Option<&'a [u8]>) -> Result<&'a str, Takeover
 /// read back, then restores and checks the original came back byte for byte.
 #[cfg(test)]
 fn assert_round_trip(app: App, url: &str, original: &str, expected: &str) {
-    let (pointed, previous) = point(app, original, url).unwrap();
+    let target = Target::main(app);
+    let (pointed, previous) = point(target, original, url).unwrap();
     assert_eq!(pointed, expected);
-    assert_eq!(current_url(app, &pointed).unwrap().as_deref(), Some(url));
-    assert_eq!(restore(app, &pointed, &previous).unwrap(), original);
+    assert_eq!(current_url(target, &pointed).unwrap().as_deref(), Some(url));
+    let restored = restore(&previous, &pointed, &pointed).unwrap();
+    assert_eq!(restored.text, original);
+    assert!(restored.kept.is_empty());
 }
 
 #[cfg(test)]
@@ -211,14 +312,23 @@ mod tests {
     }
 
     #[test]
-    fn previous_values_survive_the_store_as_json() {
+    fn previous_values_of_every_version_survive_as_json() {
         let previous = Previous::Json(claude::Previous {
             env: true,
             value: Some("\"https://x\"".into()),
         });
         let json = serde_json::to_string(&previous).unwrap();
         assert_eq!(serde_json::from_str::<Previous>(&json).unwrap(), previous);
-        assert!(restore(App::Codex, "", &previous).is_err());
+        // As the store kept them before: still readable, and due an upgrade.
+        let old: Previous = serde_json::from_str(
+            r#"{"format":"toml","model_provider":null,"provider":null,"providers":false}"#,
+        )
+        .unwrap();
+        assert!(!old.is_current());
+        let old: Previous =
+            serde_json::from_str(r#"{"format":"env","value":null,"newline":true}"#).unwrap();
+        assert!(!old.is_current());
+        assert!(previous.is_current());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! says why in the status line.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use switchyard_daemon::protocol::Request;
+use switchyard_daemon::protocol::{CallerEnv, Request};
+use switchyard_daemon::takeover::env::CallerEnvExt;
 
 mod popup;
 
@@ -149,6 +150,7 @@ fn toggle(model: &mut Model) -> Option<Action> {
         app_request(model, "enable", |app| Request::Enable {
             app,
             takeover: false,
+            env: CallerEnv::default(),
         })
     }
 }
@@ -162,7 +164,13 @@ fn toggle_takeover(model: &mut Model) -> Option<Action> {
     } else {
         "hand back the config of"
     };
-    app_request(model, what, |app| Request::Enable { app, takeover })
+    // The files the user's own shell makes the CLI read: this one's.
+    let env = if takeover {
+        CallerEnv::current()
+    } else {
+        CallerEnv::default()
+    };
+    app_request(model, what, |app| Request::Enable { app, takeover, env })
 }
 
 fn app_request(

@@ -60,7 +60,8 @@ async fn keys_become_actions_and_q_detaches() {
             Action::Request(Request::ProviderList { app: None }),
             Action::Request(Request::Enable {
                 app: App::Claude,
-                takeover: false
+                takeover: false,
+                ..
             }),
         ]
     ));

@@ -59,7 +59,8 @@ fn space_and_enter_toggle_the_selected_app() {
         action,
         Some(Action::Request(Request::Enable {
             app: App::Claude,
-            takeover: false
+            takeover: false,
+            ..
         }))
     ));
     update(&mut model, key('j'));
@@ -85,7 +86,8 @@ fn t_toggles_the_takeover_of_the_selected_app() {
         action,
         Some(Action::Request(Request::Enable {
             app: App::Claude,
-            takeover: true
+            takeover: true,
+            ..
         }))
     ));
     update(&mut model, key('j'));
@@ -94,7 +96,8 @@ fn t_toggles_the_takeover_of_the_selected_app() {
         action,
         Some(Action::Request(Request::Enable {
             app: App::Codex,
-            takeover: false
+            takeover: false,
+            ..
         }))
     ));
 }
