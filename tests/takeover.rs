@@ -1,8 +1,12 @@
 //! Takeover through the real binary, in a fake `$HOME`: each CLI's file is
 //! pointed at its proxy and handed back byte for byte; user edits made while
-//! it was taken over survive; absent files come and go; malformed files are
-//! refused untouched; port moves follow; and a daemon killed with -9 at any
-//! moment leaves a whole file that the next start reconciles with the store.
+//! it was taken over survive (a value set on an owned key too); absent files
+//! and folders come and go; malformed files are refused untouched; port moves
+//! follow; a port another program holds never gets the file; the caller's
+//! environment names the file; a daemon killed with -9 at any moment leaves a
+//! whole file that the next start reconciles; a lost database still lets the
+//! file be handed back; files taken over by an older Switchyard move to the
+//! current keys; and `status` never waits behind a takeover's file work.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
@@ -190,6 +194,18 @@ fn absent_files_are_created_then_removed() {
     assert!(out.contains("removed"), "{out}");
     home.ok(&["disable", "gemini"]);
     assert!(!claude.exists() && !gemini.exists());
+    // The folders takeover made for them go too (issue 16, bug 10).
+    for dir in [".claude", ".gemini"] {
+        assert!(!home.user().join(dir).exists(), "~/{dir} left behind");
+    }
+    let codex = home.user().join(".codex/config.toml");
+    home.ok(&["port", "codex", &free_port().to_string()]);
+    home.ok(&["enable", "codex", "--takeover"]);
+    assert!(read(&codex).starts_with("openai_base_url = "));
+    fs::write(home.user().join(".codex/auth.json"), "{}").unwrap();
+    home.ok(&["disable", "codex"]);
+    // A folder the CLI has put its own files in meanwhile stays.
+    assert!(!codex.exists() && home.user().join(".codex/auth.json").exists());
 }
 
 #[test]
@@ -243,10 +259,20 @@ fn a_taken_port_hands_the_file_back_until_the_proxy_serves_it() {
     home.ok(&["port", "claude", &port.to_string()]);
     let out = home.run(&["enable", "claude", "--takeover"]);
     assert_eq!(out.status.code(), Some(1));
-    // Another program holds the port: the CLI must not send its key there.
-    wait_for("the file to be handed back", SECS_10, || {
-        read(&path) == CLAUDE
-    });
+    // Another program holds the port: the CLI must not send its key there,
+    // so the file was never pointed, and the message says what is true now
+    // and what will happen (issue 16, bug 2).
+    assert_eq!(read(&path), CLAUDE);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("now points at"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} was left as it is, and will point at {} once the proxy serves port {port}",
+            path.display(),
+            url(port)
+        )),
+        "{err}"
+    );
     drop(holder);
     wait_for(
         "the file to point at the proxy once it serves",
@@ -357,4 +383,216 @@ fn a_file_broken_while_taken_over_is_left_alone_and_handed_back_once_fixed() {
         "{out}"
     );
     assert_eq!(read(&path), CLAUDE);
+}
+
+/// Runs `args` with extra variables in the caller's environment only.
+fn run_with(home: &Home, args: &[&str], vars: &[(&str, &Path)]) -> std::process::Output {
+    let mut cmd = home.command(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_file_is_the_one_the_callers_environment_names() {
+    let (home, port) = setup("claude");
+    // The daemon runs without CLAUDE_CONFIG_DIR / CODEX_HOME; the caller has them.
+    let claude_dir = home.user().join("elsewhere/claude");
+    let codex_dir = home.user().join("elsewhere/codex");
+    let out = run_with(
+        &home,
+        &["enable", "claude", "--takeover"],
+        &[("CLAUDE_CONFIG_DIR", &claude_dir)],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let path = claude_dir.join("settings.json");
+    assert_eq!(without_ours(&read(&path)).1, Some(url(port)));
+    assert!(!home.user().join(".claude").exists());
+    home.ok(&["port", "codex", &free_port().to_string()]);
+    let out = run_with(
+        &home,
+        &["enable", "codex", "--takeover"],
+        &[("CODEX_HOME", &codex_dir)],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(codex_dir.join("config.toml").exists());
+    assert!(!home.user().join(".codex").exists());
+    // A restart re-points the recorded file, not the daemon's idea of it.
+    home.ok(&["daemon", "restart"]);
+    let moved = free_port();
+    home.ok(&["port", "claude", &moved.to_string()]);
+    wait_for("the recorded file to follow the port", SECS_10, || {
+        without_ours(&read(&path)).1 == Some(url(moved))
+    });
+    assert!(!home.user().join(".claude").exists());
+    // Hand-back needs no environment: the record names the files.
+    home.ok(&["disable", "claude"]);
+    home.ok(&["disable", "codex"]);
+    assert!(!path.exists() && !codex_dir.exists());
+}
+
+#[test]
+fn a_value_the_user_set_on_an_owned_key_is_kept_and_said() {
+    let (home, port) = setup("gemini");
+    let env = write(&home, ".gemini/.env", GEMINI);
+    home.ok(&["enable", "gemini", "--takeover"]);
+    let pointed = read(&env);
+    let mine = pointed.replace(
+        &format!("GOOGLE_GEMINI_BASE_URL={}", url(port)),
+        "GOOGLE_GEMINI_BASE_URL=https://gateway.example",
+    );
+    assert_ne!(mine, pointed);
+    fs::write(&env, &mine).unwrap();
+    let out = home.ok(&["disable", "gemini"]);
+    assert!(
+        out.contains("keeping the value you set while Switchyard held it: GOOGLE_GEMINI_BASE_URL=https://gateway.example"),
+        "{out}"
+    );
+    assert_eq!(
+        read(&env),
+        format!("{GEMINI}\nGOOGLE_GEMINI_BASE_URL=https://gateway.example\n")
+    );
+}
+
+#[test]
+fn gemini_with_only_an_api_key_gets_its_login_selected_and_back() {
+    let (home, port) = setup("gemini");
+    let env = write(&home, ".gemini/.env", "GEMINI_API_KEY=abc\n");
+    let settings = home.user().join(".gemini/settings.json");
+    let out = home.ok(&["enable", "gemini", "--takeover"]);
+    assert!(
+        out.contains("settings.json selects the login your environment chose (gemini-api-key)"),
+        "{out}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&read(&settings)).unwrap();
+    assert_eq!(value["security"]["auth"]["selectedType"], "gemini-api-key");
+    assert!(read(&env).contains(&format!("CODE_ASSIST_ENDPOINT={}", url(port))));
+    home.ok(&["disable", "gemini"]);
+    assert!(!settings.exists());
+    assert_eq!(read(&env), "GEMINI_API_KEY=abc\n");
+    // A login already selected is never touched.
+    let selected = "{\"security\": {\"auth\": {\"selectedType\": \"oauth-personal\"}}}";
+    write(&home, ".gemini/settings.json", selected);
+    home.ok(&["enable", "gemini", "--takeover"]);
+    assert_eq!(read(&settings), selected);
+    home.ok(&["disable", "gemini"]);
+    assert_eq!(read(&env), "GEMINI_API_KEY=abc\n");
+}
+
+#[test]
+fn a_lost_database_still_lets_the_file_be_handed_back() {
+    let (home, port) = setup("claude");
+    let path = write(&home, ".claude/settings.json", CLAUDE);
+    home.ok(&["enable", "claude", "--takeover"]);
+    assert_eq!(without_ours(&read(&path)).1, Some(url(port)));
+    home.ok(&["daemon", "stop"]);
+    // What the daemon says to do with a database it refuses: move it aside.
+    let aside = home.path().join("aside");
+    fs::create_dir(&aside).unwrap();
+    for name in ["switchyard.db", "switchyard.db-wal", "switchyard.db-shm"] {
+        let from = home.path().join(name);
+        if from.exists() {
+            fs::rename(&from, aside.join(name)).unwrap();
+        }
+    }
+    home.start();
+    // A fresh database knows of no takeover and has claude disabled; the
+    // record beside it hands the user's bytes back.
+    wait_for("the file to be handed back", SECS_10, || {
+        read(&path) == CLAUDE
+    });
+    let out = home.ok(&["disable", "claude"]);
+    assert!(out.contains("already disabled"), "{out}");
+    assert_eq!(read(&path), CLAUDE);
+    assert!(!home.path().join("takeover/claude.json").exists());
+}
+
+#[test]
+fn a_file_taken_over_by_an_older_switchyard_moves_to_the_current_key() {
+    let (home, port) = setup("codex");
+    let original = "model = \"gpt-5\"   # mine\n";
+    // What the old takeover wrote, and the record it kept in the database.
+    let old = format!(
+        "model = \"gpt-5\"   # mine\nmodel_provider = \"switchyard\"\n\n[model_providers.switchyard]\nname = \"Switchyard proxy\"\nbase_url = \"{}\"\nwire_api = \"responses\"\nrequires_openai_auth = true\n",
+        url(port)
+    );
+    let path = write(&home, ".codex/config.toml", &old);
+    home.ok(&["daemon", "stop"]);
+    let previous = r#"{"format":"toml","model_provider":null,"provider":null,"providers":false}"#;
+    db(&home)
+        .execute(
+            "INSERT INTO takeover (app, path, original, written, previous, clean, created_at_ms, updated_at_ms)
+             VALUES ('codex', ?1, ?2, ?3, ?4, 1, 0, 0)",
+            rusqlite::params![
+                path.to_str().unwrap().as_bytes(),
+                original.as_bytes(),
+                old.as_bytes(),
+                previous
+            ],
+        )
+        .unwrap();
+    db(&home)
+        .execute(
+            "UPDATE apps SET enabled = 1, takeover = 1 WHERE app = 'codex'",
+            [],
+        )
+        .unwrap();
+    home.start();
+    let expected = format!(
+        "model = \"gpt-5\"   # mine\nopenai_base_url = \"{}\"\n",
+        url(port)
+    );
+    wait_for("the file to move to openai_base_url", SECS_10, || {
+        read(&path) == expected
+    });
+    let rows: i64 = db(&home)
+        .query_row("SELECT count(*) FROM takeover", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "the record left the database");
+    home.ok(&["disable", "codex"]);
+    assert_eq!(read(&path), original);
+}
+
+#[test]
+fn status_answers_while_a_takeover_waits_on_its_file() {
+    let (home, _) = setup("claude");
+    // A FIFO: reading it blocks until someone writes, like a stalled disk.
+    let path = home.user().join(".claude/settings.json");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut enable = home
+        .command(&["enable", "claude", "--takeover"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..3 {
+        let mut status = home
+            .command(&["status", "--json"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let code = loop {
+            if let Some(code) = status.try_wait().unwrap() {
+                break Some(code);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = status.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            code.is_some_and(|c| c.success()),
+            "status waited behind the takeover's file work: {code:?}"
+        );
+    }
+    assert!(
+        enable.try_wait().unwrap().is_none(),
+        "the enable should still wait on its file"
+    );
+    kill_daemon(&home);
+    let _ = enable.wait();
 }
