@@ -187,7 +187,6 @@ mod tests {
 
     #[test]
     fn a_key_is_only_ever_sent_as_set() {
-        // SAFETY-free: read-only use of this process's environment.
         let current = CallerEnv::current();
         for (name, value) in &current.vars {
             if PRESENCE.contains(&name.as_str()) {
