@@ -4,7 +4,7 @@
 
 use tokio::sync::oneshot;
 
-use super::takeover::{now, with_note};
+use super::notes::{now, with_note};
 use super::{Core, Outcome, store_failed};
 use crate::apps::App;
 use crate::protocol::state::EventKind;

@@ -4,6 +4,7 @@
 //! broadcasts it — so each transition is seen exactly once, whatever caused it.
 
 mod apps;
+mod notes;
 mod providers;
 mod takeover;
 

@@ -295,3 +295,97 @@ fn join(notes: Vec<String>) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> CallerEnv {
+        CallerEnv {
+            vars: vars
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect(),
+        }
+    }
+
+    /// The login pinned for `dotenv` and `settings` file contents and `vars`.
+    fn pinned(vars: &[(&str, &str)], dotenv: &str, settings: Option<&str>) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let (env_file, settings_file) = (dir.path().join(".env"), dir.path().join("settings.json"));
+        fs::write(&env_file, dotenv).unwrap();
+        if let Some(settings) = settings {
+            fs::write(&settings_file, settings).unwrap();
+        }
+        gemini_login(&env(vars), &env_file, &settings_file).unwrap()
+    }
+
+    #[test]
+    fn gemini_s_login_is_pinned_only_where_the_base_url_would_change_it() {
+        let api_key = Some(API_KEY.to_owned());
+        // The login gemini-cli would pick from the environment.
+        assert_eq!(pinned(&[("GEMINI_API_KEY", "1")], "", None), api_key);
+        assert_eq!(pinned(&[], "GEMINI_API_KEY=k\n", None), api_key);
+        assert_eq!(
+            pinned(&[("CLOUD_SHELL", "true")], "", None),
+            Some(COMPUTE.to_owned())
+        );
+        // Logins that rank above the base URL, or none at all: nothing to pin.
+        assert_eq!(
+            pinned(
+                &[("GOOGLE_GENAI_USE_GCA", "true"), ("GEMINI_API_KEY", "1")],
+                "",
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            pinned(
+                &[],
+                "GOOGLE_GENAI_USE_VERTEXAI=true\nGEMINI_API_KEY=k\n",
+                None
+            ),
+            None
+        );
+        assert_eq!(pinned(&[], "", None), None);
+        // A login already selected is the user's.
+        let selected = "{\"security\":{\"auth\":{\"selectedType\":\"vertex-ai\"}}}";
+        assert_eq!(pinned(&[("GEMINI_API_KEY", "1")], "", Some(selected)), None);
+        assert_eq!(
+            pinned(&[("GEMINI_API_KEY", "1")], "", Some("{\"theme\":1}")),
+            api_key
+        );
+    }
+
+    #[test]
+    fn every_file_of_an_app_is_pointed_and_handed_back_with_one_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Records::new(dir.path().join("records"));
+        let home = dir.path().join("home");
+        let caller = env(&[("HOME", home.to_str().unwrap()), ("GEMINI_API_KEY", "1")]);
+        let note = point(&records, App::Gemini, 15723, Some(caller)).unwrap();
+        assert!(
+            note.contains(".env now points at http://127.0.0.1:15723"),
+            "{note}"
+        );
+        let record = records.load(App::Gemini).unwrap().unwrap();
+        let targets: Vec<_> = record.files.iter().map(|f| f.target).collect();
+        assert_eq!(targets, [Target::GeminiEnv, Target::GeminiSettings]);
+        // A port move needs no caller: the recorded environment names the files.
+        let note = point(&records, App::Gemini, 16000, None).unwrap();
+        assert!(
+            note.contains("now points at http://127.0.0.1:16000"),
+            "{note}"
+        );
+        let note = release(&records, App::Gemini).unwrap();
+        assert!(
+            note.contains("removed (Switchyard had created it)"),
+            "{note}"
+        );
+        assert!(!home.join(".gemini").exists());
+        assert_eq!(records.load(App::Gemini).unwrap(), None);
+        assert_eq!(release(&records, App::Gemini).unwrap(), "");
+    }
+}
