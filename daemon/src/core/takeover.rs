@@ -65,6 +65,9 @@ impl Follow {
     }
 }
 
+/// How long start waits for the files to agree with the store.
+const RECONCILE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Core {
     /// `enable APP --takeover`: the files are checked first, so one that
     /// cannot be edited refuses the enable before anything changed.
@@ -213,13 +216,22 @@ impl Core {
             Ok(_) => {}
             Err(err) => tracing::error!(%err, "takeover: cannot read old records"),
         }
-        for (app, wanted, port) in wanted {
+        let jobs = wanted.into_iter().map(|(app, wanted, port)| {
             let pending = if wanted {
                 self.takeovers.point(app, port, None)
             } else {
                 self.takeovers.release(app)
             };
-            log_when_done(app, "on start", pending);
+            async move { log_result(app, "on start", answer(pending).await) }
+        });
+        // The daemon answers only once its files agree with the store (so a
+        // script that starts it sees them so), unless a file hangs: the jobs
+        // then finish on their own.
+        if tokio::time::timeout(RECONCILE_WAIT, futures::future::join_all(jobs))
+            .await
+            .is_err()
+        {
+            tracing::warn!("takeover: files still being reconciled; the daemon starts meanwhile");
         }
     }
 
@@ -284,13 +296,15 @@ impl Core {
 }
 
 fn log_when_done(app: App, when: &'static str, pending: Pending<String>) {
-    tokio::spawn(async move {
-        match answer(pending).await {
-            Ok(note) if note.is_empty() => {}
-            Ok(note) => tracing::info!(%app, "takeover {when}: {note}"),
-            Err(err) => tracing::warn!(%app, "takeover {when}: {err}"),
-        }
-    });
+    tokio::spawn(async move { log_result(app, when, answer(pending).await) });
+}
+
+fn log_result(app: App, when: &str, result: Result<String, TakeoverError>) {
+    match result {
+        Ok(note) if note.is_empty() => {}
+        Ok(note) => tracing::info!(%app, "takeover {when}: {note}"),
+        Err(err) => tracing::warn!(%app, "takeover {when}: {err}"),
+    }
 }
 
 fn refused(app: App, err: TakeoverError) -> ErrorReply {
