@@ -66,7 +66,7 @@ impl Follow {
 }
 
 /// How long start waits for the files to agree with the store.
-const RECONCILE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const RECONCILE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Core {
     /// `enable APP --takeover`: the files are checked first, so one that
