@@ -25,4 +25,5 @@ pub mod store;
 pub mod supervisor;
 pub mod takeover;
 pub mod text;
+pub mod usage;
 pub mod worker;

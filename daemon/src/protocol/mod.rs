@@ -6,6 +6,7 @@
 //! positions forever so that any two versions can at least tell each other apart.
 
 pub mod codec;
+pub mod requests;
 pub mod state;
 pub mod worker;
 
