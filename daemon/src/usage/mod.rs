@@ -26,7 +26,7 @@ mod decode;
 pub mod format;
 mod found;
 mod json;
-// pub mod prices;
+pub mod prices;
 mod sse;
 mod tokens;
 
@@ -34,7 +34,7 @@ use http::HeaderValue;
 
 pub use format::Format;
 pub use found::Scanned;
-// pub use prices::{PriceTable, Prices};
+pub use prices::Prices;
 
 use decode::{Decode, Framer};
 use found::Body;
