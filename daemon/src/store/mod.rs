@@ -7,6 +7,7 @@
 mod apps;
 mod events;
 mod providers;
+pub mod requests;
 mod runs;
 mod takeover;
 
