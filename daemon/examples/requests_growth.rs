@@ -37,7 +37,7 @@ fn record(i: usize) -> RequestRecord {
         ttfb_ms: Some(300 + (i as u64 * 104_729) % 2_000),
         bytes_in: 20_000 + (i as u64 * 31) % 200_000,
         bytes_out: 3_000 + (i as u64 * 17) % 50_000,
-        failovers: if i % 50 == 0 {
+        failovers: if i.is_multiple_of(50) {
             vec![Failover {
                 provider: "backup".into(),
                 reason: "status 529".into(),
