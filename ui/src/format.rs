@@ -151,6 +151,8 @@ pub fn request(request: &Request) -> String {
         Request::ProviderRemove { app, name } => format!("remove {app}'s provider {name}"),
         Request::ProviderUse { app, name } => format!("switch {app} to {name}"),
         Request::Subscribe { .. } => "subscribe".to_owned(),
+        Request::Requests(_) => "read the request history".to_owned(),
+        Request::Usage(_) => "read usage".to_owned(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! broadcasts it — so each transition is seen exactly once, whatever caused it.
 
 mod apps;
+mod history;
 mod notes;
 mod providers;
 mod takeover;
@@ -270,6 +271,10 @@ impl Core {
             Request::ProviderAdd(spec) => self.provider_add(spec).await,
             Request::ProviderRemove { app, name } => self.provider_remove(app, name).await,
             Request::ProviderUse { app, name } => self.provider_use(app, name).await,
+            Request::Requests(query) => return history::requests(&self.store, query),
+            Request::Usage(query) => {
+                return history::usage(&self.store, query, &history::built_in_prices());
+            }
             Request::Subscribe { .. } => Err(ErrorReply::new(
                 ErrorKind::BadRequest,
                 "subscribe is handled by the connection, not the core",

@@ -96,6 +96,10 @@ pub enum Request {
     Subscribe {
         since: Option<u64>,
     },
+    /// `switchyard requests`: one page of the request history.
+    Requests(requests::RequestsQuery),
+    /// `switchyard usage`: tokens and cost per group.
+    Usage(requests::UsageQuery),
 }
 
 /// Successful answers.
@@ -108,6 +112,8 @@ pub enum Reply {
     Providers(Vec<ProviderInfo>),
     /// Events follow on this connection.
     Subscribed,
+    Requests(requests::RequestsPage),
+    Usage(Box<requests::UsageReport>),
 }
 
 /// A failed request or connection, with a message meant for a person.

@@ -154,6 +154,17 @@ pub struct RequestsQuery {
     pub status: Option<u16>,
     /// The newest `limit` of those that match (still printed oldest first).
     pub limit: u32,
+    /// Only rows stored before this one: the `older` of a previous page.
+    pub before_id: Option<i64>,
+}
+
+/// One page of `switchyard requests`, oldest first. A reply frame is bounded,
+/// so a long history comes in pages, newest page first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestsPage {
+    pub records: Vec<RequestRecord>,
+    /// Set when older matching rows may remain: ask again with this as `before_id`.
+    pub older: Option<i64>,
 }
 
 /// How `switchyard usage` groups its rows.

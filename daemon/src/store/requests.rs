@@ -13,16 +13,17 @@ use rusqlite::{Connection, Row, params, params_from_iter};
 use super::{Store, StoreError};
 use crate::apps::App;
 use crate::protocol::requests::{
-    Failover, GroupBy, Outcome, RequestRecord, RequestsQuery, Tokens, Total, UsageQuery,
-    UsageReport, UsageRow,
+    Failover, GroupBy, Outcome, RequestRecord, RequestsPage, RequestsQuery, Tokens, Total,
+    UsageQuery, UsageReport, UsageRow,
 };
 
 /// Rows older than this many days are pruned unless configured otherwise.
 pub const DEFAULT_RETENTION_DAYS: u64 = 90;
 /// Rows deleted per pruning step; between steps other store jobs run.
 pub const PRUNE_BATCH: usize = 2_000;
-/// `switchyard requests` never returns more than this many rows at once.
-pub const MAX_LIMIT: u32 = 100_000;
+/// At most this many rows per reply, so that a page stays well inside a
+/// frame (a record is a few hundred bytes).
+pub const PAGE_ROWS: u32 = 1_000;
 
 const COLUMNS: &str = "time_ms, app, provider, route, method, path, model, mapped_model, status, \
     outcome, latency_ms, ttfb_ms, bytes_in, bytes_out, failovers, input_tokens, output_tokens, \
@@ -118,8 +119,9 @@ fn record(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
     })
 }
 
-/// The newest `query.limit` matching rows, oldest first.
-pub fn select(conn: &Connection, query: &RequestsQuery) -> rusqlite::Result<Vec<RequestRecord>> {
+/// The newest matching rows (at most `query.limit` and [`PAGE_ROWS`]),
+/// oldest first, and where to go on for older ones.
+pub fn select(conn: &Connection, query: &RequestsQuery) -> rusqlite::Result<RequestsPage> {
     let mut filters = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     if let Some(app) = query.app {
@@ -134,22 +136,37 @@ pub fn select(conn: &Connection, query: &RequestsQuery) -> rusqlite::Result<Vec<
         values.push(Value::Integer(i64::from(status)));
         filters.push(format!("status = ?{}", values.len()));
     }
+    if let Some(before) = query.before_id {
+        values.push(Value::Integer(before));
+        filters.push(format!("id < ?{}", values.len()));
+    }
     let filter = if filters.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", filters.join(" AND "))
     };
-    values.push(Value::Integer(i64::from(query.limit.min(MAX_LIMIT))));
+    let limit = query.limit.min(PAGE_ROWS);
+    values.push(Value::Integer(i64::from(limit)));
+    // Rows are inserted in arrival order (a batch at a time), so the row id
+    // orders them as time does and pages cleanly.
     let sql = format!(
-        "SELECT {COLUMNS} FROM requests {filter} ORDER BY time_ms DESC, id DESC LIMIT ?{}",
+        "SELECT {COLUMNS}, id FROM requests {filter} ORDER BY id DESC LIMIT ?{}",
         values.len()
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt
-        .query_map(params_from_iter(values), record)?
+        .query_map(params_from_iter(values), |row| {
+            Ok((record(row)?, row.get::<_, i64>(23)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let older = (rows.len() as u32 == limit && limit > 0)
+        .then(|| rows.last().map(|(_, id)| *id))
+        .flatten();
     rows.reverse();
-    Ok(rows)
+    Ok(RequestsPage {
+        records: rows.into_iter().map(|(r, _)| r).collect(),
+        older,
+    })
 }
 
 /// Totals per group, and overall.
@@ -254,7 +271,7 @@ impl Store {
         self.submit("requests insert", move |conn| insert_batch(conn, &records));
     }
 
-    pub async fn requests(&self, query: RequestsQuery) -> Result<Vec<RequestRecord>, StoreError> {
+    pub async fn requests(&self, query: RequestsQuery) -> Result<RequestsPage, StoreError> {
         self.call(move |conn| select(conn, &query)).await
     }
 

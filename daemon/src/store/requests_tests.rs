@@ -57,7 +57,7 @@ fn records_round_trip_with_unknowns_kept_unknown() {
     failed.error = Some("client disconnected".into());
     let ok = sample(1, App::Claude, Some("claude-sonnet-4-5"));
     insert_batch(&mut conn, &[ok.clone(), failed.clone()]).unwrap();
-    let rows = select(
+    let page = select(
         &conn,
         &RequestsQuery {
             limit: 10,
@@ -65,7 +65,8 @@ fn records_round_trip_with_unknowns_kept_unknown() {
         },
     )
     .unwrap();
-    assert_eq!(rows, vec![ok, failed]);
+    assert_eq!(page.records, vec![ok, failed]);
+    assert_eq!(page.older, None);
 }
 
 #[test]
@@ -85,6 +86,7 @@ fn filters_limit_and_newest_last() {
     let query = |q: RequestsQuery| {
         select(&conn, &q)
             .unwrap()
+            .records
             .iter()
             .map(|r| r.time_ms)
             .collect::<Vec<_>>()
@@ -117,6 +119,27 @@ fn filters_limit_and_newest_last() {
         }),
         vec![1009]
     );
+}
+
+#[test]
+fn long_histories_come_in_pages() {
+    let mut conn = database();
+    let records: Vec<_> = (0..(PAGE_ROWS as u64 + 10))
+        .map(|i| sample(i, App::Claude, None))
+        .collect();
+    insert_batch(&mut conn, &records).unwrap();
+    let mut query = RequestsQuery {
+        limit: u32::MAX,
+        ..RequestsQuery::default()
+    };
+    let first = select(&conn, &query).unwrap();
+    assert_eq!(first.records.len(), PAGE_ROWS as usize);
+    assert_eq!(first.records[0].time_ms, 10);
+    query.before_id = first.older;
+    let second = select(&conn, &query).unwrap();
+    let times: Vec<_> = second.records.iter().map(|r| r.time_ms).collect();
+    assert_eq!(times, (0..10).collect::<Vec<_>>());
+    assert_eq!(second.older, None);
 }
 
 #[test]
