@@ -27,6 +27,8 @@ pub mod format;
 mod found;
 mod json;
 pub mod prices;
+pub mod report;
+pub mod since;
 mod sse;
 mod tokens;
 
