@@ -75,6 +75,39 @@ pub enum Command {
         #[arg(long, value_name = "SEQ")]
         since: Option<u64>,
     },
+    /// The request history, newest last (--json: one object a line).
+    Requests {
+        /// Only this app's requests.
+        #[arg(long, value_parser = app_parser())]
+        app: Option<App>,
+        /// Only requests since then: 15m, 24h, 7d, a date, or a time.
+        #[arg(long, value_name = "DURATION|TIME", value_parser = since_parser)]
+        since: Option<u64>,
+        /// Only requests that got this status.
+        #[arg(long, value_name = "CODE")]
+        status: Option<u16>,
+        /// At most this many (the newest).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u32,
+        /// Keep printing requests as they finish.
+        #[arg(short, long)]
+        follow: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tokens and cost per day, app, provider or model, and overall.
+    Usage {
+        /// Only requests since then: 15m, 24h, 7d, a date, or a time.
+        #[arg(long, value_name = "DURATION|TIME", value_parser = since_parser)]
+        since: Option<u64>,
+        /// How to group the rows.
+        #[arg(long, value_enum, default_value_t = UsageBy::Day)]
+        by: UsageBy,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the daemon's log.
     Logs {
         /// Keep printing as the log grows.
@@ -117,6 +150,20 @@ fn app_parser() -> impl clap::builder::TypedValueParser<Value = App> {
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(App::ALL.map(App::name))
         .try_map(|name| name.parse::<App>())
+}
+
+/// `--since`: a start time in unix ms, read relative to now.
+fn since_parser(text: &str) -> Result<u64, String> {
+    switchyard_daemon::usage::since::parse_since(text, switchyard_daemon::store::now_ms())
+}
+
+/// `usage --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UsageBy {
+    Day,
+    App,
+    Provider,
+    Model,
 }
 
 #[derive(Debug, Args)]

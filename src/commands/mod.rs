@@ -8,8 +8,10 @@ mod doctor;
 mod events;
 mod logs;
 mod provider;
+mod requests;
 mod service;
 mod status;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,24 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Port { app, port } => request_done(&paths, Request::SetPort { app, port }).await,
         Command::Provider(command) => provider::run(&paths, command).await,
         Command::Events { json, since } => events::run(&paths, json, since).await,
+        Command::Requests {
+            app,
+            since,
+            status,
+            limit,
+            follow,
+            json,
+        } => {
+            let query = switchyard_daemon::protocol::requests::RequestsQuery {
+                app,
+                since_ms: since,
+                status,
+                limit,
+                before_id: None,
+            };
+            requests::run(&paths, query, follow, json).await
+        }
+        Command::Usage { since, by, json } => usage::run(&paths, since, by, json).await,
         Command::Logs { follow, app } => logs::run(&paths, follow, app).await,
         Command::Doctor => doctor::run(&paths).await,
         Command::Service(command) => service::run(command),
