@@ -4,6 +4,8 @@
 //! they say how to start one. (Recorded requests and their output are tested
 //! once the worker reports them: see the lead's wiring step.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 mod common;
 
 use common::Home;
