@@ -48,6 +48,12 @@ pub async fn run(paths: Paths, log_to_stderr: bool) -> Result<(), DaemonError> {
             path: paths.log_file(),
             source,
         })?;
+    // Distributions ship a soft limit of 1,024 descriptors beside a far higher
+    // hard one; workers inherit what is raised here.
+    match crate::platform::raise_fd_limit() {
+        Ok(limit) => tracing::debug!(limit, "descriptor limit"),
+        Err(err) => tracing::warn!(%err, "cannot raise the descriptor limit"),
+    }
     let socket = paths.socket();
     // We hold the lock, so any socket file left here belongs to a dead daemon.
     if socket.exists() {

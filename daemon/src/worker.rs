@@ -46,6 +46,11 @@ pub async fn run(app: App) -> i32 {
         eprintln!("exiting with code {code} because {TEST_EXIT_ENV} is set");
         return code;
     }
+    // The daemon raised it already when it could; a worker started under a
+    // lowered limit (`prlimit`) tries again.
+    if let Err(err) = crate::platform::raise_fd_limit() {
+        tracing::debug!(%err, "cannot raise the descriptor limit");
+    }
     if let Some(daemon) = std::env::var(DAEMON_PID_ENV)
         .ok()
         .and_then(|p| p.parse::<i32>().ok())
@@ -231,5 +236,9 @@ fn proxy_config(app: App, config: &WorkerConfig) -> ProxyConfig {
         },
         max_buffered_body: config.max_buffered_body as usize,
         breaker: proxy::BreakerPolicy::default(),
+        limits: proxy::ClientLimits {
+            body_budget: config.body_budget as usize,
+            ..proxy::ClientLimits::default()
+        },
     }
 }

@@ -15,6 +15,7 @@ const CONNECT_TIMEOUT_MS: u64 = 10_000;
 const FIRST_BYTE_TIMEOUT_MS: u64 = 300_000;
 const IDLE_TIMEOUT_MS: u64 = 300_000;
 const MAX_BUFFERED_BODY: u64 = 32 << 20;
+const BODY_BUDGET: u64 = 256 << 20;
 
 impl Core {
     /// The app's enabled providers in order, with keys resolved.
@@ -53,6 +54,7 @@ impl Core {
             first_byte_timeout_ms: FIRST_BYTE_TIMEOUT_MS,
             idle_timeout_ms: IDLE_TIMEOUT_MS,
             max_buffered_body: MAX_BUFFERED_BODY,
+            body_budget: BODY_BUDGET,
         }
     }
 

@@ -43,6 +43,8 @@ pub struct WorkerConfig {
     pub first_byte_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub max_buffered_body: u64,
+    /// Bytes of request bodies held for failover over all requests at once.
+    pub body_budget: u64,
 }
 
 impl std::fmt::Debug for WorkerConfig {

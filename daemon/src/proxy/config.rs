@@ -8,6 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::limits::ClientLimits;
 use crate::apps::App;
 
 /// Everything one worker's proxy needs. Built by the worker, swapped at run time with
@@ -23,6 +24,8 @@ pub struct ProxyConfig {
     /// failover; larger ones stream straight to the first provider.
     pub max_buffered_body: usize,
     pub breaker: BreakerPolicy,
+    /// Deadlines, connection cap and body budget for clients.
+    pub limits: ClientLimits,
 }
 
 impl ProxyConfig {
@@ -38,6 +41,7 @@ impl ProxyConfig {
             timeouts: Timeouts::default(),
             max_buffered_body: Self::DEFAULT_MAX_BUFFERED_BODY,
             breaker: BreakerPolicy::default(),
+            limits: ClientLimits::default(),
         }
     }
 }

@@ -20,7 +20,7 @@ use super::headers::{inject_credential, strip_hop_by_hop};
 use super::model;
 use super::provider::{Active, Provider};
 use super::report::Tracker;
-use super::request::{Collected, UpstreamBody, collect};
+use super::request::{Collected, Replay, UpstreamBody, collect};
 use super::response::{ProxyBody, json_error};
 use super::server::Ctx;
 
@@ -30,7 +30,7 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let mut tracker = Tracker::start(&ctx.sink, req.method(), req.uri().path());
-    if let Err(rejection) = ctx.guard.check(req.headers()) {
+    if let Err(rejection) = ctx.guard.check(req.uri(), req.headers()) {
         let message = rejection.message(ctx.guard.port());
         tracker.fail(format!("refused: {message}"));
         return Ok(json_error(
@@ -93,7 +93,7 @@ fn note_model(tracker: &mut Tracker, parts: &Parts, body: &[bytes::Bytes]) {
 
 /// Where each attempt's body comes from.
 enum BodySource {
-    Replay(Arc<[bytes::Bytes]>),
+    Replay(Replay),
     /// Too big to hold: the first attempt takes it, later ones cannot happen.
     Once(Option<UpstreamBody>),
 }

@@ -10,14 +10,18 @@
 //! `breaker`; `stats` and `report` are what the worker sends to the daemon.
 
 mod breaker;
+mod budget;
 mod client;
 mod config;
+mod connections;
 mod error;
 mod forward;
 mod guard;
 mod headers;
 mod idle;
+mod limits;
 mod model;
+mod peer;
 mod pool;
 mod provider;
 mod report;
@@ -37,9 +41,11 @@ use tokio_util::sync::CancellationToken;
 pub use breaker::BreakerState;
 pub use config::{BreakerPolicy, Credential, ProviderConfig, ProxyConfig, Timeouts};
 pub use error::{BodyError, ProxyError};
+pub use limits::ClientLimits;
 pub use report::{ProxyReport, RequestSummary};
 pub use stats::{ProviderHealth, ProxyStats, StatsSnapshot};
 
+use budget::BodyBudget;
 use client::Upstream;
 use guard::Guard;
 use provider::Active;
@@ -48,6 +54,8 @@ use stats::Counters;
 /// One worker's proxy. Built once; serves one listener; takes new configs live.
 pub struct Proxy {
     counters: Arc<Counters>,
+    /// Shared by every request across config swaps; its limit follows the config.
+    budget: Arc<BodyBudget>,
     active: watch::Sender<Arc<Active>>,
     /// Held while building a new config, so two concurrent `set_config` calls
     /// cannot interleave their breaker carry-over.
@@ -73,10 +81,12 @@ impl Proxy {
     /// environment (tests, and callers that read proxy settings elsewhere).
     pub fn with_proxy_matcher(config: ProxyConfig, matcher: Matcher) -> Result<Self, ProxyError> {
         let upstream = Upstream::new(matcher);
+        let budget = BodyBudget::new(config.limits.body_budget);
         let active = Active::build(config, None, &upstream)?;
         let (active, _) = watch::channel(Arc::new(active));
         Ok(Proxy {
             counters: Arc::new(Counters::default()),
+            budget,
             active,
             upstream: Mutex::new(upstream),
         })
@@ -104,7 +114,9 @@ impl Proxy {
     pub fn try_set_config(&self, config: ProxyConfig) -> Result<(), ProxyError> {
         let upstream = self.upstream.lock().unwrap_or_else(PoisonError::into_inner);
         let current = Arc::clone(&self.active.borrow());
+        let budget = config.limits.body_budget;
         let next = Active::build(config, Some(&current), &upstream)?;
+        self.budget.set_limit(budget);
         self.active.send_replace(Arc::new(next));
         Ok(())
     }
@@ -121,14 +133,13 @@ impl Proxy {
         drain_deadline: Duration,
     ) -> std::io::Result<()> {
         let port = listener.local_addr()?.port();
-        let ctx = Arc::new(server::Ctx {
-            sink: Arc::new(report::Sink {
-                counters: Arc::clone(&self.counters),
-                reports,
-            }),
-            guard: Guard::new(port),
+        let shared = server::Shared {
+            counters: Arc::clone(&self.counters),
+            reports,
+            budget: Arc::clone(&self.budget),
+            guard: Arc::new(Guard::new(port)),
             active: self.active.subscribe(),
-        });
-        server::serve(ctx, listener, shutdown, drain_deadline).await
+        };
+        server::serve(shared, listener, shutdown, drain_deadline).await
     }
 }

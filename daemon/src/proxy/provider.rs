@@ -12,6 +12,7 @@ use super::client::{Route, Upstream};
 use super::config::{BreakerPolicy, Credential, ProviderConfig, ProxyConfig, Timeouts};
 use super::error::ProxyError;
 use super::headers::credential_header;
+use super::limits::ClientLimits;
 
 /// The config requests run with.
 pub(crate) struct Active {
@@ -19,6 +20,7 @@ pub(crate) struct Active {
     pub(crate) timeouts: Timeouts,
     pub(crate) max_buffered_body: usize,
     pub(crate) policy: BreakerPolicy,
+    pub(crate) limits: ClientLimits,
 }
 
 pub(crate) struct Provider {
@@ -89,6 +91,7 @@ impl Active {
             timeouts: config.timeouts,
             max_buffered_body: config.max_buffered_body,
             policy: config.breaker,
+            limits: config.limits,
         })
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::budget::BodyBudget;
 use super::stats::Counters;
 
 /// What the proxy tells the worker glue, which forwards it to the daemon.
@@ -42,13 +43,38 @@ pub struct RequestSummary {
     pub error: Option<String>,
 }
 
-/// Where one `serve`'s requests are accounted: its counters and the queue of
-/// summaries to the worker. One per `serve`, so per-request reference counting
-/// stays on the serving thread's cache lines.
+/// Where one client connection's requests are accounted: the proxy's counters,
+/// the queue of summaries to the worker, the body budget, and the connection's
+/// own activity (which its idle check and connection shedding read).
 #[derive(Debug)]
 pub(crate) struct Sink {
     pub(crate) counters: Arc<Counters>,
     pub(crate) reports: mpsc::Sender<ProxyReport>,
+    pub(crate) budget: Arc<BodyBudget>,
+    pub(crate) activity: Activity,
+}
+
+/// Requests begun and finished on one connection. Only that connection's task
+/// writes them (a request starts and its response body ends inside it), so a
+/// plain load and store replace a locked read-modify-write.
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    begun: AtomicU64,
+    ended: AtomicU64,
+}
+
+impl Activity {
+    /// (requests begun, requests whose response is over).
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.begun.load(Ordering::Relaxed),
+            self.ended.load(Ordering::Relaxed),
+        )
+    }
+
+    fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
 /// Accounting for one request. Dropping it unfinished means the client went away.
@@ -71,6 +97,7 @@ impl Tracker {
     pub(crate) fn start(sink: &Arc<Sink>, method: &http::Method, path: &str) -> Self {
         sink.counters.requests.fetch_add(1, Ordering::Relaxed);
         sink.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        Activity::bump(&sink.activity.begun);
         let wanted = sink.reports.capacity() > 0;
         let summary = if wanted {
             RequestSummary {
@@ -98,6 +125,11 @@ impl Tracker {
 
     pub(crate) fn counters(&self) -> &Counters {
         &self.sink.counters
+    }
+
+    /// Where held request bodies are accounted.
+    pub(crate) fn body_budget(&self) -> &Arc<BodyBudget> {
+        &self.sink.budget
     }
 
     /// Whether the summary will be sent, so worth filling in (model, provider).
@@ -129,6 +161,7 @@ impl Tracker {
         let mut summary = std::mem::take(&mut self.summary);
         let counters = &self.sink.counters;
         counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        Activity::bump(&self.sink.activity.ended);
         if self.counts_as_error {
             counters.errors.fetch_add(1, Ordering::Relaxed);
             if let Some(error) = &summary.error {
@@ -172,6 +205,8 @@ mod tests {
         let sink = Arc::new(Sink {
             counters: Arc::clone(&counters),
             reports,
+            budget: BodyBudget::new(1 << 20),
+            activity: Activity::default(),
         });
         (sink, counters, rx)
     }
@@ -181,7 +216,9 @@ mod tests {
         let (sink, counters, mut rx) = sink(4);
         let tracker = Tracker::start(&sink, &http::Method::POST, "/v1/messages");
         assert_eq!(counters.in_flight.load(Ordering::Relaxed), 1);
+        assert_eq!(sink.activity.get(), (1, 0));
         drop(tracker);
+        assert_eq!(sink.activity.get(), (1, 1));
         assert_eq!(counters.in_flight.load(Ordering::Relaxed), 0);
         assert_eq!(counters.errors.load(Ordering::Relaxed), 0);
         let Ok(ProxyReport::Finished(s)) = rx.try_recv() else {

@@ -1,6 +1,8 @@
 //! The request body on its way upstream. Bodies up to the cap are held as the chunks
 //! hyper read (no copying) so every failover attempt can replay them; a larger body
-//! streams through once, prefix first, with an idle timeout on the client.
+//! streams through once, prefix first, with an idle timeout on the client. Held
+//! bytes come out of the worker's one [`BodyBudget`]: a body that does not fit
+//! streams too, so stalled uploads cannot hold more than the budget in all.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use super::budget::Reservation;
 use super::error::BodyError;
 use super::idle::IdleTimer;
 use super::report::Tracker;
@@ -20,29 +23,71 @@ use super::stats::Counters;
 /// A request body after the proxy has read what it may hold.
 pub(crate) enum Collected {
     /// The whole body: re-sendable to every provider.
-    Full(Arc<[Bytes]>),
-    /// More than the cap: what was read so far and the rest of the client's stream.
-    /// Only one provider can get it.
-    Partial { prefix: Vec<Bytes>, rest: Incoming },
+    Full(Replay),
+    /// More than the cap or the budget allows: what was read so far and the rest
+    /// of the client's stream. Only one provider can get it.
+    Partial { prefix: Prefix, rest: Incoming },
 }
 
-/// Reads the client's body up to `cap` bytes, each chunk within `idle`.
+/// A whole body held for replay, with its share of the budget (given back when
+/// the last attempt is over).
+pub(crate) struct Replay {
+    chunks: Arc<[Bytes]>,
+    _held: Option<Reservation>,
+}
+
+/// The part of a streamed body read before it had to stream.
+pub(crate) struct Prefix {
+    chunks: Vec<Bytes>,
+    held: Option<Reservation>,
+}
+
+impl std::ops::Deref for Replay {
+    type Target = [Bytes];
+    fn deref(&self) -> &[Bytes] {
+        &self.chunks
+    }
+}
+
+impl std::ops::Deref for Prefix {
+    type Target = [Bytes];
+    fn deref(&self) -> &[Bytes] {
+        &self.chunks
+    }
+}
+
+/// Reads the client's body up to `cap` bytes, each chunk within `idle`, holding
+/// it only while it fits in the tracker's body budget.
 pub(crate) async fn collect(
     mut body: Incoming,
     cap: usize,
     idle: Duration,
     tracker: &mut Tracker,
 ) -> Result<Collected, BodyError> {
-    // A declared length over the cap will not fit: start streaming at once instead
-    // of holding 32 MiB first.
-    if body.size_hint().lower() > cap as u64 {
+    if body.is_end_stream() {
+        // No body (GET): nothing to read or reserve.
+        return Ok(Collected::Full(Replay {
+            chunks: Arc::new([]),
+            _held: None,
+        }));
+    }
+    // A declared length over the cap, or over what the budget has left, will not
+    // fit: start streaming at once instead of holding 32 MiB first.
+    let declared = body.size_hint().lower();
+    if declared > cap as u64 {
         return Ok(Collected::Partial {
-            prefix: Vec::new(),
+            prefix: Prefix::empty(),
             rest: body,
         });
     }
+    let Some(mut held) = tracker.body_budget().reserve(declared as usize) else {
+        return Ok(Collected::Partial {
+            prefix: Prefix::empty(),
+            rest: body,
+        });
+    };
     let mut chunks = Vec::new();
-    let mut held = 0usize;
+    let mut read = 0usize;
     while !body.is_end_stream() {
         let frame = match tokio::time::timeout(idle, body.frame()).await {
             Err(_) => return Err(BodyError::IdleTimeout(idle)),
@@ -55,16 +100,33 @@ pub(crate) async fn collect(
             continue;
         };
         tracker.add_bytes_in(data.len() as u64);
-        held += data.len();
+        read += data.len();
         chunks.push(data);
-        if held > cap {
+        // A body of unknown length reserves as it comes.
+        let fits = read <= held.bytes() || held.grow(read - held.bytes());
+        if read > cap || !fits {
             return Ok(Collected::Partial {
-                prefix: chunks,
+                prefix: Prefix {
+                    chunks,
+                    held: Some(held),
+                },
                 rest: body,
             });
         }
     }
-    Ok(Collected::Full(chunks.into()))
+    Ok(Collected::Full(Replay {
+        chunks: chunks.into(),
+        _held: Some(held),
+    }))
+}
+
+impl Prefix {
+    fn empty() -> Self {
+        Prefix {
+            chunks: Vec::new(),
+            held: None,
+        }
+    }
 }
 
 /// The body of one upstream attempt.
@@ -80,6 +142,8 @@ pub(crate) enum UpstreamBody {
 pub(crate) struct Streaming {
     prefix: std::vec::IntoIter<Bytes>,
     prefix_len: u64,
+    /// The prefix's share of the budget, given back once it has gone upstream.
+    held: Option<Reservation>,
     rest: Incoming,
     /// Armed on the first wait: the upstream may take a while to connect before it
     /// starts pulling the body, and that wait is not the client's idleness.
@@ -89,7 +153,8 @@ pub(crate) struct Streaming {
 }
 
 impl UpstreamBody {
-    pub(crate) fn replay(chunks: &Arc<[Bytes]>) -> Self {
+    pub(crate) fn replay(body: &Replay) -> Self {
+        let chunks = &body.chunks;
         UpstreamBody::Replay {
             chunks: Arc::clone(chunks),
             next: 0,
@@ -100,7 +165,7 @@ impl UpstreamBody {
     /// A one-shot streaming body; `seen` receives the count of bytes read past the
     /// prefix (the prefix is already counted).
     pub(crate) fn stream(
-        prefix: Vec<Bytes>,
+        prefix: Prefix,
         rest: Incoming,
         idle: Duration,
         counters: Arc<Counters>,
@@ -108,8 +173,9 @@ impl UpstreamBody {
     ) -> Self {
         let prefix_len = prefix.iter().map(|c| c.len() as u64).sum();
         UpstreamBody::Stream(Box::new(Streaming {
-            prefix: prefix.into_iter(),
+            prefix: prefix.chunks.into_iter(),
             prefix_len,
+            held: prefix.held,
             rest,
             idle: IdleTimer::new(idle),
             counters,
@@ -167,6 +233,7 @@ impl Streaming {
             self.prefix_len -= chunk.len() as u64;
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
+        self.held = None;
         match Pin::new(&mut self.rest).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

@@ -1,46 +1,74 @@
 //! The client side: accept loop on the inherited listener, one HTTP/1.1 keep-alive
-//! connection task per client, idle connections closed, and a graceful drain on
-//! shutdown (stop accepting, let in-flight responses finish, cut whatever is left at
-//! the deadline).
+//! connection task per client, deadlines on heads and idle connections, a cap on
+//! open connections, the owner check, and a graceful drain on shutdown (stop
+//! accepting, let in-flight responses finish, cut whatever is left at the deadline).
 
+use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::service::{HttpService, service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::budget::BodyBudget;
+use super::connections::Connections;
 use super::forward;
 use super::guard::Guard;
+use super::limits::ClientLimits;
+use super::peer::{self, Admission, PeerGate};
 use super::provider::Active;
-use super::report::Sink;
+use super::report::{Activity, ProxyReport, Sink};
+use super::response::ProxyBody;
+use super::stats::Counters;
+use crate::platform;
 
-/// What every request handler needs, shared by all connections of one `serve`.
-pub(crate) struct Ctx {
-    pub(crate) sink: Arc<Sink>,
-    pub(crate) guard: Guard,
+/// What every connection of one `serve` shares.
+pub(crate) struct Shared {
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) reports: mpsc::Sender<ProxyReport>,
+    pub(crate) budget: Arc<BodyBudget>,
+    pub(crate) guard: Arc<Guard>,
     pub(crate) active: watch::Receiver<Arc<Active>>,
 }
 
-/// A connection on which no request began for a whole period of this length is
-/// closed (after the response in progress, if any): idle keep-alive connections
-/// and clients that never finish a request head go away within two periods.
-/// One timer per connection per period, rather than hyper's header-read timer,
-/// which is armed for every request and wakes the runtime's driver each time.
-const IDLE_PERIOD: Duration = Duration::from_secs(30);
-/// Pause after a failed `accept` (e.g. out of descriptors) so the loop cannot spin.
+/// What every request handler of one connection needs.
+pub(crate) struct Ctx {
+    /// This connection's own: its activity is what the idle check reads.
+    pub(crate) sink: Arc<Sink>,
+    pub(crate) guard: Arc<Guard>,
+    pub(crate) active: watch::Receiver<Arc<Active>>,
+}
+
+impl Shared {
+    fn connection(&self) -> Arc<Ctx> {
+        Arc::new(Ctx {
+            sink: Arc::new(Sink {
+                counters: Arc::clone(&self.counters),
+                reports: self.reports.clone(),
+                budget: Arc::clone(&self.budget),
+                activity: Activity::default(),
+            }),
+            guard: Arc::clone(&self.guard),
+            active: self.active.clone(),
+        })
+    }
+}
+
+/// Pause after a failed `accept` that shedding could not help (e.g. out of
+/// descriptors with every connection busy), so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// After the drain deadline, how long to wait for cut connections to unwind.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
 
 pub(crate) async fn serve(
-    ctx: Arc<Ctx>,
+    shared: Shared,
     listener: TcpListener,
     shutdown: CancellationToken,
     drain_deadline: Duration,
@@ -53,11 +81,17 @@ pub(crate) async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        // Replaced by the per-connection idle check below.
+        // Replaced by the per-connection check below (`Watch`).
         .header_read_timeout(None)
         .keep_alive(true);
+    let mut refusing = builder.clone();
+    refusing.keep_alive(false);
     let connections = TaskTracker::new();
     let hard_stop = CancellationToken::new();
+    let mut open = Connections::default();
+    let mut gate = PeerGate::new();
+    let mut errors = AcceptErrors::default();
+    let fd_limit = platform::fd_limit().ok();
 
     loop {
         let accepted = tokio::select! {
@@ -65,27 +99,59 @@ pub(crate) async fn serve(
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
+                errors.recovered();
+                accepted
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                // Out of descriptors: an idle connection's is the one to reuse.
+                if out_of_descriptors(&e) && open.shed_oldest_idle() {
+                    errors.failed(&e, "shedding idle connections");
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                errors.failed(&e, "retrying every 50 ms");
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
                 }
             }
         };
+        let limits = shared.active.borrow().limits;
+        let cap = limits.connection_cap(fd_limit);
+        if connections.len() >= cap && !open.shed_oldest_idle() {
+            errors.full(cap);
+            drop(stream);
+            continue;
+        }
+        let admission = gate.admit(&stream, peer);
+        if matches!(admission, Admission::Gone) {
+            continue;
+        }
         // Small SSE writes must leave at once, not wait on Nagle.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY failed on an accepted socket");
         }
-        connections.spawn(connection(
-            Arc::clone(&ctx),
-            builder.clone(),
-            stream,
-            shutdown.clone(),
-            hard_stop.clone(),
-        ));
+        let ctx = shared.connection();
+        let sink = Arc::clone(&ctx.sink);
+        let (shutdown, hard_stop) = (shutdown.clone(), hard_stop.clone());
+        let task = match admission {
+            Admission::Stranger(uid) => {
+                let owner = gate.uid();
+                let service = service_fn(move |req| {
+                    std::future::ready(Ok::<_, Infallible>(peer::refusal(&ctx, &req, owner, uid)))
+                });
+                let conn = refusing.serve_connection(TokioIo::new(stream), service);
+                connections.spawn(connection(conn, sink.clone(), limits, shutdown, hard_stop))
+            }
+            Admission::Owner | Admission::Gone => {
+                let service = service_fn(move |req| forward::handle(Arc::clone(&ctx), req));
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                connections.spawn(connection(conn, sink.clone(), limits, shutdown, hard_stop))
+            }
+        };
+        open.add(sink, task.abort_handle(), cap);
     }
 
     // Our copy of the listener closes here; the daemon keeps its own, so new clients
@@ -106,36 +172,43 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-async fn connection(
-    ctx: Arc<Ctx>,
-    builder: http1::Builder,
-    stream: TcpStream,
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(nix::libc::EMFILE | nix::libc::ENFILE)
+    )
+}
+
+type Conn<S> = http1::Connection<TokioIo<TcpStream>, S>;
+
+async fn connection<S>(
+    conn: Conn<S>,
+    sink: Arc<Sink>,
+    limits: ClientLimits,
     shutdown: CancellationToken,
     hard_stop: CancellationToken,
-) {
-    let started = Arc::new(AtomicU64::new(0));
-    let counted = Arc::clone(&started);
-    let service = service_fn(move |req| {
-        counted.fetch_add(1, Ordering::Relaxed);
-        forward::handle(Arc::clone(&ctx), req)
-    });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+) where
+    S: HttpService<Incoming, ResBody = ProxyBody>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     tokio::pin!(conn);
-    let mut seen = 0;
+    let mut watch = Watch::new(limits);
     let result = loop {
         tokio::select! {
             // The connection first, and no random branch order to draw on
             // every wake-up.
             biased;
             result = conn.as_mut() => break result,
-            () = tokio::time::sleep(IDLE_PERIOD) => {
-                let now = started.load(Ordering::Relaxed);
-                if std::mem::replace(&mut seen, now) == now {
-                    // Nothing began for a whole period: finish what is in
-                    // progress and close.
-                    conn.as_mut().graceful_shutdown();
-                }
-            }
+            // One timer per connection per period, rather than hyper's header-read
+            // timer, which is armed for every request and wakes the runtime's
+            // driver each time.
+            () = tokio::time::sleep(watch.period()) => match watch.tick(sink.activity.get()) {
+                Verdict::Keep => {}
+                // Finish what is in progress (if anything) and close.
+                Verdict::Close => conn.as_mut().graceful_shutdown(),
+                // Nothing is in flight: close the socket now.
+                Verdict::Drop => return,
+            },
             () = shutdown.cancelled() => {
                 // Finish the response in progress (if any), then close; idle
                 // keep-alive connections close at once.
@@ -150,5 +223,145 @@ async fn connection(
     if let Err(e) = result {
         // Clients hanging up mid-response land here; that is routine.
         tracing::debug!(error = %e, "client connection ended with an error");
+    }
+}
+
+/// The deadlines of one connection, checked once per period (the head timeout)
+/// against its activity counters: no per-request timer.
+#[derive(Debug)]
+struct Watch {
+    limits: ClientLimits,
+    last: (u64, u64),
+    idle: Duration,
+    closing: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Keep,
+    Close,
+    Drop,
+}
+
+impl Watch {
+    fn new(limits: ClientLimits) -> Self {
+        Watch {
+            limits,
+            last: (0, 0),
+            idle: Duration::ZERO,
+            closing: false,
+        }
+    }
+
+    fn period(&self) -> Duration {
+        self.limits.head_timeout
+    }
+
+    /// One period has passed; `now` is (requests begun, requests ended).
+    fn tick(&mut self, now: (u64, u64)) -> Verdict {
+        let (begun, ended) = now;
+        if begun == 0 {
+            // No complete head within the head timeout of accepting: a slow or
+            // silent client. Nothing was ever in flight, so nothing is cut.
+            return Verdict::Drop;
+        }
+        let moved = std::mem::replace(&mut self.last, now) != now;
+        if begun != ended || moved {
+            // In flight (body gaps have their own deadlines), or something began
+            // or ended during the period.
+            self.idle = Duration::ZERO;
+            self.closing = false;
+            return Verdict::Keep;
+        }
+        if self.closing {
+            // Asked to close a period ago and still open: a client that does not
+            // read the end of its response, or sits on half a head.
+            return Verdict::Drop;
+        }
+        self.idle += self.period();
+        if self.idle >= self.limits.keep_alive {
+            self.closing = true;
+            return Verdict::Close;
+        }
+        Verdict::Keep
+    }
+}
+
+/// Accept failures, logged once per episode rather than once per attempt.
+#[derive(Default)]
+struct AcceptErrors {
+    failures: u64,
+    at_cap: bool,
+}
+
+impl AcceptErrors {
+    fn failed(&mut self, e: &io::Error, action: &str) {
+        self.failures += 1;
+        if self.failures == 1 {
+            tracing::warn!(error = %e, "accept failed; {action} (logged once until accepting works again)");
+        }
+    }
+
+    fn full(&mut self, cap: usize) {
+        if !std::mem::replace(&mut self.at_cap, true) {
+            tracing::warn!(
+                cap,
+                "client connections at the cap and every one busy; new ones are closed until one ends"
+            );
+        }
+    }
+
+    fn recovered(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(failures = self.failures, "accepting connections again");
+            self.failures = 0;
+        }
+        self.at_cap = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch() -> Watch {
+        Watch::new(ClientLimits {
+            head_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(30),
+            ..ClientLimits::default()
+        })
+    }
+
+    #[test]
+    fn a_connection_without_a_complete_head_is_dropped_at_the_first_tick() {
+        assert_eq!(watch().tick((0, 0)), Verdict::Drop);
+    }
+
+    #[test]
+    fn in_flight_requests_are_never_cut_and_idle_ones_close_after_keep_alive() {
+        let mut w = watch();
+        assert_eq!(w.tick((1, 0)), Verdict::Keep);
+        // A long stream: nothing moves for many periods, but it is in flight.
+        for _ in 0..10 {
+            assert_eq!(w.tick((1, 0)), Verdict::Keep);
+        }
+        assert_eq!(w.tick((1, 1)), Verdict::Keep, "it just ended");
+        assert_eq!(w.tick((1, 1)), Verdict::Keep, "idle 10 s");
+        assert_eq!(w.tick((1, 1)), Verdict::Keep, "idle 20 s");
+        assert_eq!(w.tick((1, 1)), Verdict::Close, "idle 30 s");
+        assert_eq!(w.tick((1, 1)), Verdict::Drop, "still open a period later");
+    }
+
+    #[test]
+    fn activity_restarts_the_idle_clock() {
+        let mut w = watch();
+        assert_eq!(w.tick((1, 1)), Verdict::Keep);
+        assert_eq!(w.tick((1, 1)), Verdict::Keep);
+        assert_eq!(w.tick((2, 2)), Verdict::Keep);
+        assert_eq!(w.tick((2, 2)), Verdict::Keep);
+        assert_eq!(w.tick((2, 2)), Verdict::Keep);
+        assert_eq!(w.tick((2, 2)), Verdict::Close);
+        // A request that began after the close was asked for keeps it alive.
+        assert_eq!(w.tick((3, 2)), Verdict::Keep);
     }
 }
