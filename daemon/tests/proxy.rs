@@ -1273,3 +1273,251 @@ async fn drain_deadline_cuts_streams_that_do_not_finish() -> TestResult {
     })
     .await?
 }
+
+// ---------------------------------------------------------------- abuse
+
+/// Writes `raw` on a fresh connection and reads until the proxy closes it (the
+/// request must say `Connection: close`); returns the status and the whole text.
+async fn raw_exchange(addr: SocketAddr, raw: String) -> Result<(u16, String), BoxError> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(raw.as_bytes()).await?;
+    let mut response = Vec::new();
+    within(Duration::from_secs(10), stream.read_to_end(&mut response)).await??;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line in {text:?}"))?;
+    Ok((status, text))
+}
+
+/// Whether the proxy closes `stream` within `limit` (reads until EOF or error).
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+fn limits(c: &mut ProxyConfig, head: Duration, keep_alive: Duration) {
+    c.limits.head_timeout = head;
+    c.limits.keep_alive = keep_alive;
+}
+
+#[tokio::test]
+async fn browser_fetch_metadata_and_absolute_form_targets_get_403() -> TestResult {
+    within(SCENARIO, async {
+        let up = ok_mock("secret stuff").await?;
+        let h = start(config(App::Claude, vec![provider("up", &up.url())])).await?;
+        let port = h.addr.port();
+        let head = |target: &str, extra: &str| {
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Connection: close\r\n\r\n"
+            )
+        };
+        // A page's <img src> or no-cors fetch: cross-site, and no Origin at all.
+        let no_cors = head(
+            "/v1/models",
+            "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\nSec-Fetch-Dest: image\r\n",
+        );
+        // Another local web app (any port of 127.0.0.1 is the same site).
+        let same_site = head(
+            "/v1/models",
+            "Sec-Fetch-Site: same-site\r\nSec-Fetch-Mode: cors\r\nSec-Fetch-Dest: empty\r\n",
+        );
+        let navigation = head("/v1/models", "Sec-Fetch-Mode: navigate\r\n");
+        // A good Host, and another host in the request target.
+        let absolute = head(&format!("http://evil.example:{port}/v1/models"), "");
+        for raw in [no_cors, same_site, navigation, absolute] {
+            let (status, text) = raw_exchange(h.addr, raw.clone()).await?;
+            assert_eq!(status, 403, "{raw:?} got {text}");
+        }
+        assert_eq!(up.hits(), 0, "no refused request reached the upstream");
+
+        // What Node's own fetch sends (Gemini CLI): Sec-Fetch-Mode alone.
+        let node = head("/v1/models", "Sec-Fetch-Mode: cors\r\n");
+        let own = head(&format!("http://127.0.0.1:{port}/v1/models"), "");
+        for raw in [node, own] {
+            let (status, text) = raw_exchange(h.addr, raw.clone()).await?;
+            assert_eq!(status, 200, "{raw:?} got {text}");
+        }
+        assert_eq!(up.hits(), 2);
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
+async fn stalled_heads_and_idle_connections_are_closed_on_their_deadlines() -> TestResult {
+    within(SCENARIO, async {
+        let up = ok_mock("ok").await?;
+        let mut c = config(App::Claude, vec![provider("up", &up.url())]);
+        limits(
+            &mut c,
+            Duration::from_millis(300),
+            Duration::from_millis(900),
+        );
+        let h = start(c).await?;
+        let port = h.addr.port();
+
+        // Never a byte; half a head (the first request on a connection); and half
+        // a head after a keep-alive request.
+        let mut silent = TcpStream::connect(h.addr).await?;
+        let mut half = TcpStream::connect(h.addr).await?;
+        half.write_all(
+            format!("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").as_bytes(),
+        )
+        .await?;
+        let mut kept = TcpStream::connect(h.addr).await?;
+        kept.write_all(
+            format!("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
+        )
+        .await?;
+        let mut buf = [0u8; 4096];
+        let n = within(Duration::from_secs(5), kept.read(&mut buf)).await??;
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        kept.write_all(b"GET /v1/models HTTP/1.1\r\nHost: 127.0")
+            .await?;
+
+        for (name, stream) in [
+            ("silent", &mut silent),
+            ("half a head", &mut half),
+            ("kept", &mut kept),
+        ] {
+            assert!(
+                closed_within(stream, Duration::from_secs(10)).await,
+                "the {name} connection is still open"
+            );
+        }
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_the_oldest_idle_connection_is_shed() -> TestResult {
+    within(SCENARIO, async {
+        let up = ok_mock("ok").await?;
+        let mut c = config(App::Claude, vec![provider("up", &up.url())]);
+        // Deadlines far away: only the cap can close anything here.
+        limits(&mut c, Duration::from_secs(60), Duration::from_secs(60));
+        c.limits.max_connections = Some(4);
+        let h = start(c).await?;
+
+        // A keep-alive connection that served a request, then three silent ones:
+        // the cap is full.
+        let mut kept = keep_alive_get(h.addr, "/a").await?;
+        let mut silent = Vec::new();
+        for _ in 0..3 {
+            silent.push(TcpStream::connect(h.addr).await?);
+        }
+        // Each new client (kept open) sheds one: the silent ones first, oldest
+        // first, so a client that has used its connection keeps it.
+        let mut clients = Vec::new();
+        for (i, silent) in silent.iter_mut().enumerate() {
+            clients.push(keep_alive_get(h.addr, "/b").await?);
+            assert!(
+                closed_within(silent, Duration::from_secs(5)).await,
+                "silent connection {i} was not shed"
+            );
+        }
+        keep_alive_again(&mut kept, "/c").await?;
+        Ok(())
+    })
+    .await?
+}
+
+/// A GET on a new keep-alive connection to an `ok_mock("ok")`, answered; the
+/// connection stays open.
+async fn keep_alive_get(addr: SocketAddr, path: &str) -> Result<TcpStream, BoxError> {
+    let mut stream = TcpStream::connect(addr).await?;
+    keep_alive_again(&mut stream, path).await?;
+    Ok(stream)
+}
+
+/// Another GET on an open keep-alive connection to an `ok_mock("ok")`.
+async fn keep_alive_again(stream: &mut TcpStream, path: &str) -> TestResult {
+    let port = stream.peer_addr()?.port();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !(response.starts_with(b"HTTP/1.1 200") && response.ends_with(b"\r\n\r\nok")) {
+        let n = within(Duration::from_secs(5), stream.read(&mut buf)).await??;
+        if n == 0 {
+            return Err(format!("closed after {:?}", String::from_utf8_lossy(&response)).into());
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn bodies_beyond_the_budget_stream_to_one_provider_and_the_budget_comes_back() -> TestResult {
+    within(SCENARIO, async {
+        let r500 = status_mock(500).await?;
+        let good = ok_mock("ok").await?;
+        let mut c = config(
+            App::Claude,
+            vec![provider("a", &r500.url()), provider("b", &good.url())],
+        );
+        c.limits.body_budget = 100_000;
+        let h = start(c).await?;
+        let port = h.addr.port();
+
+        // An upload that stalls one byte short of its declared 80 kB: held.
+        let mut stalled = TcpStream::connect(h.addr).await?;
+        stalled
+            .write_all(
+                format!(
+                    "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 80000\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await?;
+        stalled.write_all(&[b'x'; 79_999]).await?;
+        let stats = h.proxy.stats();
+        within(Duration::from_secs(10), async {
+            while stats.snapshot().bytes_in < 79_999 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await?;
+        assert_eq!(r500.hits() + good.hits(), 0, "a held body reaches nobody yet");
+
+        // 40 kB more do not fit: this one streams to the first provider only, so
+        // its 500 comes back instead of a failover.
+        let big = || request(h.addr, Method::POST, "/v1/messages", vec![b'y'; 40_000]);
+        let (response, _conn) = send(h.addr, big()?).await?;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!((r500.hits(), good.hits()), (1, 0));
+
+        // The stalled upload gives up: its bytes go back to the budget, and the
+        // same request is held and fails over again.
+        drop(stalled);
+        within(Duration::from_secs(10), async {
+            while stats.snapshot().in_flight > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await?;
+        let (response, _conn) = send(h.addr, big()?).await?;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!((r500.hits(), good.hits()), (2, 1));
+        Ok(())
+    })
+    .await?
+}
