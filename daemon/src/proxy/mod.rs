@@ -4,7 +4,9 @@
 //! and a guard that refuses browsers.
 //!
 //! Map: `config` (what to do) → `provider` (validated runtime form) → `server`
-//! (accept loop, drain) → `forward` (one request: guard, body, failover) using
+//! (accept loop, deadlines, drain; `limits`, `connections` for the cap and
+//! shedding, `peer` for the owner check) → `forward` (one request: guard, body
+//! within `budget`, failover) using
 //! `headers`, `guard`, `request`/`response` (bodies), `client` (upstream routes) and
 //! `pool` (direct upstream connections),
 //! `breaker`; `stats` and `report` are what the worker sends to the daemon.
