@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failure report
 
+#[allow(dead_code)] // the tests' mock upstream; its hit counter is not needed here
 #[path = "../common/upstream.rs"]
 mod upstream;
 
@@ -90,7 +91,7 @@ fn main() {
     let idle = rss_kib(pid);
     let uploads = stalled_uploads(port, UPLOADS);
     let peak = settled_rss(pid);
-    rows.push((format!("worker RSS, idle"), format!("{} MiB", idle / 1024)));
+    rows.push(("worker RSS, idle".into(), format!("{} MiB", idle / 1024)));
     rows.push((
         format!("worker RSS with {UPLOADS} uploads of 32 MiB stalled one byte short"),
         format!("{} MiB", peak / 1024),

@@ -353,6 +353,45 @@ mod tests {
     }
 
     #[test]
+    fn accept_failures_are_logged_once_per_episode() {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut errors = AcceptErrors::default();
+            let emfile = io::Error::from_raw_os_error(nix::libc::EMFILE);
+            // Two episodes of 200 failures each (10 s of 50 ms retries).
+            for _ in 0..2 {
+                for _ in 0..200 {
+                    errors.failed(&emfile, "retrying every 50 ms");
+                }
+                errors.recovered();
+            }
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches("accept failed").count(), 2, "{text}");
+        assert_eq!(
+            text.matches("accepting connections again").count(),
+            2,
+            "{text}"
+        );
+    }
+
+    #[test]
     fn activity_restarts_the_idle_clock() {
         let mut w = watch();
         assert_eq!(w.tick((1, 1)), Verdict::Keep);
