@@ -18,6 +18,8 @@ pub mod lifecycle;
 pub mod lock;
 pub mod logging;
 pub mod paths;
+pub mod platform;
+pub mod process_info;
 pub mod protocol;
 pub mod proxy;
 pub mod server;
