@@ -145,6 +145,21 @@ fn killing_the_daemon_leaves_no_orphans() {
         running_pid(&home, "claude", None, SECS_10) as u32,
         running_pid(&home, "codex", None, SECS_10) as u32,
     ];
+    // What a later daemon's reconcile checks to prove them its own, had they
+    // outlived it: the recorded start time and the command line.
+    let db = rusqlite::Connection::open(home.path().join("switchyard.db")).expect("db");
+    for (pid, app) in workers.iter().zip(["claude", "codex"]) {
+        let found = switchyard_daemon::process_info::look(*pid, true).expect("the worker");
+        assert!(found.is_worker_of(app), "{found:?}");
+        let recorded: i64 = db
+            .query_row(
+                "SELECT pid_start_unix_s FROM runs WHERE pid = ?1 AND ended_at_ms IS NULL",
+                [pid],
+                |r| r.get(0),
+            )
+            .expect("the worker's run");
+        assert_eq!(recorded as u64, found.started_s);
+    }
     let daemon = home.daemon_pid().expect("pid");
     kill(daemon, libc_sig::SIGKILL);
     // The requirement is 1 s; the deadline leaves room for a loaded CI machine.
