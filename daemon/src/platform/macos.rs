@@ -1,6 +1,7 @@
-//! macOS's side of [`crate::platform`]. macOS has no parent-death signal (the
-//! worker relies on its control channel's end-of-file, as it does everywhere)
-//! and names a process after its executable file.
+//! macOS's side of [`crate::platform`] (and any other Unix's). macOS has no
+//! parent-death signal (the worker relies on its control channel's
+//! end-of-file, as it does everywhere) and names a process after its
+//! executable file.
 
 use std::ffi::CStr;
 use std::io;

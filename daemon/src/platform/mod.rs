@@ -1,7 +1,8 @@
 //! What differs between operating systems and has no portable crate, behind
-//! one signature per function: `linux.rs` and `macos.rs` each implement every
-//! function below, and nothing outside this module names an OS-specific API
-//! (`tests/portable_source.rs` fails the build's tests if something does).
+//! one signature per function: `linux.rs` and `macos.rs` (which also serves
+//! any other Unix) each implement every function below, and nothing outside
+//! this module names an OS-specific API (`tests/portable_source.rs` fails the
+//! suite if something does).
 //!
 //! Everything else about processes and ports goes through cross-platform
 //! crates (`sysinfo`, `listeners`, `nix`'s POSIX calls), the same code on
@@ -15,16 +16,10 @@ use std::path::PathBuf;
 mod linux;
 #[cfg(target_os = "linux")]
 use linux as os;
-
-#[cfg(target_os = "macos")]
+#[cfg(not(target_os = "linux"))]
 mod macos;
-#[cfg(target_os = "macos")]
+#[cfg(not(target_os = "linux"))]
 use macos as os;
-
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
-compile_error!(
-    "Switchyard builds for Linux and macOS; ARCHITECTURE.md (\"Platforms\") sketches what Windows needs"
-);
 
 /// Asks the kernel to send this process SIGTERM when its parent dies. Called
 /// in a freshly forked worker before exec, so it makes async-signal-safe calls
