@@ -17,7 +17,8 @@ pub struct Cli {
     #[arg(long)]
     pub daemon: bool,
 
-    /// Set by `daemon start` for the daemon it detaches.
+    /// Set by `daemon start` for the daemon it detaches, and by the launchd
+    /// agent: the daemon logs to its log file only, not to stderr as well.
     #[arg(long, hide = true, requires = "daemon")]
     pub detached: bool,
 

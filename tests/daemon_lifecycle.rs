@@ -108,19 +108,23 @@ fn racing_starts_end_with_exactly_one_daemon() {
         );
     }
     let pid = home.daemon_pid().expect("pid file");
-    let daemons = std::fs::read_dir("/proc")
-        .expect("proc")
-        .flatten()
-        .filter(|e| {
-            std::fs::read(e.path().join("environ")).is_ok_and(|env| {
-                let needle = format!("SWITCHYARD_HOME={}", home.path().display());
-                env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
-            }) && std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| c.windows(8).any(|w| w == b"--daemon"))
-                && e.file_name()
-                    .to_str()
-                    .and_then(|p| p.parse::<u32>().ok())
-                    .is_some_and(alive)
+    let needle = format!("SWITCHYARD_HOME={}", home.path().display());
+    let mut system = sysinfo::System::new();
+    system.refresh_processes_specifics(
+        sysinfo::ProcessesToUpdate::All,
+        true,
+        sysinfo::ProcessRefreshKind::nothing()
+            .without_tasks()
+            .with_cmd(sysinfo::UpdateKind::Always)
+            .with_environ(sysinfo::UpdateKind::Always),
+    );
+    let daemons = system
+        .processes()
+        .values()
+        .filter(|p| {
+            p.environ().iter().any(|kv| *kv == *needle)
+                && p.cmd().iter().any(|arg| arg == "--daemon")
+                && alive(p.pid().as_u32())
         })
         .count();
     assert_eq!(

@@ -145,6 +145,21 @@ fn killing_the_daemon_leaves_no_orphans() {
         running_pid(&home, "claude", None, SECS_10) as u32,
         running_pid(&home, "codex", None, SECS_10) as u32,
     ];
+    // What a later daemon's reconcile checks to prove them its own, had they
+    // outlived it: the recorded start time and the command line.
+    let db = rusqlite::Connection::open(home.path().join("switchyard.db")).expect("db");
+    for (pid, app) in workers.iter().zip(["claude", "codex"]) {
+        let found = switchyard_daemon::process_info::look(*pid, true).expect("the worker");
+        assert!(found.is_worker_of(app), "{found:?}");
+        let recorded: i64 = db
+            .query_row(
+                "SELECT pid_start_unix_s FROM runs WHERE pid = ?1 AND ended_at_ms IS NULL",
+                [pid],
+                |r| r.get(0),
+            )
+            .expect("the worker's run");
+        assert_eq!(recorded as u64, found.started_s);
+    }
     let daemon = home.daemon_pid().expect("pid");
     kill(daemon, libc_sig::SIGKILL);
     // The requirement is 1 s; the deadline leaves room for a loaded CI machine.
@@ -165,6 +180,82 @@ fn apps_come_back_on_the_same_ports_after_a_daemon_restart() {
     assert_eq!(home.app("claude")["port"], port);
     assert_eq!(home.app("codex")["enabled"], false);
     assert_eq!(http(port, "GET", "/x", "").expect("request").0, 200);
+}
+
+/// A stand-in for a worker a crashed daemon left behind: a shell blocked on
+/// reading its stdin (a builtin, so no child of its own to leave behind),
+/// whose command line ends `worker --app APP` as a real worker's does.
+fn fake_worker(app: &str) -> std::process::Child {
+    std::process::Command::new("sh")
+        .args(["-c", "read line", "worker", "--app", app])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh")
+}
+
+#[test]
+fn a_new_daemon_kills_a_leftover_worker_only_when_pid_start_time_and_command_prove_it_its_own() {
+    use switchyard_daemon::process_info;
+    let home = Home::new();
+    home.start();
+    home.ok(&["daemon", "stop"]);
+    let mut ours = fake_worker("claude");
+    let mut ours_recorded_in_ticks = fake_worker("codex");
+    let mut started_a_second_later = fake_worker("claude");
+    let mut another_apps_worker = fake_worker("codex");
+    let start = |p: &std::process::Child| process_info::start_time(p.id()).expect("start time");
+    // What versions before migration 0005 stored: clock ticks after boot.
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .expect("sysconf")
+        .expect("CLK_TCK") as u64;
+    let ticks = (start(&ours_recorded_in_ticks) - sysinfo::System::boot_time()) * hz + hz / 2;
+    let db = rusqlite::Connection::open(home.path().join("switchyard.db")).expect("db");
+    let record = |app: &str, pid: u32, unix_s: Option<u64>, ticks: Option<u64>| {
+        db.execute(
+            "INSERT INTO runs (app, epoch, pid, pid_start_unix_s, pid_start, started_at_ms) VALUES (?1, 1, ?2, ?3, ?4, 0)",
+            rusqlite::params![app, pid, unix_s.map(|s| s as i64), ticks.map(|t| t as i64)],
+        )
+        .expect("insert");
+    };
+    record("claude", ours.id(), Some(start(&ours)), None);
+    record("codex", ours_recorded_in_ticks.id(), None, Some(ticks));
+    let later = Some(start(&started_a_second_later) + 1);
+    record("claude", started_a_second_later.id(), later, None);
+    record(
+        "claude",
+        another_apps_worker.id(),
+        Some(start(&another_apps_worker)),
+        None,
+    );
+    drop(db);
+
+    home.start();
+    for killed in [&mut ours, &mut ours_recorded_in_ticks] {
+        let pid = killed.id();
+        wait_for("the leftover worker to be killed", SECS_10, || !alive(pid));
+        let status = killed.wait().expect("wait");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+    }
+    for spared in [&mut started_a_second_later, &mut another_apps_worker] {
+        assert!(
+            spared.try_wait().expect("try_wait").is_none(),
+            "a process the runs do not prove ours is left alone"
+        );
+        spared.kill().expect("kill");
+        spared.wait().expect("wait");
+    }
+    let db = rusqlite::Connection::open(home.path().join("switchyard.db")).expect("db");
+    let open: i64 = db
+        .query_row(
+            "SELECT count(*) FROM runs WHERE ended_at_ms IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("query");
+    assert_eq!(open, 0, "every leftover run is closed");
 }
 
 #[test]

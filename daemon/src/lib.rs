@@ -19,6 +19,7 @@ pub mod lock;
 pub mod logging;
 pub mod paths;
 pub mod platform;
+pub mod process_info;
 pub mod protocol;
 pub mod proxy;
 pub mod server;

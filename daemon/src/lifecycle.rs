@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::client::{Client, ClientError};
-use crate::lock::{process_alive, read_pid};
+use crate::lock::read_pid;
 use crate::paths::Paths;
+use crate::process_info;
 use crate::protocol::Request;
 
 /// `daemon start` gives up after this long.
@@ -43,7 +44,7 @@ pub async fn probe(paths: &Paths) -> Result<Probe, ClientError> {
             let pid = read_pid(paths);
             match pid {
                 // Alive but not answering: starting up, or draining on stop.
-                Some(pid) if process_alive(pid) && is_daemon(pid) => Ok(Probe::Busy { pid }),
+                Some(pid) if process_info::alive(pid) && is_daemon(pid) => Ok(Probe::Busy { pid }),
                 _ if paths.socket().exists() || pid.is_some() => Ok(Probe::Stale { pid }),
                 _ => Ok(Probe::Stopped),
             }
@@ -81,7 +82,7 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
         // Starting or stopping: let it finish one way or the other first.
         Probe::Busy { pid } => {
             let began = Instant::now();
-            while process_alive(pid) && began.elapsed() < STOP_GRACE {
+            while process_info::alive(pid) && began.elapsed() < STOP_GRACE {
                 if let Ok(client) = Client::connect(paths, "switchyard-cli").await {
                     return Ok(Started::AlreadyRunning {
                         pid: client.daemon_pid,
@@ -210,8 +211,7 @@ pub async fn stop(paths: &Paths) -> Result<Stopped, LifecycleError> {
 
 /// Whether `pid` runs `switchyard --daemon` (a recycled pid does not).
 fn is_daemon(pid: u32) -> bool {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|cmdline| cmdline.split(|b| *b == 0).any(|arg| arg == b"--daemon"))
+    process_info::look(pid, true).is_some_and(|p| p.args.iter().any(|arg| arg == "--daemon"))
 }
 
 /// Removes a dead daemon's socket and pid file.
@@ -224,10 +224,10 @@ pub fn clean_stale(paths: &Paths) {
 pub async fn wait_gone(pid: u32, limit: Duration) -> bool {
     let began = Instant::now();
     while began.elapsed() < limit {
-        if !process_alive(pid) {
+        if !process_info::alive(pid) {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    !process_alive(pid)
+    !process_info::alive(pid)
 }

@@ -81,45 +81,6 @@ pub fn read_pid(paths: &Paths) -> Option<u32> {
         .ok()
 }
 
-/// Whether a process with this pid exists and has not exited. A zombie (exited,
-/// not yet reaped by its parent) counts as gone.
-pub fn process_alive(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else {
-        return false;
-    };
-    let exists = match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
-        Ok(()) => true,
-        // EPERM: it exists but belongs to someone else.
-        Err(nix::errno::Errno::EPERM) => true,
-        Err(_) => false,
-    };
-    exists && !is_zombie(pid)
-}
-
-fn is_zombie(pid: u32) -> bool {
-    stat_after_name(pid)
-        .and_then(|fields| fields.chars().next())
-        .is_some_and(|state| state == 'Z' || state == 'X')
-}
-
-/// The process start time (clock ticks after boot), which with the pid proves
-/// a process is the one we started. Linux only.
-pub fn start_time(pid: u32) -> Option<u64> {
-    stat_after_name(pid)?
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
-}
-
-/// `/proc/PID/stat` from the field after the command name on (the name may
-/// hold spaces and parentheses, so it ends at the last ')'): field 3 (state)
-/// first, so field N is at index N − 3 of its whitespace-separated words.
-pub fn stat_after_name(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(stat.get(stat.rfind(')')? + 2..)?.to_owned())
-}
-
 /// Sends `signal` to `pid`, ignoring a process that is already gone.
 pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
     if let Ok(raw) = i32::try_from(pid) {

@@ -34,9 +34,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs the worker; returns the process exit code.
 pub async fn run(app: App) -> i32 {
-    // Started through /proc/self/exe, the process would be called "exe".
-    #[cfg(target_os = "linux")]
-    if let Err(err) = nix::sys::prctl::set_name(c"switchyard") {
+    if let Err(err) = crate::platform::set_process_name(c"switchyard") {
         tracing::debug!(%err, "cannot name the worker process");
     }
     if let Some(code) = std::env::var(TEST_EXIT_ENV)

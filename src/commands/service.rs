@@ -7,15 +7,34 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
+use switchyard_daemon::lifecycle::DETACHED_FLAG;
+use switchyard_daemon::paths::Paths;
 use switchyard_daemon::takeover::atomic;
 
 use crate::cli::ServiceCommand;
 
 /// The launchd label, also the agent file's name.
 const LABEL: &str = "dev.switchyard.daemon";
-/// Variables that change which files the daemon uses; a service started at
-/// login would not otherwise see the values of the shell that installed it.
-const CARRIED_ENV: [&str; 3] = ["SWITCHYARD_HOME", "CLAUDE_CONFIG_DIR", "CODEX_HOME"];
+/// Variables a service started at login would not otherwise see with the
+/// values of the shell that installed it: which files the daemon uses, its log
+/// level, and how the workers reach providers (an outbound proxy, a corporate
+/// CA bundle).
+const CARRIED_ENV: [&str; 14] = [
+    "SWITCHYARD_HOME",
+    "SWITCHYARD_LOG",
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Manager {
@@ -44,7 +63,15 @@ fn install(manager: Manager, path: &Path) -> Result<ExitCode> {
         .collect();
     let content = match manager {
         Manager::Systemd => systemd_unit(&exe, &env),
-        Manager::Launchd => launchd_agent(&exe, &env),
+        Manager::Launchd => {
+            let paths = Paths::from_env().wrap_err("cannot find Switchyard's directories")?;
+            // launchd opens the output file before the daemon starts, so its
+            // directory must already be there.
+            paths
+                .create_dirs()
+                .wrap_err_with(|| format!("cannot create {}", paths.log_dir.display()))?;
+            launchd_agent(&exe, &env, &paths.daemon_stderr_file())
+        }
     };
     if atomic::read(path)?.as_deref() == Some(content.as_bytes()) {
         println!("already installed: {} (unchanged)", path.display());
@@ -162,7 +189,11 @@ fn systemd_quote(word: &str, command_line: bool) -> String {
     format!("\"{escaped}\"")
 }
 
-fn launchd_agent(exe: &Path, env: &[(&str, String)]) -> String {
+/// The launchd agent. The daemon runs detached from any terminal: it logs to
+/// its own rotated log file only, and what still reaches stdout or stderr
+/// (a panic, an error before logging starts) goes to `output`, the file a
+/// daemon started by `daemon start` uses for the same.
+fn launchd_agent(exe: &Path, env: &[(&str, String)], output: &Path) -> String {
     let mut environment = String::new();
     if !env.is_empty() {
         environment.push_str("\t<key>EnvironmentVariables</key>\n\t<dict>\n");
@@ -184,10 +215,15 @@ fn launchd_agent(exe: &Path, env: &[(&str, String)]) -> String {
 	<string>{LABEL}</string>
 	<key>ProgramArguments</key>
 	<array>
-		<string>{}</string>
+		<string>{exe}</string>
 		<string>--daemon</string>
+		<string>{DETACHED_FLAG}</string>
 	</array>
-{environment}	<key>RunAtLoad</key>
+{environment}	<key>StandardOutPath</key>
+	<string>{output}</string>
+	<key>StandardErrorPath</key>
+	<string>{output}</string>
+	<key>RunAtLoad</key>
 	<true/>
 	<key>KeepAlive</key>
 	<dict>
@@ -199,7 +235,8 @@ fn launchd_agent(exe: &Path, env: &[(&str, String)]) -> String {
 </dict>
 </plist>
 "#,
-        xml_escape(&exe.to_string_lossy())
+        exe = xml_escape(&exe.to_string_lossy()),
+        output = xml_escape(&output.to_string_lossy()),
     )
 }
 
@@ -240,19 +277,78 @@ mod tests {
         }
     }
 
+    /// The agent as launchd reads it: parsed as a property list.
+    fn parse_agent(env: &[(&str, String)]) -> plist::Dictionary {
+        let agent = launchd_agent(
+            Path::new("/Applications/A&B <1>/switchyard"),
+            env,
+            Path::new("/Users/me/Library/Application Support/switchyard/logs/daemon.stderr"),
+        );
+        plist::Value::from_reader_xml(agent.as_bytes())
+            .unwrap_or_else(|err| panic!("not a property list ({err}):\n{agent}"))
+            .into_dictionary()
+            .expect("a dictionary at the top")
+    }
+
+    fn strings(value: &plist::Value) -> Vec<&str> {
+        let array = value.as_array().expect("an array");
+        array
+            .iter()
+            .map(|v| v.as_string().expect("a string"))
+            .collect()
+    }
+
     #[test]
-    fn the_launchd_agent_keeps_the_daemon_alive_unless_it_exits_cleanly() {
-        let agent = launchd_agent(Path::new("/Applications/A&B/switchyard"), &[]);
-        assert!(agent.contains("<string>dev.switchyard.daemon</string>"));
-        assert!(agent.contains(
-            "<array>\n\t\t<string>/Applications/A&amp;B/switchyard</string>\n\t\t<string>--daemon</string>\n\t</array>"
-        ));
-        assert!(agent.contains("<key>RunAtLoad</key>\n\t<true/>"));
-        assert!(agent.contains(
-            "<key>KeepAlive</key>\n\t<dict>\n\t\t<key>SuccessfulExit</key>\n\t\t<false/>"
-        ));
-        assert!(!agent.contains("EnvironmentVariables"));
-        let agent = launchd_agent(Path::new("/s"), &[("CODEX_HOME", "/c".into())]);
-        assert!(agent.contains("<key>EnvironmentVariables</key>\n\t<dict>\n\t\t<key>CODEX_HOME</key>\n\t\t<string>/c</string>"));
+    fn the_launchd_agent_is_a_property_list_that_keeps_the_daemon_alive_and_logs_to_a_file() {
+        let agent = parse_agent(&[]);
+        let key = |k: &str| {
+            agent
+                .get(k)
+                .unwrap_or_else(|| panic!("{k} missing: {agent:?}"))
+        };
+        assert_eq!(key("Label").as_string(), Some(LABEL));
+        assert_eq!(
+            strings(key("ProgramArguments")),
+            ["/Applications/A&B <1>/switchyard", "--daemon", "--detached"]
+        );
+        assert_eq!(key("RunAtLoad").as_boolean(), Some(true));
+        // Restarted whenever it stops without meaning to (a crash, a kill),
+        // not after `switchyard daemon stop`.
+        let keep_alive = key("KeepAlive")
+            .as_dictionary()
+            .expect("KeepAlive is a dict");
+        assert_eq!(
+            keep_alive
+                .get("SuccessfulExit")
+                .and_then(|v| v.as_boolean()),
+            Some(false)
+        );
+        assert_eq!(keep_alive.len(), 1, "{keep_alive:?}");
+        let log = "/Users/me/Library/Application Support/switchyard/logs/daemon.stderr";
+        assert_eq!(key("StandardOutPath").as_string(), Some(log));
+        assert_eq!(key("StandardErrorPath").as_string(), Some(log));
+        assert_eq!(key("ExitTimeOut").as_unsigned_integer(), Some(20));
+        assert!(agent.get("EnvironmentVariables").is_none(), "{agent:?}");
+    }
+
+    #[test]
+    fn the_launchd_agent_carries_the_environment_the_daemon_needs() {
+        let env = [
+            ("SWITCHYARD_HOME", "/Users/me/s&y <home>".to_owned()),
+            ("HTTPS_PROXY", "http://proxy.corp:3128".to_owned()),
+            ("SSL_CERT_FILE", "/etc/corp-ca.pem".to_owned()),
+        ];
+        let agent = parse_agent(&env);
+        let vars = agent
+            .get("EnvironmentVariables")
+            .and_then(|v| v.as_dictionary())
+            .expect("EnvironmentVariables is a dict");
+        assert_eq!(vars.len(), env.len(), "{vars:?}");
+        for (var, value) in &env {
+            assert_eq!(
+                vars.get(var).and_then(|v| v.as_string()),
+                Some(value.as_str())
+            );
+        }
     }
 }

@@ -12,7 +12,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchyard_daemon::client::Client;
-use switchyard_daemon::lock::stat_after_name;
 use switchyard_daemon::paths::Paths;
 use switchyard_daemon::protocol::{Request, ServerMessage};
 
@@ -572,6 +571,15 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// `/proc/PID/stat` from the field after the command name on (the name may
+/// hold spaces and parentheses, so it ends at the last ')'): field 3 (state)
+/// first, so field N is at index N − 3 of its whitespace-separated words.
+/// (This benchmark reads Linux's scheduler figures; it is Linux-only.)
+fn stat_after_name(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat.get(stat.rfind(')')? + 2..)?.to_owned())
 }
 
 /// utime + stime (fields 14 and 15 of `/proc/PID/stat`), in clock ticks.

@@ -202,16 +202,7 @@ pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
 
 /// Whether `pid` is alive (and not a zombie).
 pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rfind(')')
-                .and_then(|i| stat.get(i + 2..i + 3))
-                .unwrap_or("X");
-            state != "Z" && state != "X"
-        }
-        Err(_) => false,
-    }
+    switchyard_daemon::process_info::alive(pid)
 }
 
 /// Polls `cond` until it holds, panicking with `what` after `limit`.

@@ -1,11 +1,15 @@
-//! Linux: the owner of a TCP socket by its 4-tuple, asked of the kernel with one
-//! `sock_diag` netlink request (`SOCK_DIAG_BY_FAMILY` for exactly that socket, a
-//! hash lookup in the kernel, answered before `send` returns). Where netlink
-//! sock_diag is unavailable (a kernel without `inet_diag`, a sandbox that forbids
-//! netlink), `/proc/net/tcp{,6}` is scanned instead: slower, same answer.
+//! Linux's side of [`crate::platform`]: the owner of a TCP socket by its 4-tuple,
+//! asked of the kernel with one `sock_diag` netlink request (`SOCK_DIAG_BY_FAMILY`
+//! for exactly that socket, a hash lookup in the kernel, answered before `send`
+//! returns; where netlink sock_diag is unavailable — a kernel without
+//! `inet_diag`, a sandbox that forbids netlink — `/proc/net/tcp{,6}` is scanned
+//! instead: slower, same answer), the parent-death signal and process name
+//! (`prctl`), and `/proc/self/exe`.
 
+use std::ffi::CStr;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use netlink_packet_core::{NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_sock_diag::SockDiagMessage;
@@ -13,6 +17,7 @@ use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket, SocketAddr as NetlinkAddr};
+use nix::sys::signal::Signal;
 
 use super::PeerOwner;
 
@@ -175,6 +180,18 @@ fn hex(addr: SocketAddr) -> String {
     out
 }
 
+pub fn set_parent_death_signal() -> io::Result<()> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)
+}
+
+pub fn set_process_name(name: &CStr) -> io::Result<()> {
+    nix::sys::prctl::set_name(name).map_err(io::Error::from)
+}
+
+pub fn own_executable() -> io::Result<PathBuf> {
+    Ok(PathBuf::from("/proc/self/exe"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +215,32 @@ mod tests {
     fn proc_addresses_are_written_like_the_kernel_does() {
         let addr: SocketAddr = "127.0.0.1:15721".parse().unwrap();
         assert_eq!(hex(addr), "0100007F:3D69");
+    }
+
+    /// How versions before migration 0005 recorded a worker's start: field 22
+    /// of `/proc/PID/stat`, clock ticks after boot.
+    fn start_ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn start_ticks_recorded_by_older_versions_convert_to_the_second_sysinfo_reports() {
+        let pid = std::process::id();
+        let converted = crate::process_info::from_boot_ticks(start_ticks(pid));
+        assert!(converted.is_some());
+        assert_eq!(converted, crate::process_info::start_time(pid));
+    }
+
+    #[test]
+    fn the_own_executable_is_this_test_binary() {
+        let exe = std::fs::canonicalize(own_executable().unwrap()).unwrap();
+        assert_eq!(exe, std::env::current_exe().unwrap());
     }
 }

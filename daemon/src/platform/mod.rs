@@ -1,11 +1,19 @@
-//! What the operating system can tell or do that has no portable API, behind one
-//! signature each: who owns the client end of a loopback TCP connection (the proxy
-//! port refuses other users with it), and the descriptor limit. Linux code is in
-//! `linux.rs`; `macos.rs` is the fallback for every other Unix and says what macOS
-//! could do. Nothing outside this module reads `/proc` or speaks netlink for these.
+//! What differs between operating systems and has no portable crate, behind
+//! one signature per function: `linux.rs` and `macos.rs` (which also serves
+//! any other Unix) each implement every function below, and nothing outside
+//! this module names an OS-specific API (`tests/portable_source.rs` fails the
+//! suite if something does): who owns the client end of a loopback TCP
+//! connection (the proxy port refuses other users with it), the descriptor
+//! limit, the parent-death signal, the process name and our own executable.
+//!
+//! Everything else about processes and ports goes through cross-platform
+//! crates (`sysinfo`, `listeners`, `nix`'s POSIX calls), the same code on
+//! every OS; see ARCHITECTURE.md, "Platforms".
 
+use std::ffi::CStr;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -67,6 +75,31 @@ pub fn raise_fd_limit() -> io::Result<u64> {
 /// The soft limit on open descriptors in force now.
 pub fn fd_limit() -> io::Result<u64> {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft)
+}
+
+/// Asks the kernel to send this process SIGTERM when its parent dies. Called
+/// in a freshly forked worker before exec, so it makes async-signal-safe calls
+/// only. A backup: the control channel's end-of-file is what stops a worker
+/// whose daemon is gone, on every OS. On macOS, which has no such request,
+/// this does nothing.
+pub fn set_parent_death_signal() -> io::Result<()> {
+    os::set_parent_death_signal()
+}
+
+/// Sets the name `ps`, `top` and `pgrep` show for this process, where the OS
+/// names a process separately from its arguments (Linux: a worker started
+/// through [`own_executable`] would otherwise be called "exe"). macOS names a
+/// process after its executable file, which is already `switchyard`.
+pub fn set_process_name(name: &CStr) -> io::Result<()> {
+    os::set_process_name(name)
+}
+
+/// The path to start another copy of this very program from. On Linux that
+/// is the running image itself, even after an upgrade replaced the file on
+/// disk, so that a daemon never starts workers of another version. Elsewhere
+/// it is the file the program was started from.
+pub fn own_executable() -> io::Result<PathBuf> {
+    os::own_executable()
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub use takeover::TakeoverRecord;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../assets/migrations/0001_init.sql"),
     include_str!("../../../assets/migrations/0002_takeover.sql"),
+    include_str!("../../../assets/migrations/0005_process_start.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,12 @@ pub struct OpenRun {
     pub id: i64,
     pub app: String,
     pub pid: u32,
-    pub pid_start: Option<u64>,
+    /// When the worker started, in seconds since the Unix epoch
+    /// ([`crate::process_info::start_time`]).
+    pub pid_start_unix_s: Option<u64>,
+    /// What versions before migration 0005 recorded instead, on Linux: clock
+    /// ticks after boot.
+    pub pid_start_ticks: Option<u64>,
 }
 
 impl Store {
@@ -22,12 +27,12 @@ impl Store {
         app: App,
         epoch: u64,
         pid: u32,
-        pid_start: Option<u64>,
+        pid_start_unix_s: Option<u64>,
     ) -> Result<i64, StoreError> {
         self.call(move |conn| {
             conn.execute(
-                "INSERT INTO runs (app, epoch, pid, pid_start, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![app.name(), epoch as i64, pid, pid_start.map(|s| s as i64), now_ms() as i64],
+                "INSERT INTO runs (app, epoch, pid, pid_start_unix_s, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![app.name(), epoch as i64, pid, pid_start_unix_s.map(|s| s as i64), now_ms() as i64],
             )?;
             Ok(conn.last_insert_rowid())
         })
@@ -48,14 +53,16 @@ impl Store {
     /// Runs a previous daemon left open (it died without recording their end).
     pub async fn open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {
         self.call(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT id, app, pid, pid_start FROM runs WHERE ended_at_ms IS NULL")?;
+            let mut stmt = conn.prepare(
+                "SELECT id, app, pid, pid_start_unix_s, pid_start FROM runs WHERE ended_at_ms IS NULL",
+            )?;
             let rows = stmt.query_map([], |row| {
                 Ok(OpenRun {
                     id: row.get(0)?,
                     app: row.get(1)?,
                     pid: row.get(2)?,
-                    pid_start: row.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+                    pid_start_unix_s: row.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+                    pid_start_ticks: row.get::<_, Option<i64>>(4)?.map(|s| s as u64),
                 })
             })?;
             rows.collect()

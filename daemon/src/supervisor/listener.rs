@@ -2,10 +2,11 @@
 //! the app is enabled; workers and the 503 responder only borrow it.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 
-/// Binds 127.0.0.1:`port`, or explains who holds it. The explanation scans
-/// `/proc`, so it runs off the daemon's (single) runtime thread.
+/// Binds 127.0.0.1:`port`, or explains who holds it. The explanation looks
+/// through every process's sockets, so it runs off the daemon's (single)
+/// runtime thread.
 pub async fn bind(port: u16) -> Result<TcpListener, String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     match TcpListener::bind(addr) {
@@ -33,57 +34,32 @@ fn describe_bind_error(port: u16, err: &io::Error) -> String {
     }
 }
 
-/// The process listening on `port`, where `/proc` tells (Linux, same user).
+/// The process listening on `port` in a way that keeps 127.0.0.1:`port` from
+/// being bound, as the `listeners` crate finds it (every process on Linux and
+/// macOS whose sockets the OS shows us: in practice the same user's). When
+/// several share the socket (a daemon and its worker do), the lowest pid is
+/// named, usually the parent.
 pub fn port_owner(port: u16) -> Option<(u32, String)> {
-    let inode = listening_inode(port)?;
-    let needle = format!("socket:[{inode}]");
-    for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = proc_entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(fds) = std::fs::read_dir(proc_entry.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == needle.as_str()) {
-                let name = std::fs::read_to_string(proc_entry.path().join("comm"))
-                    .map(|s| s.trim().to_owned())
-                    .unwrap_or_default();
-                return Some((pid, name));
-            }
-        }
-    }
-    None
+    listeners::get_all()
+        .ok()?
+        .into_iter()
+        .filter(|l| {
+            l.protocol == listeners::Protocol::TCP
+                && l.state == listeners::SocketState::Listen
+                && l.socket.port() == port
+                && blocks_loopback_v4(l.socket.ip())
+        })
+        .map(|l| (l.process.pid, l.process.name))
+        .min()
 }
 
-/// The socket inode listening on `port` in /proc/net/tcp{,6}.
-fn listening_inode(port: u16) -> Option<u64> {
-    const LISTEN: &str = "0A";
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state), Some(inode)) =
-                (fields.get(1), fields.get(3), fields.get(9))
-            else {
-                continue;
-            };
-            let local_port = local
-                .rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
-            if *state == LISTEN && local_port == Some(port) {
-                return inode.parse().ok();
-            }
-        }
+/// Whether a listener on `ip` takes the port away from 127.0.0.1 too: the
+/// address itself, any IPv4 address, or any address of a dual-stack socket.
+fn blocks_loopback_v4(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4 == Ipv4Addr::LOCALHOST || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST),
     }
-    None
 }
 
 #[cfg(test)]
@@ -100,5 +76,30 @@ mod tests {
             err.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_owner_is_the_process_that_listens_not_one_connected_from_the_port() {
+        let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let me = std::process::id();
+        assert_eq!(port_owner(port).map(|(pid, _)| pid), Some(me));
+        // A port nothing listens on has no owner, even while a connection
+        // that once came through a listener there is still open.
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (_server_side, _) = holder.accept().unwrap();
+        drop(holder);
+        assert_eq!(port_owner(port), None);
+        drop(client);
+    }
+
+    #[test]
+    fn only_listeners_that_cover_127_0_0_1_take_its_port() {
+        assert!(blocks_loopback_v4("127.0.0.1".parse().unwrap()));
+        assert!(blocks_loopback_v4("0.0.0.0".parse().unwrap()));
+        assert!(blocks_loopback_v4("::".parse().unwrap()));
+        assert!(blocks_loopback_v4("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!blocks_loopback_v4("127.0.0.2".parse().unwrap()));
+        assert!(!blocks_loopback_v4("::1".parse().unwrap()));
     }
 }

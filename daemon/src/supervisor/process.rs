@@ -11,7 +11,6 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use nix::fcntl::{FcntlArg, fcntl};
-use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::{Child, ChildStderr};
@@ -45,16 +44,9 @@ pub fn spawn_worker(app: App, listener: &TcpListener) -> io::Result<Spawned> {
     let control_fd = dup_high(theirs.as_fd())?;
     drop(theirs);
     let (listener_raw, control_raw) = (listener_fd.as_raw_fd(), control_fd.as_raw_fd());
-    // The daemon's own image, even after the file on disk was replaced by an
-    // upgrade (when `current_exe` would name a deleted path).
-    let exe = if cfg!(target_os = "linux") {
-        std::path::PathBuf::from("/proc/self/exe")
-    } else {
-        std::env::current_exe()?
-    };
-    let mut command = std::process::Command::new(exe);
+    let mut command = std::process::Command::new(crate::platform::own_executable()?);
     command
-        // `ps` shows "switchyard worker --app …", not "/proc/self/exe …" (the
+        // `ps` shows "switchyard worker --app …" whatever path started it (the
         // worker also renames its process, for `pgrep switchyard`).
         .arg0("switchyard")
         .args(["worker", "--app", app.name()])
@@ -66,7 +58,7 @@ pub fn spawn_worker(app: App, listener: &TcpListener) -> io::Result<Spawned> {
         // reach the daemon only, which then drains the workers in order.
         .process_group(0);
     // SAFETY: between fork and exec only async-signal-safe calls are made:
-    // dup2 and prctl.
+    // dup2 and the parent-death request (a single system call, or nothing).
     unsafe {
         command.pre_exec(move || {
             for (from, to) in [(listener_raw, LISTENER_FD), (control_raw, CONTROL_FD)] {
@@ -75,9 +67,7 @@ pub fn spawn_worker(app: App, listener: &TcpListener) -> io::Result<Spawned> {
                     return Err(io::Error::last_os_error());
                 }
             }
-            #[cfg(target_os = "linux")]
-            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
-            Ok(())
+            crate::platform::set_parent_death_signal()
         });
     }
     let mut child = tokio::process::Command::from(command).spawn()?;
@@ -118,16 +108,5 @@ async fn forward_stderr(app: App, pid: u32, stderr: ChildStderr) -> Vec<String> 
     tail.into()
 }
 
-pub use crate::lock::{signal, start_time};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_our_own_start_time() {
-        let ours = start_time(std::process::id());
-        assert!(ours.is_some_and(|t| t > 0));
-        assert_eq!(ours, start_time(std::process::id()));
-    }
-}
+pub use crate::lock::signal;
+pub use crate::process_info::start_time;
