@@ -6,6 +6,7 @@
 //!   state reducer.
 //! - [`worker`] is the proxy worker process; [`proxy`] its data path.
 //! - [`lifecycle`] starts, stops and inspects daemons from the command line.
+//! - [`translate`] turns requests and responses of one API format into another.
 //!
 //! The binary in `src/` is a thin shell over this crate. See ARCHITECTURE.md
 //! for the code map and the invariants.
@@ -26,5 +27,6 @@ pub mod store;
 pub mod supervisor;
 pub mod takeover;
 pub mod text;
+pub mod translate;
 pub mod usage;
 pub mod worker;
