@@ -183,8 +183,13 @@ impl Conversation {
     }
 
     /// A user turn; text-only parts collapse into one string.
-    pub(crate) fn user(&mut self, parts: Vec<Part>) {
-        self.flush_tool_images();
+    pub(crate) fn user(&mut self, mut parts: Vec<Part>) {
+        if !self.tool_images.is_empty() {
+            // The tools' images open the user's next turn.
+            let mut all = self.take_tool_images();
+            all.append(&mut parts);
+            parts = all;
+        }
         if parts.is_empty() {
             return;
         }
@@ -226,7 +231,10 @@ impl Conversation {
         }
     }
 
-    pub(crate) fn tool_result(&mut self, call_id: String, text: String, images: Vec<Part>) {
+    pub(crate) fn tool_result(&mut self, call_id: String, mut text: String, images: Vec<Part>) {
+        if text.is_empty() && !images.is_empty() {
+            text.push_str("(the tool returned images; they follow in the next message)");
+        }
         self.tool_images.extend(images);
         let mut m = message(Role::Tool, Some(Content::Text(text)));
         m.tool_call_id = Some(call_id);
@@ -246,15 +254,19 @@ impl Conversation {
     }
 
     fn flush_tool_images(&mut self) {
-        if self.tool_images.is_empty() {
-            return;
+        if !self.tool_images.is_empty() {
+            let parts = self.take_tool_images();
+            self.messages
+                .push(message(Role::User, Some(Content::Parts(parts))));
         }
+    }
+
+    fn take_tool_images(&mut self) -> Vec<Part> {
         let mut parts = vec![Part::Text {
             text: "(images returned by the tool calls above)".to_owned(),
         }];
         parts.append(&mut self.tool_images);
-        self.messages
-            .push(message(Role::User, Some(Content::Parts(parts))));
+        parts
     }
 }
 

@@ -50,11 +50,3 @@ pub(crate) fn data_url(media_type: &str, base64: &str) -> String {
     url.push_str(base64);
     url
 }
-
-/// Splits a base64 data URL into its media type and data.
-pub(crate) fn split_data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (media, data) = rest.split_once(',')?;
-    let media = media.strip_suffix(";base64")?;
-    Some((media, data))
-}

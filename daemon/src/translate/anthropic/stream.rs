@@ -165,7 +165,8 @@ impl Encoder for StreamEncoder {
     }
 
     fn fail(&mut self, out: &mut BytesMut, error: &ClientError) {
-        self.close(out);
+        // No `content_block_stop`: a block cut short must not look finished (a
+        // half-streamed tool input would be run). The API itself ends this way.
         event_json(out, "error", &error.value(Format::Anthropic));
     }
 }

@@ -15,13 +15,24 @@ pub(crate) fn response(
     let id = response_id(chat.id.as_deref().unwrap_or_default());
     let choice = chat.choices.first();
     let mut output: Vec<Value> = Vec::new();
+    // Item ids as the stream writer makes them: from the response id and position.
+    let base = id.trim_start_matches("resp_").to_owned();
+    let item_id = |prefix: &str, n: usize| format!("{prefix}_{base}_{n}");
     if let Some(m) = choice.and_then(|c| c.message.as_ref()) {
         if let Some(reasoning) = m.reasoning() {
-            output.push(reasoning_item(&fresh_id("rs_"), reasoning, true));
+            output.push(reasoning_item(
+                &item_id("rs", output.len()),
+                reasoning,
+                true,
+            ));
         }
         let text = m.text();
         if !text.is_empty() {
-            output.push(message_item(&fresh_id("msg_"), &text, "completed"));
+            output.push(message_item(
+                &item_id("msg", output.len()),
+                &text,
+                "completed",
+            ));
         }
         for call in m.tool_calls.iter().flatten() {
             let function = call.function.as_ref();
@@ -30,7 +41,7 @@ pub(crate) fn response(
             let call_id = call.id.clone().unwrap_or_else(|| fresh_id("call_"));
             let custom = custom_tools.iter().any(|t| t == name);
             output.push(call_item(
-                &fresh_id(if custom { "ctc_" } else { "fc_" }),
+                &item_id(if custom { "ctc" } else { "fc" }, output.len()),
                 &call_id,
                 name,
                 &arguments,
