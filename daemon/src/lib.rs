@@ -20,6 +20,7 @@ pub mod lock;
 pub mod logging;
 pub mod paths;
 pub mod platform;
+pub mod presets;
 pub mod protocol;
 pub mod proxy;
 pub mod server;

@@ -106,9 +106,17 @@ pub fn needs_translation(client: Format, upstream: Format) -> bool {
     client != upstream
 }
 
+/// True when a client of format `client` can use a provider of format `upstream`:
+/// the same format (passed through) or a pair [`translate_request`] translates.
+pub fn can_serve(client: Format, upstream: Format) -> bool {
+    client == upstream
+        || (upstream == Format::OpenaiChat
+            && matches!(client, Format::Anthropic | Format::OpenaiResponses))
+}
+
 /// Translates a client's request for a provider of another format.
 pub fn translate_request(req: RequestIn<'_>) -> Result<Translated, TranslateError> {
-    if req.upstream != Format::OpenaiChat || req.client == Format::OpenaiChat {
+    if req.client == req.upstream || !can_serve(req.client, req.upstream) {
         return Err(TranslateError::UnsupportedPair {
             client: req.client,
             upstream: req.upstream,
