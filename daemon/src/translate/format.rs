@@ -120,6 +120,15 @@ pub(crate) fn endpoint(format: Format, path_and_query: &str) -> Endpoint {
     }
 }
 
+/// The query parameter value `name` in a path's query string, if present.
+pub(crate) fn query_param<'a>(path_and_query: &'a str, name: &str) -> Option<&'a str> {
+    let (_, query) = path_and_query.split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
 /// Where a generation request goes on a provider of `format`, appended to its base
 /// URL. Bases follow each vendor's SDK convention: OpenAI-style bases end in the
 /// version (`https://api.openai.com/v1`), Anthropic and Gemini bases do not
@@ -181,6 +190,8 @@ mod tests {
             ),
             gen_(Some("gemini-2.5-pro"), true)
         );
+        assert_eq!(query_param("/x?a=1&alt=sse", "alt"), Some("sse"));
+        assert_eq!(query_param("/x", "alt"), None);
         assert_eq!(
             endpoint(Format::Gemini, "/v1beta/models/gemini-2.5-pro:countTokens"),
             Endpoint::Other

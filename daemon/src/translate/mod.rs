@@ -1,6 +1,7 @@
 //! Translation between API formats, so a CLI can use a provider that speaks another
 //! API than its own: Claude Code (Anthropic Messages), Codex (OpenAI Responses) and
-//! Gemini CLI (Gemini `generateContent`) on any OpenAI Chat Completions provider.
+//! Gemini CLI (Gemini `generateContent`, API-key mode) on any OpenAI Chat
+//! Completions provider.
 //!
 //! Chat Completions is the pivot: each client format has a request reader that
 //! builds a [`chat::ChatRequest`], and a response writer (whole JSON, and a
@@ -28,6 +29,7 @@ mod anthropic;
 mod chat;
 mod error;
 mod format;
+mod gemini;
 mod model_map;
 mod responses;
 mod sse;
@@ -111,7 +113,10 @@ pub fn needs_translation(client: Format, upstream: Format) -> bool {
 pub fn can_serve(client: Format, upstream: Format) -> bool {
     client == upstream
         || (upstream == Format::OpenaiChat
-            && matches!(client, Format::Anthropic | Format::OpenaiResponses))
+            && matches!(
+                client,
+                Format::Anthropic | Format::OpenaiResponses | Format::Gemini
+            ))
 }
 
 /// Translates a client's request for a provider of another format.
@@ -142,8 +147,16 @@ pub fn translate_request(req: RequestIn<'_>) -> Result<Translated, TranslateErro
     let built = match req.client {
         Format::Anthropic => anthropic::request(req.body, &mut ctx)?,
         Format::OpenaiResponses => responses::request(req.body, &mut ctx)?,
-        Format::Gemini | Format::OpenaiChat => {
-            let _ = (path_model, path_stream);
+        Format::Gemini => {
+            let model = path_model.unwrap_or_default();
+            if path_stream && format::query_param(req.path, "alt") != Some("sse") {
+                return Err(ctx.refuse(
+                    "streamGenerateContent without alt=sse (only event streams are translated)",
+                ));
+            }
+            gemini::request(req.body, &model, path_stream, &mut ctx)?
+        }
+        Format::OpenaiChat => {
             return Err(TranslateError::UnsupportedPair {
                 client: req.client,
                 upstream: req.upstream,
@@ -253,6 +266,7 @@ impl ResponseTranslator {
     pub fn stream(&self) -> StreamTranslator {
         let encoder: Box<dyn stream::Encoder> = match self.client {
             Format::Anthropic => Box::new(anthropic::StreamEncoder::new(self.client_model.clone())),
+            Format::Gemini => Box::new(gemini::StreamEncoder::new(self.client_model.clone())),
             _ => Box::new(responses::StreamEncoder::new(
                 self.client_model.clone(),
                 self.custom_tools.clone(),
@@ -285,6 +299,7 @@ impl ResponseTranslator {
             .unwrap_or_default();
         let body = match self.client {
             Format::Anthropic => anthropic::response(&response, &self.client_model, &usage),
+            Format::Gemini => gemini::response(&response, &self.client_model, &usage),
             _ => responses::response(&response, &self.client_model, &self.custom_tools, &usage),
         };
         TranslatedBody {

@@ -87,6 +87,25 @@ fn codex() -> Translated {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+fn gemini_cli() -> Translated {
+    translate(
+        Format::Gemini,
+        "/v1beta/models/gemini-3.1-pro-preview:streamGenerateContent?alt=sse",
+        &fixture("gemini_cli.request.json"),
+        "gemini-*=qwen3-coder",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The three clients' response translators, with the names of their goldens.
+fn clients() -> [(&'static str, ResponseTranslator); 3] {
+    [
+        ("anthropic", claude_code().response),
+        ("responses", codex().response),
+        ("gemini", gemini_cli().response),
+    ]
+}
+
 /// Feeds a whole upstream stream in the given pieces; returns the client's bytes.
 fn run_stream(plan: &ResponseTranslator, pieces: &[&[u8]]) -> (Vec<u8>, StreamTranslator) {
     let mut t = plan.stream();
@@ -113,6 +132,40 @@ fn claude_code_request_becomes_chat() {
         ]
     );
     golden("claude_code.chat.json", &t.body);
+}
+
+#[test]
+fn gemini_cli_request_becomes_chat() {
+    let t = gemini_cli();
+    assert_eq!(t.path, "/chat/completions");
+    assert!(t.stream);
+    assert_eq!(t.client_model, "gemini-3.1-pro-preview");
+    assert_eq!(t.upstream_model, "qwen3-coder");
+    assert_eq!(
+        t.notes,
+        vec![
+            "dropped topK (Chat Completions has no such setting)",
+            "dropped the thinking settings (choose a reasoning model in the model map instead)",
+        ]
+    );
+    golden("gemini_cli.chat.json", &t.body);
+    // Non-streaming generateContent, and streaming without alt=sse.
+    let body = fixture("gemini_cli.request.json");
+    let t = translate(
+        Format::Gemini,
+        "/v1beta/models/m:generateContent",
+        &body,
+        "",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!t.stream);
+    let e = translate(
+        Format::Gemini,
+        "/v1beta/models/m:streamGenerateContent",
+        &body,
+        "",
+    );
+    assert!(e.err().is_some_and(|e| e.to_string().contains("alt=sse")));
 }
 
 #[test]
@@ -143,10 +196,7 @@ const STREAMS: [&str; 5] = [
 
 #[test]
 fn streams_translate_to_each_client() {
-    for (client, plan) in [
-        ("anthropic", claude_code().response),
-        ("responses", codex().response),
-    ] {
+    for (client, plan) in clients() {
         for name in STREAMS {
             let input = fixture(&format!("{name}.sse"));
             let (out, _) = run_stream(&plan, &[&input]);
@@ -187,10 +237,7 @@ fn stream_outcomes_and_usage_are_reported() {
 #[test]
 fn whole_responses_translate_to_each_client() {
     let input = fixture("chat_response.json");
-    for (client, plan) in [
-        ("anthropic", claude_code().response),
-        ("responses", codex().response),
-    ] {
+    for (client, plan) in clients() {
         let out = plan.body(&input);
         assert_eq!(out.status, 200);
         assert_eq!(out.usage.input_tokens, Some(388));
@@ -205,10 +252,8 @@ fn whole_responses_translate_to_each_client() {
 
 #[test]
 fn broken_whole_responses_become_client_errors() {
-    for (plan, path) in [
-        (claude_code().response, "/error/message"),
-        (codex().response, "/error/message"),
-    ] {
+    for (_, plan) in clients() {
+        let path = "/error/message";
         for bad in [&b"not json"[..], b"{\"choices\":[]}", b"[]"] {
             let out = plan.body(bad);
             assert_eq!(out.status, 502);
@@ -345,10 +390,10 @@ proptest! {
     #[test]
     fn split_streams_translate_like_whole_ones(
         which in 0..STREAMS.len(),
-        client in 0..2usize,
+        client in 0..3usize,
         cuts in proptest::collection::vec(0.0..1.0f64, 0..12),
     ) {
-        let plan = if client == 0 { claude_code().response } else { codex().response };
+        let (_, plan) = clients()[client].clone();
         let input = fixture(&format!("{}.sse", STREAMS[which]));
         let (whole, _) = run_stream(&plan, &[&input]);
         let mut points: Vec<usize> = cuts.iter().map(|c| (c * input.len() as f64) as usize).collect();
@@ -367,15 +412,15 @@ proptest! {
     /// Arbitrary bytes from an upstream never panic and always end the client's
     /// stream with a terminal event of its format.
     #[test]
-    fn garbage_streams_end_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..400), client in 0..2usize) {
-        let plan = if client == 0 { claude_code().response } else { codex().response };
+    fn garbage_streams_end_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..400), client in 0..3usize) {
+        let (_, plan) = clients()[client].clone();
         let (out, t) = run_stream(&plan, &[&bytes]);
         let text = String::from_utf8_lossy(&out);
         let last = text.trim_end().rsplit("\n\n").next().unwrap_or_default().to_owned();
-        let terminal = if client == 0 {
-            last.starts_with("event: error") || last.starts_with("event: message_stop")
-        } else {
-            last.starts_with("event: response.failed") || last.starts_with("event: response.completed")
+        let terminal = match client {
+            0 => last.starts_with("event: error") || last.starts_with("event: message_stop"),
+            1 => last.starts_with("event: response.failed") || last.starts_with("event: response.completed"),
+            _ => last.starts_with("data: {\"error\"") || last.contains("\"finishReason\""),
         };
         prop_assert!(terminal, "{}", text);
         prop_assert!(t.outcome() != &StreamOutcome::Open);
