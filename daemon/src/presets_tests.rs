@@ -110,8 +110,10 @@ fn bad_entries_are_refused_with_the_entry_named() {
             "unknown variant `openai`",
         ),
         (
-            entry("").replace("[\"claude\"]", "[\"gemini\"]"),
-            "gemini cannot use a openai-chat provider",
+            entry("")
+                .replace("[\"claude\"]", "[\"gemini\"]")
+                .replace("\"openai-chat\"", "\"anthropic\""),
+            "gemini cannot use a anthropic provider",
         ),
         (entry("").replace("[\"claude\"]", "[]"), "apps is empty"),
         (
