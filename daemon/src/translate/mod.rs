@@ -20,7 +20,8 @@
 //!    ([`CLIENT_FORMAT_HEADERS`]) and `content-length`.
 //! 3. A non-2xx answer: [`ResponseTranslator::error`]. A 2xx stream:
 //!    [`ResponseTranslator::stream`] then `feed` each body chunk and `finish` (or
-//!    `abort`) at its end. A 2xx JSON body: [`ResponseTranslator::body`].
+//!    `abort`) at its end; if a streamed request gets a JSON body instead,
+//!    [`StreamTranslator::whole`]. A 2xx JSON body: [`ResponseTranslator::body`].
 //!
 //! What each translation covers, drops with a note, or refuses is listed in
 //! `README.md` of this directory's sibling docs (ARCHITECTURE.md, "translate").

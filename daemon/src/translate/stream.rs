@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 
-use super::chat::{Chunk, Finish, arguments_text};
+use super::chat::{ChatResponse, Chunk, Finish, arguments_text};
 use super::error::ClientError;
 use super::sse::{MAX_EVENT_BYTES, SseDecoder, TooLarge};
 use super::usage::Usage;
@@ -119,6 +119,58 @@ impl StreamTranslator {
                 "the provider's stream ended before the response was complete".to_owned(),
             );
         }
+    }
+
+    /// The upstream answered the streamed request with one whole JSON response
+    /// (some servers ignore `stream`): it goes to the client as its stream.
+    pub fn whole(&mut self, body: &[u8], out: &mut BytesMut) {
+        if self.state.outcome != StreamOutcome::Open {
+            return;
+        }
+        let response: ChatResponse = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("the provider's response is not valid JSON ({e})");
+                return self.state.fail(out, 502, message);
+            }
+        };
+        let Some(choice) = response.choices.first() else {
+            let message = "the provider's response has no choices".to_owned();
+            return self.state.fail(out, 502, message);
+        };
+        let state = &mut self.state;
+        state.ensure_started(
+            out,
+            response.id.as_deref().unwrap_or_default(),
+            response.created.as_ref(),
+        );
+        if let Some(usage) = response.usage.as_ref().filter(|u| u.is_object()) {
+            state.usage = Usage::from_chat(usage);
+        }
+        if let Some(message) = &choice.message {
+            if let Some(reasoning) = message.reasoning() {
+                state.encoder.reasoning(out, reasoning);
+            }
+            let text = message.text();
+            if !text.is_empty() {
+                state.encoder.text(out, &text);
+            }
+            for (i, call) in message.tool_calls.iter().flatten().enumerate() {
+                let function = call.function.as_ref();
+                let name = function.and_then(|f| f.name.as_deref());
+                let args = arguments_text(function.and_then(|f| f.arguments.as_ref()));
+                if let Err(message) =
+                    state.tool_delta(out, Some(i as u64), call.id.as_deref(), name, &args)
+                {
+                    return state.fail(out, 502, message);
+                }
+            }
+        }
+        state.start_pending_tools(out);
+        let finish = Finish::parse(choice.finish_reason.as_deref().unwrap_or("stop"));
+        state.finished = Some(finish);
+        state.encoder.finish(out, finish);
+        state.complete(out);
     }
 
     /// The upstream body failed (reset, timeout): end the client's stream with an

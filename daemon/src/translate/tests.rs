@@ -251,6 +251,24 @@ fn whole_responses_translate_to_each_client() {
 }
 
 #[test]
+fn a_whole_answer_to_a_streamed_request_is_streamed_to_the_client() {
+    let input = fixture("chat_response.json");
+    for (client, plan) in clients() {
+        let mut t = plan.stream();
+        let mut out = BytesMut::new();
+        t.whole(&input, &mut out);
+        assert_eq!(t.outcome(), &StreamOutcome::Completed, "{client}");
+        assert_eq!(t.usage().cache_read_tokens, Some(512));
+        golden(&format!("chat_response.{client}.sse"), &out);
+    }
+    let mut t = claude_code().response.stream();
+    let mut out = BytesMut::new();
+    t.whole(b"<html>", &mut out);
+    assert!(matches!(t.outcome(), StreamOutcome::Failed(_)));
+    assert!(String::from_utf8_lossy(&out).contains("event: error"));
+}
+
+#[test]
 fn broken_whole_responses_become_client_errors() {
     for (_, plan) in clients() {
         let path = "/error/message";
