@@ -173,13 +173,31 @@ pub(crate) struct Conversation {
 }
 
 impl Conversation {
+    /// System text. Leading system text becomes one system message; system text
+    /// later in the conversation (Claude Code's per-turn instructions, Codex's
+    /// permission updates) joins the user's turn in `<system-reminder>` tags, as
+    /// many chat templates of local servers refuse a system message anywhere
+    /// but first.
     pub(crate) fn system(&mut self, text: String) {
-        self.flush_tool_images();
         if text.is_empty() {
             return;
         }
-        self.messages
-            .push(message(Role::System, Some(Content::Text(text))));
+        match self.messages.last_mut() {
+            None => self
+                .messages
+                .push(message(Role::System, Some(Content::Text(text)))),
+            Some(ChatMessage {
+                role: Role::System,
+                content: Some(Content::Text(t)),
+                ..
+            }) => {
+                t.push_str("\n\n");
+                t.push_str(&text);
+            }
+            Some(_) => self.user(vec![Part::Text {
+                text: format!("<system-reminder>\n{text}\n</system-reminder>"),
+            }]),
+        }
     }
 
     /// A user turn; text-only parts collapse into one string.
@@ -191,6 +209,22 @@ impl Conversation {
             parts = all;
         }
         if parts.is_empty() {
+            return;
+        }
+        // Consecutive user text (a turn and the instructions that follow it) is
+        // one message: some chat templates insist that roles alternate.
+        if let Some(ChatMessage {
+            role: Role::User,
+            content: Some(last),
+            ..
+        }) = self.messages.last_mut()
+        {
+            let mut merged = match std::mem::replace(last, Content::Text(String::new())) {
+                Content::Text(t) => vec![Part::Text { text: t }],
+                Content::Parts(p) => p,
+            };
+            merged.append(&mut parts);
+            *last = content(merged);
             return;
         }
         self.messages

@@ -7,7 +7,8 @@
 //! builds a [`chat::ChatRequest`], and a response writer (whole JSON, and a
 //! streaming [`Encoder`](stream::Encoder)) fed from what the Chat upstream answers.
 //! A provider of the client's own format is not translated at all (the worker
-//! passes bytes through); [`rewrite_body_model`] applies its model map.
+//! passes bytes through); [`rewrite_body_model`] (or, for Gemini, whose model is
+//! in the path, [`rewrite_path_model`]) applies its model map.
 //!
 //! How the worker uses it, without buffering responses:
 //! 1. [`translate_request`] with the client's path and (already held) body →
@@ -23,8 +24,34 @@
 //!    `abort`) at its end; if a streamed request gets a JSON body instead,
 //!    [`StreamTranslator::whole`]. A 2xx JSON body: [`ResponseTranslator::body`].
 //!
-//! What each translation covers, drops with a note, or refuses is listed in
-//! `README.md` of this directory's sibling docs (ARCHITECTURE.md, "translate").
+//! # What is translated, dropped with a note, or refused
+//!
+//! The rule: a request is refused (400 in the client's own error shape, the
+//! feature named) when the answer depends on something the Chat provider cannot
+//! do; a setting the model can do without is dropped and named in
+//! [`Translated::notes`] for the request record.
+//!
+//! | | Anthropic (Claude Code) | Responses (Codex) | Gemini (Gemini CLI) |
+//! |---|---|---|---|
+//! | system prompt | `system` blocks joined; mid-conversation `system` messages kept in place | `instructions`, `system`/`developer` messages | `systemInstruction` |
+//! | turns, images | text, base64/URL images | `input_text`, `input_image` | `text`, `inlineData` images, https `fileData` |
+//! | tools | custom tools → functions (`defer_loading` ignored: all are sent) | `function`; freeform `custom` tools → a function taking `{"input": string}`, read back as `custom_tool_call` | `functionDeclarations` (`parametersJsonSchema`, or Gemini's capitalised schema lower-cased) |
+//! | tool calls and results | `tool_use`/`tool_result` (errors prefixed `Error:`; images in results follow as a user message; `tool_reference` → a line of text) | `function_call(_output)`, `custom_tool_call(_output)` | `functionCall`/`functionResponse`, paired by id or, without ids, by name and order |
+//! | tool choice | auto/any/tool/none, `disable_parallel_tool_use` | auto/none/required/function | AUTO/ANY/NONE, one allowed name |
+//! | limits, sampling | `max_tokens` (capped by [`RequestIn::max_output_tokens`]), temperature, top_p, stop | `max_output_tokens`, temperature, top_p | `maxOutputTokens`, temperature, topP, stopSequences |
+//! | structured output | `output_config.format` json_schema | `text.format` json_schema / json_object | `responseMimeType` + schema |
+//! | dropped, noted | `thinking`, `output_config.effort`, `top_k`, server tools beside function tools | `reasoning.effort`, hosted tools (web_search, tool_search, …) beside function tools, earlier hosted-tool items | `thinkingConfig`, `topK`, googleSearch/codeExecution/urlContext beside functions |
+//! | dropped silently | `cache_control`, `metadata`, `context_management`, thinking blocks in history | `store`, `include`, `prompt_cache_key`, `client_metadata`, `text.verbosity`, reasoning items in history | `safetySettings`, thoughts in history |
+//! | refused | only server tools / a forced one, PDF documents, `mcp_servers`, `container`, server-tool blocks in history, `count_tokens` and other endpoints | only hosted tools / a forced one, `previous_response_id`/`conversation`, `background`, stored `prompt`, encrypted `compaction` items, `input_file`, unknown item types, `/responses/compact` | `cachedContent`, `candidateCount` > 1, non-image inline data, Google-stored files, code execution parts, `streamGenerateContent` without `alt=sse`, Code Assist paths |
+//!
+//! Answers go back with the model name the client asked for, reasoning as
+//! thinking blocks / reasoning summaries / thought parts, stop reasons mapped
+//! (length → `max_tokens` / `response.incomplete` / `MAX_TOKENS`), usage in each
+//! client's shape, and errors in each client's error shape (a context-length
+//! error reads "prompt is too long" for Claude Code and carries
+//! `context_length_exceeded` for Codex). Tool-call arguments that are not JSON
+//! reach the client as the text they are (Anthropic `input` as a string, Gemini
+//! `args` as `{"_raw": …}`), so the client tells the model.
 
 mod anthropic;
 mod chat;
@@ -46,7 +73,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use error::TranslateError;
 pub use format::{Format, UnknownFormat};
-pub use model_map::{ModelMap, ModelMapError, ModelRule, RewriteError, rewrite_body_model};
+pub use model_map::{
+    ModelMap, ModelMapError, ModelRule, RewriteError, rewrite_body_model, rewrite_path_model,
+};
 pub use stream::{StreamOutcome, StreamTranslator};
 pub use usage::Usage;
 

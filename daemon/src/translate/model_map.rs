@@ -243,6 +243,21 @@ pub fn rewrite_body_model(body: &[u8], model: &str) -> Result<(Vec<u8>, String),
     Ok((out, old.ok_or(RewriteError::NoModel)?))
 }
 
+/// Replaces the model in a Gemini path (`…/models/NAME:method?query`) with
+/// `model`; `None` when the path names no model or `model` cannot sit in a path.
+pub fn rewrite_path_model(path: &str, model: &str) -> Option<String> {
+    if model.is_empty()
+        || !model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+    {
+        return None;
+    }
+    let start = path.find("/models/")? + "/models/".len();
+    let end = start + path[start..].find([':', '/', '?'])?;
+    (end > start).then(|| format!("{}{model}{}", &path[..start], &path[end..]))
+}
+
 /// A JSON object's members in order, values left as raw text.
 struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
@@ -352,6 +367,27 @@ mod tests {
         assert_eq!(
             rewrite_body_model(b"{\"model\":1}", "m"),
             Err(RewriteError::NoModel)
+        );
+    }
+
+    #[test]
+    fn gemini_path_model_is_rewritten() {
+        assert_eq!(
+            rewrite_path_model(
+                "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+                "gemini-2.5-flash"
+            )
+            .as_deref(),
+            Some("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+        );
+        assert_eq!(rewrite_path_model("/v1/messages", "m"), None);
+        assert_eq!(
+            rewrite_path_model("/v1beta/models/x:generateContent", "a/b"),
+            None
+        );
+        assert_eq!(
+            rewrite_path_model("/v1beta/models/x:generateContent", "a?b"),
+            None
         );
     }
 

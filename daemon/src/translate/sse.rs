@@ -155,6 +155,21 @@ pub(crate) fn json(out: &mut BytesMut, value: &impl serde::Serialize) {
     let _ = serde_json::to_writer(out.writer(), value);
 }
 
+/// Writes a number in decimal without allocating.
+pub(crate) fn write_u64(out: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+}
+
 /// Writes a JSON string literal (quoted and escaped).
 pub(crate) fn json_str(out: &mut BytesMut, s: &str) {
     json(out, &s);
@@ -197,6 +212,16 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = whole.chunks(1).collect();
         assert_eq!(decode(&bytes), expected);
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        let mut out = BytesMut::new();
+        for n in [0, 7, 10, 1234567890, u64::MAX] {
+            write_u64(&mut out, n);
+            out.put_u8(b' ');
+        }
+        assert_eq!(&out[..], b"0 7 10 1234567890 18446744073709551615 ");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::translate::Usage;
 use crate::translate::chat::Finish;
 use crate::translate::error::ClientError;
 use crate::translate::format::Format;
-use crate::translate::sse::{end_event, event_json, json_str, start_event};
+use crate::translate::sse::{end_event, event_json, json_str, start_event, write_u64};
 use crate::translate::stream::Encoder;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl StreamEncoder {
     fn delta(out: &mut BytesMut, index: u32, kind: &str, field: &str, text: &str) {
         start_event(out, "content_block_delta");
         out.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
-        out.extend_from_slice(index.to_string().as_bytes());
+        write_u64(out, u64::from(index));
         out.extend_from_slice(b",\"delta\":{\"type\":\"");
         out.extend_from_slice(kind.as_bytes());
         out.extend_from_slice(b"\",\"");

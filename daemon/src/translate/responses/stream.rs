@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{call_item, message_item, reasoning_item, response_id, response_object, usage_json};
 use crate::translate::chat::Finish;
 use crate::translate::error::ClientError;
-use crate::translate::sse::{end_event, event_json, json_str, start_event};
+use crate::translate::sse::{end_event, event_json, json_str, start_event, write_u64};
 use crate::translate::stream::Encoder;
 use crate::translate::{Usage, unix_now};
 
@@ -172,11 +172,11 @@ impl StreamEncoder {
         out.extend_from_slice(b"{\"type\":\"");
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\",\"sequence_number\":");
-        out.extend_from_slice(self.seq.to_string().as_bytes());
+        write_u64(out, self.seq);
         out.extend_from_slice(b",\"item_id\":");
         json_str(out, id);
         out.extend_from_slice(b",\"output_index\":");
-        out.extend_from_slice(output_index.to_string().as_bytes());
+        write_u64(out, output_index as u64);
         if !index_field.is_empty() {
             out.extend_from_slice(b",\"");
             out.extend_from_slice(index_field.as_bytes());
