@@ -436,19 +436,28 @@ impl Finish {
     }
 }
 
-/// One streamed chunk, borrowing its strings from the event where it can.
+/// One streamed chunk, borrowing its strings from the event where it can. The
+/// fields read only now and then (`created` on the first chunk, `usage` on the
+/// last, `error`) stay raw text until needed: this parse runs once per token.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Chunk<'a> {
     #[serde(default, borrow)]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub created: Option<Value>,
+    #[serde(default, borrow)]
+    pub created: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub choices: Option<Vec<ChunkChoice<'a>>>,
-    #[serde(default)]
-    pub usage: Option<Value>,
-    #[serde(default)]
-    pub error: Option<Value>,
+    #[serde(default, borrow)]
+    pub usage: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub error: Option<&'a RawValue>,
+}
+
+/// A raw field parsed now that it is needed; JSON `null` is `None`.
+pub(crate) fn parse_raw(raw: Option<&RawValue>) -> Option<Value> {
+    serde_json::from_str::<Value>(raw?.get())
+        .ok()
+        .filter(|v| !v.is_null())
 }
 
 #[derive(Debug, Deserialize)]
@@ -489,6 +498,24 @@ pub(crate) struct ToolCallDelta<'a> {
 pub(crate) struct FunctionDelta<'a> {
     #[serde(default, borrow)]
     pub name: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub arguments: Option<Value>,
+    /// A string fragment as OpenAI sends it; some servers send the whole object.
+    #[serde(default, borrow)]
+    pub arguments: Option<&'a RawValue>,
+}
+
+impl FunctionDelta<'_> {
+    /// The arguments fragment as text.
+    pub(crate) fn arguments_text(&self) -> Cow<'_, str> {
+        let Some(raw) = self.arguments else {
+            return Cow::Borrowed("");
+        };
+        let text = raw.get();
+        if text.starts_with('"') {
+            serde_json::from_str::<Cow<'_, str>>(text).unwrap_or(Cow::Borrowed(""))
+        } else if text == "null" {
+            Cow::Borrowed("")
+        } else {
+            Cow::Borrowed(text)
+        }
+    }
 }

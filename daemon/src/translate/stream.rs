@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 
-use super::chat::{ChatResponse, Chunk, Finish, arguments_text};
+use super::chat::{ChatResponse, Chunk, Finish, arguments_text, parse_raw};
 use super::error::ClientError;
 use super::sse::{MAX_EVENT_BYTES, SseDecoder, TooLarge};
 use super::usage::Usage;
@@ -213,7 +213,7 @@ impl State {
                 return false;
             }
         };
-        if let Some(error) = &chunk.error {
+        if let Some(error) = parse_raw(chunk.error) {
             let body = serde_json::json!({ "error": error }).to_string();
             let status = error
                 .get("code")
@@ -224,13 +224,16 @@ impl State {
             self.fail_with(out, e);
             return false;
         }
-        self.ensure_started(
-            out,
-            chunk.id.as_deref().unwrap_or_default(),
-            chunk.created.as_ref(),
-        );
-        if let Some(usage) = chunk.usage.as_ref().filter(|u| u.is_object()) {
-            self.usage = Usage::from_chat(usage);
+        if !self.started {
+            let created = parse_raw(chunk.created);
+            self.ensure_started(
+                out,
+                chunk.id.as_deref().unwrap_or_default(),
+                created.as_ref(),
+            );
+        }
+        if let Some(usage) = parse_raw(chunk.usage).filter(|u| u.is_object()) {
+            self.usage = Usage::from_chat(&usage);
         }
         for choice in chunk.choices.iter().flatten() {
             if choice.index.is_some_and(|i| i != 0) {
@@ -254,7 +257,7 @@ impl State {
                     let args = call
                         .function
                         .as_ref()
-                        .map(|f| arguments_text(f.arguments.as_ref()))
+                        .map(|f| f.arguments_text())
                         .unwrap_or_default();
                     if let Err(message) =
                         self.tool_delta(out, call.index, call.id.as_deref(), name, &args)
