@@ -130,43 +130,40 @@ impl Presets {
 /// Parses and checks one file. Entries are read one by one so that an error
 /// names the entry it is in.
 fn parse(text: &str, file: &str) -> Result<Vec<Preset>, PresetError> {
-    let doc: toml_edit::DocumentMut =
-        text.parse()
-            .map_err(|e: toml_edit::TomlError| PresetError::Syntax {
-                file: file.to_owned(),
-                message: e.to_string(),
-            })?;
-    for (key, _) in doc.iter() {
-        if key != "preset" {
-            return Err(PresetError::Syntax {
-                file: file.to_owned(),
-                message: format!("unknown table {key:?}; entries are [[preset]] tables"),
-            });
-        }
-    }
-    let Some(entries) = doc.get("preset") else {
-        return Ok(Vec::new());
+    let syntax = |message: String| PresetError::Syntax {
+        file: file.to_owned(),
+        message,
     };
-    let Some(entries) = entries.as_array_of_tables() else {
-        return Err(PresetError::Syntax {
-            file: file.to_owned(),
-            message: "\"preset\" must be a list of [[preset]] tables".to_owned(),
-        });
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| syntax(e.to_string()))?;
+    if let Some(key) = doc.keys().find(|k| *k != "preset") {
+        return Err(syntax(format!(
+            "unknown table {key:?}; entries are [[preset]] tables"
+        )));
+    }
+    let entries = match doc.remove("preset") {
+        None => return Ok(Vec::new()),
+        Some(toml::Value::Array(entries)) => entries,
+        Some(_) => {
+            return Err(syntax(
+                "\"preset\" must be a list of [[preset]] tables".to_owned(),
+            ));
+        }
     };
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for (n, table) in entries.iter().enumerate() {
-        let entry = match table.get("id").and_then(|v| v.as_str()) {
+    for (n, entry) in entries.into_iter().enumerate() {
+        let name = match entry.get("id").and_then(toml::Value::as_str) {
             Some(id) => format!("{id:?}"),
             None => format!("#{}", n + 1),
         };
         let invalid = |reason: String| PresetError::Invalid {
             file: file.to_owned(),
-            entry: entry.clone(),
+            entry: name.clone(),
             reason,
         };
-        let preset: Preset = toml_edit::de::from_str(&table.to_string())
-            .map_err(|e| invalid(e.message().to_owned()))?;
+        let preset: Preset = entry
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
         check(&preset).map_err(invalid)?;
         if !seen.insert(preset.id.clone()) {
             return Err(invalid(
