@@ -6,6 +6,7 @@
 //!   state reducer.
 //! - [`worker`] is the proxy worker process; [`proxy`] its data path.
 //! - [`lifecycle`] starts, stops and inspects daemons from the command line.
+//! - [`translate`] turns requests and responses of one API format into another.
 //!
 //! The binary in `src/` is a thin shell over this crate. See ARCHITECTURE.md
 //! for the code map and the invariants.
@@ -19,6 +20,7 @@ pub mod lock;
 pub mod logging;
 pub mod paths;
 pub mod platform;
+pub mod presets;
 pub mod process_info;
 pub mod protocol;
 pub mod proxy;
@@ -27,5 +29,6 @@ pub mod store;
 pub mod supervisor;
 pub mod takeover;
 pub mod text;
+pub mod translate;
 pub mod usage;
 pub mod worker;
