@@ -43,7 +43,12 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// How to get out of a refused database, the same in every message.
-const RECOVER: &str = "restore it from a backup, or move it (with any -wal and -shm file beside it) aside to start with a new, empty database";
+fn recover(path: &Path) -> String {
+    format!(
+        "restore it from a backup, or move it aside (with its -wal and -shm files) and delete {} to start with a new, empty database",
+        marker_path(path).display()
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -56,8 +61,8 @@ pub enum StoreError {
         known: i64,
     },
     #[error(
-        "database {} is empty (0 bytes{}), but a database is never created empty: its providers, stored keys, ports and takeover records are gone. Switchyard will not start afresh on its own: {RECOVER}",
-        path.display(), wal.as_ref().map(|w| format!(", beside {}", w.display())).unwrap_or_default()
+        "database {} is empty (0 bytes{}), but a database is never created empty: its providers, stored keys, ports and takeover records are gone. Switchyard will not start afresh on its own: {}",
+        path.display(), wal.as_ref().map(|w| format!(", beside {}", w.display())).unwrap_or_default(), recover(path)
     )]
     Empty { path: PathBuf, wal: Option<PathBuf> },
     #[error(
@@ -65,9 +70,9 @@ pub enum StoreError {
         path.display(), marker_path(path).display()
     )]
     Missing { path: PathBuf, evidence: String },
-    #[error("database {} is damaged ({problem}); it was left untouched: {RECOVER}", path.display())]
+    #[error("database {} is damaged ({problem}); it was left untouched: {}", path.display(), recover(path))]
     Damaged { path: PathBuf, problem: String },
-    #[error("database {} is unreadable ({cause}); it was left untouched: {RECOVER}", path.display())]
+    #[error("database {} is unreadable ({cause}); it was left untouched: {}", path.display(), recover(path))]
     Corrupt {
         path: PathBuf,
         cause: rusqlite::Error,
