@@ -45,8 +45,9 @@ const MIGRATIONS: &[&str] = &[
 /// How to get out of a refused database, the same in every message.
 fn recover(path: &Path) -> String {
     format!(
-        "restore it from a backup, or move it aside (with its -wal and -shm files) and delete {} to start with a new, empty database",
-        marker_path(path).display()
+        "restore it from a backup, or move it aside (with its -wal and -shm files) and delete {} to start with a new, empty database; either way, CLI files Switchyard took over are still handed back on `switchyard disable APP` (their records are kept in {} as well)",
+        marker_path(path).display(),
+        path.with_file_name("takeover").display()
     )
 }
 
@@ -61,13 +62,13 @@ pub enum StoreError {
         known: i64,
     },
     #[error(
-        "database {} is empty (0 bytes{}), but a database is never created empty: its providers, stored keys, ports and takeover records are gone. Switchyard will not start afresh on its own: {}",
+        "database {} is empty (0 bytes{}), but a database is never created empty: its providers, stored keys and ports are gone. Switchyard will not start afresh on its own: {}",
         path.display(), wal.as_ref().map(|w| format!(", beside {}", w.display())).unwrap_or_default(), recover(path)
     )]
     Empty { path: PathBuf, wal: Option<PathBuf> },
     #[error(
-        "database {} is missing, but {evidence}: its providers, stored keys, ports and takeover records are gone. Switchyard will not start afresh on its own: restore it from a backup, or delete {} to start with a new, empty database",
-        path.display(), marker_path(path).display()
+        "database {} is missing, but {evidence}: its providers, stored keys and ports are gone. Switchyard will not start afresh on its own: restore it from a backup, or delete {} to start with a new, empty database; either way, CLI files Switchyard took over are still handed back on `switchyard disable APP` (their records are kept in {} as well)",
+        path.display(), marker_path(path).display(), path.with_file_name("takeover").display()
     )]
     Missing { path: PathBuf, evidence: String },
     #[error("database {} is damaged ({problem}); it was left untouched: {}", path.display(), recover(path))]
