@@ -78,6 +78,12 @@ const EXCLUDED: &[(&str, &str)] = &[
          cores, to measure; `cargo bench` runs them on Linux only",
     ),
     (
+        "tests/descriptors_linux.rs",
+        "lowers a running daemon's descriptor limit with prlimit(1) and reads its open \
+         descriptors and CPU time from /proc: only Linux lets one process do that to \
+         another; the accept loop's back-off it tests is portable code",
+    ),
+    (
         "daemon/examples/proxy_bench.rs",
         "the proxy benchmark's driver (tests/benches/proxy.sh): reads per-thread CPU time \
          from /proc and pins processes to cores, as the benchmarks do",

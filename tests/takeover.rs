@@ -493,6 +493,9 @@ fn a_lost_database_still_lets_the_file_be_handed_back() {
             fs::rename(&from, aside.join(name)).unwrap();
         }
     }
+    // …and, to start afresh on purpose, delete the marker that says a
+    // database existed here (without it a lost database is refused).
+    fs::remove_file(home.path().join("switchyard.db.marker")).unwrap();
     home.start();
     // A fresh database knows of no takeover and has claude disabled; the
     // record beside it hands the user's bytes back.

@@ -20,8 +20,10 @@ use crate::protocol::{
 pub enum ClientError {
     #[error("the switchyard daemon is not running (no answer on {}); start it with `switchyard daemon start`", socket.display())]
     NotRunning { socket: PathBuf },
+    /// The daemon's own words; shown as they are (and only once: it is no
+    /// error source of its own).
     #[error("{0}")]
-    Daemon(#[from] ErrorReply),
+    Daemon(ErrorReply),
     #[error("the daemon closed the connection")]
     Closed,
     #[error("the daemon at {} accepted the connection but did not answer within {}s (stopping, or stuck?); see `switchyard logs`", socket.display(), HANDSHAKE_TIMEOUT.as_secs())]
@@ -29,9 +31,29 @@ pub enum ClientError {
     #[error("unexpected answer from the daemon: {0}")]
     Protocol(String),
     #[error("talking to the daemon failed: {0}")]
-    Frame(#[from] FrameError),
+    Frame(FrameError),
     #[error("cannot reach the daemon socket: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+// By hand, not `#[from]`: that would also make the inner error the `source`,
+// and a report of the whole chain would then print the same words twice.
+impl From<ErrorReply> for ClientError {
+    fn from(err: ErrorReply) -> Self {
+        ClientError::Daemon(err)
+    }
+}
+
+impl From<FrameError> for ClientError {
+    fn from(err: FrameError) -> Self {
+        ClientError::Frame(err)
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(err: io::Error) -> Self {
+        ClientError::Io(err)
+    }
 }
 
 /// How long a daemon may take to answer `Hello`.

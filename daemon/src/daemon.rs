@@ -25,28 +25,28 @@ pub enum DaemonError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot {what} {}: {source}", path.display())]
+    #[error("cannot {what} {}: {cause}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
 /// Runs the daemon until it is told to stop. `log_to_stderr` is false for a
 /// detached daemon, whose stderr nobody reads.
 pub async fn run(paths: Paths, log_to_stderr: bool) -> Result<(), DaemonError> {
-    paths.create_dirs().map_err(|source| DaemonError::Io {
+    paths.create_dirs().map_err(|cause| DaemonError::Io {
         what: "create the directory",
         path: paths.run_dir.clone(),
-        source,
+        cause,
     })?;
     let lock = DaemonLock::acquire(&paths)?;
     let _log_guard =
-        crate::logging::init_daemon(&paths, log_to_stderr).map_err(|source| DaemonError::Io {
+        crate::logging::init_daemon(&paths, log_to_stderr).map_err(|cause| DaemonError::Io {
             what: "open the log file",
             path: paths.log_file(),
-            source,
+            cause,
         })?;
     // Distributions ship a soft limit of 1,024 descriptors beside a far higher
     // hard one; workers inherit what is raised here.
@@ -61,8 +61,22 @@ pub async fn run(paths: Paths, log_to_stderr: bool) -> Result<(), DaemonError> {
         let _ = std::fs::remove_file(&socket);
     }
     let store = Store::open(&paths.database()).inspect_err(|err| tracing::error!(%err))?;
-    kill_leftover_workers(&store).await?;
-    let listener = bind_socket(&socket)?;
+    let served = serve(&paths, &store, &socket).await;
+    // We hold the lock: the socket is ours, whatever happened.
+    let _ = std::fs::remove_file(&socket);
+    // Whatever happened: what the store holds is written and checkpointed, so
+    // a copy of the `.db` alone is whole.
+    store.close().await;
+    served?;
+    drop(lock);
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+/// Reconciles, binds the socket and serves until told to stop.
+async fn serve(paths: &Paths, store: &Store, socket: &std::path::Path) -> Result<(), DaemonError> {
+    kill_leftover_workers(store).await?;
+    let listener = bind_socket(socket)?;
     let shutdown = CancellationToken::new();
     let info = DaemonInfo {
         pid: std::process::id(),
@@ -70,30 +84,33 @@ pub async fn run(paths: Paths, log_to_stderr: bool) -> Result<(), DaemonError> {
         started_at_ms: now_ms(),
         socket: socket.display().to_string(),
     };
-    let takeovers = Takeovers::start(paths.takeover_dir()).map_err(|source| DaemonError::Io {
+    let takeovers = Takeovers::start(paths.takeover_dir()).map_err(|cause| DaemonError::Io {
         what: "start the takeover thread for",
         path: paths.takeover_dir(),
-        source,
+        cause,
     })?;
-    let (core, core_task) =
-        Core::start(store, takeovers, info, Policy::default(), shutdown.clone()).await?;
+    let (core, core_task) = Core::start(
+        store.clone(),
+        takeovers,
+        info,
+        Policy::default(),
+        shutdown.clone(),
+    )
+    .await?;
     let server = tokio::spawn(crate::server::run(listener, core, shutdown.clone()));
     tracing::info!(pid = std::process::id(), socket = %socket.display(), "daemon ready");
     wait_for_stop_signal(&shutdown).await;
     tracing::info!("daemon stopping");
     let _ = core_task.await;
     let _ = server.await;
-    let _ = std::fs::remove_file(&socket);
-    drop(lock);
-    tracing::info!("daemon stopped");
     Ok(())
 }
 
 fn bind_socket(socket: &std::path::Path) -> Result<Listener, DaemonError> {
-    let io_err = |source| DaemonError::Io {
+    let io_err = |cause| DaemonError::Io {
         what: "listen on",
         path: socket.to_owned(),
-        source,
+        cause,
     };
     let name = socket.to_fs_name::<GenericFilePath>().map_err(io_err)?;
     ListenerOptions::new()

@@ -57,8 +57,16 @@ pub async fn probe(paths: &Paths) -> Result<Probe, ClientError> {
 pub enum LifecycleError {
     #[error("the daemon failed to start: {0}")]
     StartFailed(String),
-    #[error("the daemon did not answer within {}s; see `switchyard logs`", START_TIMEOUT.as_secs())]
-    StartTimeout,
+    #[error(
+        "the daemon did not answer within {}s{}; see `switchyard logs`",
+        START_TIMEOUT.as_secs(),
+        said.as_ref().map(|s| format!(" (its last words: {s})")).unwrap_or_default()
+    )]
+    StartTimeout {
+        /// What the daemon itself reported, if anything: its stderr, or the
+        /// last error or warning it logged since this start began.
+        said: Option<String>,
+    },
     #[error("cannot start the daemon: {0}")]
     Spawn(std::io::Error),
     #[error(transparent)]
@@ -114,6 +122,7 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
                 .map_err(std::io::Error::from)
         });
     }
+    let log_len = fs::metadata(paths.log_file()).map_or(0, |m| m.len());
     let mut child = command.spawn().map_err(LifecycleError::Spawn)?;
     let mut child_failed: Option<String> = None;
     while began.elapsed() < START_TIMEOUT {
@@ -147,8 +156,9 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
             let text = fs::read_to_string(&err_file).unwrap_or_default();
             let text = text.trim().to_owned();
             let _ = fs::remove_file(&err_file);
-            // Lost a race to another starter: wait for that daemon to answer.
-            if !text.contains("already running") {
+            // Lost a race to another starter: wait for that daemon to answer,
+            // if there is one; otherwise what our daemon said is the answer.
+            if !text.contains("already running") || !other_daemon_starting(paths).await {
                 let why = if text.is_empty() {
                     format!("it exited with {status}")
                 } else {
@@ -160,7 +170,47 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Err(LifecycleError::StartTimeout)
+    let said = match child_failed {
+        Some(text) => Some(text),
+        None => {
+            let text = fs::read_to_string(&err_file).unwrap_or_default();
+            let text = text.trim();
+            if text.is_empty() {
+                last_logged_problem(paths, log_len)
+            } else {
+                Some(text.to_owned())
+            }
+        }
+    };
+    Err(LifecycleError::StartTimeout { said })
+}
+
+/// Whether another daemon holds this home's lock and is on its way up: its
+/// pid file names a live `switchyard --daemon` (given a moment to appear,
+/// since a daemon writes it just after taking the lock).
+async fn other_daemon_starting(paths: &Paths) -> bool {
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(1) {
+        if read_pid(paths).is_some_and(|pid| process_info::alive(pid) && is_daemon(pid)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// The last error or warning the daemon logged after byte `from` of its log.
+fn last_logged_problem(paths: &Paths, from: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(paths.log_file()).ok()?;
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut text = String::new();
+    // Bounded: a start writes a few lines.
+    file.take(1 << 20).read_to_string(&mut text).ok()?;
+    text.lines()
+        .rev()
+        .find(|line| line.contains(" ERROR ") || line.contains(" WARN "))
+        .map(|line| crate::text::clean(line.trim()).into_owned())
 }
 
 pub enum Stopped {

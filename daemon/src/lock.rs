@@ -23,17 +23,17 @@ pub enum LockError {
         "another switchyard daemon is already running (pid {pid}) for this home; stop it with `switchyard daemon stop`"
     )]
     Held { pid: String },
-    #[error("cannot take the daemon lock {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("cannot take the daemon lock {path}: {cause}")]
+    Io { path: PathBuf, cause: io::Error },
 }
 
 impl DaemonLock {
     /// Takes the lock without waiting, then records our pid.
     pub fn acquire(paths: &Paths) -> Result<DaemonLock, LockError> {
         let path = paths.lock_file();
-        let io_err = |source| LockError::Io {
+        let io_err = |cause| LockError::Io {
             path: path.clone(),
-            source,
+            cause,
         };
         let file = fs::OpenOptions::new()
             .create(true)

@@ -2,9 +2,44 @@
 //! latencies, exits, and the one-line description of every event (its
 //! `Display`). One wording everywhere a person reads Switchyard's state.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use crate::protocol::state::{BreakerState, EventKind, ExitInfo};
+use crate::protocol::state::{BreakerState, EventKind, ExitInfo, NotRecording};
+
+/// `s` with its control characters (line breaks, ESC, …) written as escapes
+/// (`\n`, `\u{1b}`): for text a client or a worker supplied, on its way to a
+/// log line or a terminal, where it must not forge a line or send a terminal
+/// escape sequence. Borrowed when there is nothing to escape.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `not recording: disk full; 12 events dropped; proxies still serve…`: the
+/// banner's words; `NotRecording::detail` has the file and what to do.
+pub fn not_recording(not: &NotRecording) -> String {
+    let mut text = format!("not recording: {}", clean(&not.reason));
+    if not.dropped > 0 {
+        text.push_str(&format!(
+            "; {} {} dropped",
+            not.dropped,
+            plural(not.dropped, "event")
+        ));
+    }
+    text.push_str("; proxies still serve, records wait in memory");
+    text
+}
 
 /// `45s`, `12m 05s`, `3h 12m`, `2d 04h`.
 pub fn duration(ms: u64) -> String {
@@ -73,7 +108,7 @@ impl fmt::Display for EventKind {
             AppDisabled { app } => write!(f, "{app} disabled"),
             PortChanged { app, port } => write!(f, "{app} port set to {port}"),
             PortConflict { app, port, message } => {
-                write!(f, "{app} cannot bind port {port}: {message}")
+                write!(f, "{app} cannot bind port {port}: {}", clean(message))
             }
             WorkerStarting { app } => write!(f, "{app} worker starting"),
             WorkerReady { app, pid } => write!(f, "{app} worker ready (pid {pid})"),
@@ -89,7 +124,7 @@ impl fmt::Display for EventKind {
                 "{app} restarting in {} (attempt {attempt})",
                 countdown(*delay_ms)
             ),
-            WorkerParked { app, parked } => write!(f, "{app} parked: {}", parked.reason),
+            WorkerParked { app, parked } => write!(f, "{app} parked: {}", clean(&parked.reason)),
             WorkerHung { app, pid } => write!(f, "{app} worker {pid} hung (no heartbeat)"),
             WorkerStopping { app } => write!(f, "{app} worker stopping"),
             HealthChanged { app, health } => write!(f, "{app} health {}", health.as_str()),
@@ -97,7 +132,7 @@ impl fmt::Display for EventKind {
                 app,
                 provider: Some(name),
             } => {
-                write!(f, "{app} now sends requests to {name}")
+                write!(f, "{app} now sends requests to {}", clean(name))
             }
             ProviderSelected {
                 app,
@@ -107,7 +142,7 @@ impl fmt::Display for EventKind {
                 write!(f, "{app} breakers:")?;
                 for (i, b) in breakers.iter().enumerate() {
                     let sep = if i == 0 { " " } else { ", " };
-                    write!(f, "{sep}{} {}", b.provider, breaker(b.state))?;
+                    write!(f, "{sep}{} {}", clean(&b.provider), breaker(b.state))?;
                 }
                 Ok(())
             }
@@ -124,13 +159,13 @@ impl fmt::Display for EventKind {
                 write!(
                     f,
                     "{app} {} {} → {} in {}",
-                    request.method,
-                    request.path,
+                    clean(&request.method),
+                    clean(&request.path),
                     request.status,
                     latency(request.latency_ms)
                 )?;
                 if let Some(provider) = &request.provider {
-                    write!(f, " via {provider}")?;
+                    write!(f, " via {}", clean(provider))?;
                 }
                 match request.failovers {
                     0 => Ok(()),
@@ -139,6 +174,16 @@ impl fmt::Display for EventKind {
                 }
             }
             DaemonStopping => f.write_str("daemon stopping"),
+            RecordingChanged {
+                not_recording: Some(not),
+            } => write!(f, "daemon {}", not_recording(not)),
+            RecordingChanged {
+                not_recording: None,
+            } => f.write_str("daemon recording again: what was held in memory is written"),
+            AcceptChanged { error: Some(error) } => {
+                write!(f, "daemon cannot accept connections: {}", clean(error))
+            }
+            AcceptChanged { error: None } => f.write_str("daemon accepting connections again"),
         }
     }
 }
@@ -156,5 +201,12 @@ mod tests {
         assert_eq!(countdown(2_450), "2.4s");
         assert_eq!(latency(850), "850ms");
         assert_eq!(latency(1_250), "1.2s");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_plain_text_is_borrowed() {
+        assert!(matches!(clean("claude-cli 1.0"), Cow::Borrowed(_)));
+        assert_eq!(clean("a\nb\u{1b}[31mc\r"), "a\\nb\\u{1b}[31mc\\r");
+        assert!(!clean("x\u{7}\u{9b}y").chars().any(char::is_control));
     }
 }

@@ -1,5 +1,7 @@
 //! `switchyard logs [-f] [--app APP]`: prints the daemon's log (worker lines
-//! included) and, with `-f`, follows it across rotations.
+//! included) and, with `-f`, follows it across rotations. Control characters
+//! that reached the log (a client's or an upstream's text) are printed as
+//! escapes: never a raw ESC on the terminal.
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::process::ExitCode;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use color_eyre::eyre::{Result, WrapErr};
 use switchyard_daemon::apps::App;
 use switchyard_daemon::paths::Paths;
+use switchyard_daemon::text::clean;
 
 /// How often `-f` looks for new lines (a client-side wait; the daemon is idle).
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
@@ -36,17 +39,27 @@ pub async fn run(paths: &Paths, follow: bool, app: Option<App>) -> Result<ExitCo
         Err(err) => return Err(err).wrap_err_with(|| format!("cannot read {}", path.display())),
     };
     let mut reader = BufReader::new(file);
-    let mut line = String::new();
+    // Bytes, not a `String`: a line that is not UTF-8 is shown, not fatal.
+    // A line still being written stays here until its end arrives.
+    let mut raw = Vec::new();
+    let print = |raw: &[u8], out: &mut std::io::StdoutLock<'_>| {
+        let line = String::from_utf8_lossy(raw);
+        !keep(&line) || writeln!(out, "{}", clean(&line)).is_ok()
+    };
     loop {
-        line.clear();
-        let n = reader.read_line(&mut line)?;
-        if n > 0 {
-            if line.ends_with('\n') && keep(&line) && out.write_all(line.as_bytes()).is_err() {
-                break;
+        if reader.read_until(b'\n', &mut raw)? > 0 {
+            if let Some(line) = raw.strip_suffix(b"\n") {
+                if !print(line, &mut out) {
+                    break;
+                }
+                raw.clear();
             }
             continue;
         }
         if !follow {
+            if !raw.is_empty() {
+                print(&raw, &mut out);
+            }
             break;
         }
         let _ = out.flush();
@@ -58,6 +71,7 @@ pub async fn run(paths: &Paths, follow: bool, app: Option<App>) -> Result<ExitCo
         {
             reader = BufReader::new(file);
             reader.seek(SeekFrom::Start(0))?;
+            raw.clear();
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -31,16 +31,36 @@ pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
             };
             let info = &snapshot.daemon;
             let uptime_s = now_ms().saturating_sub(info.started_at_ms) / 1000;
+            let health = &snapshot.health;
+            let mut line = format!(
+                "daemon: running (pid {}, version {}, up {}) on {}",
+                info.pid,
+                info.version,
+                text::duration(uptime_s * 1000),
+                info.socket
+            );
+            if let Some(not) = &health.not_recording {
+                line.push_str(&format!(
+                    "\n        ! {}\n          ({})",
+                    text::not_recording(not),
+                    text::clean(&not.detail)
+                ));
+            }
+            if let Some(error) = &health.accept_error {
+                line.push_str(&format!(
+                    "\n        ! cannot accept new connections: {}",
+                    text::clean(error)
+                ));
+            }
             DaemonView {
                 json: json!({"state": "running", "pid": info.pid, "version": info.version,
-                    "uptime_s": uptime_s, "socket": info.socket}),
-                line: format!(
-                    "daemon: running (pid {}, version {}, up {}) on {}",
-                    info.pid,
-                    info.version,
-                    text::duration(uptime_s * 1000),
-                    info.socket
-                ),
+                    "uptime_s": uptime_s, "socket": info.socket,
+                    "not_recording": health.not_recording.as_ref().map(|n| json!({
+                        "reason": n.reason, "detail": n.detail, "since_ms": n.since_ms,
+                        "dropped": n.dropped,
+                    })),
+                    "accept_error": health.accept_error}),
+                line,
                 snapshot: Some(snapshot),
             }
         }
@@ -52,7 +72,7 @@ pub async fn daemon_view(paths: &Paths, probe: Probe) -> Result<DaemonView> {
         Probe::Busy { pid } => DaemonView {
             json: json!({"state": "running", "pid": pid, "version": null, "uptime_s": null, "socket": socket}),
             line: format!(
-                "daemon: running (pid {pid}) but not answering yet: starting up or stopping"
+                "daemon: running (pid {pid}) but not answering: starting up, stopping, or out of descriptors or connections (see `switchyard logs`)"
             ),
             snapshot: None,
         },
@@ -102,12 +122,13 @@ pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
                 provider_cell(app),
             );
             if let Some(error) = &app.port_error {
-                println!("         ! {error}");
+                println!("         ! {}", text::clean(error));
             }
             if let Some(parked) = &app.parked {
                 println!(
                     "         ! parked: {} (recover: switchyard restart {})",
-                    parked.reason, app.app
+                    text::clean(&parked.reason),
+                    app.app
                 );
             }
         }

@@ -121,6 +121,14 @@ pub fn event(kind: &EventKind) -> (String, Severity) {
     let severity = match kind {
         AppEnabled { .. } | WorkerReady { .. } => Good,
         PortConflict { .. } | WorkerParked { .. } | WorkerHung { .. } => Bad,
+        RecordingChanged {
+            not_recording: Some(_),
+        }
+        | AcceptChanged { error: Some(_) } => Bad,
+        RecordingChanged {
+            not_recording: None,
+        }
+        | AcceptChanged { error: None } => Good,
         WorkerExited { exit, .. } if exit.reason.is_failure() => Bad,
         WorkerBackoff { .. } | DaemonStopping | ProviderSelected { provider: None, .. } => Warn,
         HealthChanged { health, .. } => health_severity(*health),

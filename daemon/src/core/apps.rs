@@ -1,11 +1,12 @@
 //! Requests that change an app's desired state: enable, disable, restart, port.
-//! Each records the desire in the store, emits the event, and hands the work to
-//! the app's supervisor, whose answer goes straight back to the client.
+//! Each records the desire in the store (without waiting for the disk), emits
+//! the event, and hands the work to the app's supervisor, whose answer goes
+//! straight back to the client once the store has the change.
 
 use tokio::sync::oneshot;
 
 use super::notes::{now, with_note};
-use super::{Core, Outcome, store_failed};
+use super::{Core, Outcome, once_saved, saved_then};
 use crate::apps::App;
 use crate::protocol::state::EventKind;
 use crate::protocol::{ErrorKind, ErrorReply, Reply};
@@ -24,14 +25,17 @@ impl Core {
             state.takeover,
             state.port,
         );
+        // A worker without a provider answers every request with 502: that is
+        // no enable to report as done.
+        if !enabled && self.worker_config(app).providers.is_empty() {
+            return Outcome::Now(Err(self.no_usable_provider(app)));
+        }
         let note = self.takeover_release(app);
         if enabled && running && !had {
             let text = format!("{app} is already enabled on 127.0.0.1:{port}");
             return Outcome::Later(with_note(now(Ok(Reply::Done(text))), note, app));
         }
-        if let Err(err) = self.store.set_enabled(app, true, false).await {
-            return Outcome::Now(Err(store_failed(err)));
-        }
+        let saved = self.store.set_enabled(app, true, false);
         self.awaiting_port.remove(&app);
         if enabled && had {
             self.emit(EventKind::AppEnabled {
@@ -39,11 +43,12 @@ impl Core {
                 takeover: false,
             });
         }
-        Outcome::Later(with_note(self.enable(app, false).await, note, app))
+        let started = self.enable(app, false);
+        Outcome::Later(with_note(once_saved(saved, started), note, app))
     }
 
     /// Marks `app` enabled and asks its supervisor to bring a worker up.
-    pub(super) async fn enable(
+    pub(super) fn enable(
         &mut self,
         app: App,
         takeover: bool,
@@ -53,7 +58,7 @@ impl Core {
             self.emit(EventKind::AppEnabled { app, takeover });
         }
         let port = self.app_state(app).map_or(app.default_port(), |s| s.port);
-        let config = self.worker_config(app).await;
+        let config = self.worker_config(app);
         let (reply, rx) = oneshot::channel();
         self.send(
             app,
@@ -76,9 +81,7 @@ impl Core {
             let text = format!("{app} is already disabled");
             return Outcome::Later(with_note(now(Ok(Reply::Done(text))), note, app));
         }
-        if let Err(err) = self.store.set_enabled(app, false, false).await {
-            return Outcome::Now(Err(store_failed(err)));
-        }
+        let saved = self.store.set_enabled(app, false, false);
         self.awaiting_port.remove(&app);
         self.emit(EventKind::AppDisabled { app });
         // The hand-back is queued before the supervisor hears of it; it takes
@@ -86,10 +89,10 @@ impl Core {
         let note = self.takeover_release(app);
         let (reply, rx) = oneshot::channel();
         self.send(app, AppCommand::Disable { reply });
-        Outcome::Later(with_note(rx, note, app))
+        Outcome::Later(with_note(once_saved(saved, rx), note, app))
     }
 
-    pub(super) async fn request_restart(&mut self, app: App) -> Outcome {
+    pub(super) fn request_restart(&mut self, app: App) -> Outcome {
         let Some(state) = self.app_state(app) else {
             return unknown(app);
         };
@@ -100,7 +103,7 @@ impl Core {
             )));
         }
         let port = state.port;
-        let config = self.worker_config(app).await;
+        let config = self.worker_config(app);
         let (reply, rx) = oneshot::channel();
         self.send(
             app,
@@ -143,9 +146,7 @@ impl Core {
         if !state.enabled {
             // Nothing is bound: remember it, and say now if another program
             // holds it (a trial bind, released at once), not only at enable.
-            if let Err(err) = self.store.set_port(app, port).await {
-                return Outcome::Now(Err(store_failed(err)));
-            }
+            let saved = self.store.set_port(app, port);
             self.emit(EventKind::PortChanged { app, port });
             let text = match crate::supervisor::bind(port).await {
                 Ok(_free) => format!("{app} will use port {port}"),
@@ -153,11 +154,11 @@ impl Core {
                     "{app} will use port {port}; note: {problem} right now (once {app} is enabled, Switchyard starts it as soon as the port is free)"
                 ),
             };
-            return Outcome::Now(Ok(Reply::Done(text)));
+            return saved_then(saved, Ok(Reply::Done(text)));
         }
         // The supervisor binds the new port before it lets the old one go, and
         // persists the change only once the new one is bound.
-        let config = self.worker_config(app).await;
+        let config = self.worker_config(app);
         let (reply, rx) = oneshot::channel();
         self.send(
             app,

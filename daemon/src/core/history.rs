@@ -65,11 +65,6 @@ mod tests {
     async fn answers_from_the_store_off_the_core() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        // The store applies 0004 once it is registered; here it is added by hand.
-        store
-            .call(|c| c.execute_batch(include_str!("../../../assets/migrations/0004_requests.sql")))
-            .await
-            .unwrap();
         let record = RequestRecord {
             time_ms: 7,
             app: App::Codex,

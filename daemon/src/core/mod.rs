@@ -2,24 +2,37 @@
 //! per-app supervisors. Every state change goes through [`Core::emit`], which
 //! numbers the event, applies it with the shared reducer, journals it and
 //! broadcasts it — so each transition is seen exactly once, whatever caused it.
+//!
+//! Requests that only read (`Ping`, `Status`, `ProviderList`), `Shutdown` and
+//! subscriptions never queue behind the core: [`CoreHandle`] answers them from
+//! what the core publishes after each change. Nor does the core wait on the
+//! disk: it keeps the providers in memory, and its writes go to the store
+//! thread, whose outcome only the reply waits for.
 
 mod apps;
 mod history;
 mod notes;
+mod provider_cache;
 mod providers;
 mod takeover;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
-use crate::protocol::state::{AppState, DaemonInfo, Event, EventKind, Snapshot, apply};
-use crate::protocol::{CallerEnv, Encoded, ErrorKind, ErrorReply, Reply, Request, ServerMessage};
-use crate::store::{Store, now_ms};
+use crate::protocol::state::{
+    AppState, DaemonHealth, DaemonInfo, Event, EventKind, NotRecording, Snapshot, apply,
+};
+use crate::protocol::{
+    CallerEnv, Encoded, ErrorKind, ErrorReply, ProviderInfo, Reply, Request, ServerMessage,
+};
+use crate::store::{Pending, Saved, Store, now_ms};
 use crate::supervisor::{AppHandle, Policy};
 use crate::takeover::Takeovers;
+use provider_cache::Providers;
 
 /// How many events a subscriber may fall behind before it is resynced.
 pub const SUBSCRIBER_BUFFER: usize = 4096;
@@ -30,10 +43,7 @@ pub enum CoreMsg {
         request: Request,
         reply: oneshot::Sender<Result<Reply, ErrorReply>>,
     },
-    Subscribe {
-        reply: oneshot::Sender<Subscription>,
-    },
-    /// A supervisor reports a transition of its app.
+    /// A supervisor (or the socket server) reports a transition.
     Emit(EventKind),
     /// Takeover file work finished; the core carries on from it.
     Takeover(takeover::TakeoverDone),
@@ -42,8 +52,9 @@ pub enum CoreMsg {
 /// The state at one instant plus every event after it.
 pub struct Subscription {
     pub snapshot: Snapshot,
-    /// Each event as a ready-to-send `ServerMessage::Event` frame.
-    pub events: broadcast::Receiver<Encoded>,
+    /// Each event's seq and its ready-to-send `ServerMessage::Event` frame;
+    /// those up to `snapshot.seq` may come first and are to be skipped.
+    pub events: broadcast::Receiver<(u64, Encoded)>,
 }
 
 /// A cheap, cloneable way to talk to the core.
@@ -51,10 +62,39 @@ pub struct Subscription {
 pub struct CoreHandle {
     tx: mpsc::UnboundedSender<CoreMsg>,
     pub store: Store,
+    /// The state after the latest event, published by the core.
+    snapshot: watch::Receiver<Arc<Snapshot>>,
+    /// Every provider as clients see it, published by the core.
+    providers: watch::Receiver<Arc<Vec<ProviderInfo>>>,
+    events: broadcast::Sender<(u64, Encoded)>,
+    shutdown: CancellationToken,
 }
 
 impl CoreHandle {
+    /// Answers `request`: reads and `Shutdown` at once, the rest by the core.
     pub async fn request(&self, request: Request) -> Result<Reply, ErrorReply> {
+        match request {
+            Request::Ping => return Ok(Reply::Pong),
+            Request::Status => {
+                let snapshot = Snapshot::clone(&self.snapshot.borrow());
+                return Ok(Reply::Status(Box::new(snapshot)));
+            }
+            Request::ProviderList { app } => {
+                let all = Arc::clone(&self.providers.borrow());
+                let infos = all
+                    .iter()
+                    .filter(|info| app.is_none_or(|app| info.app == app))
+                    .cloned()
+                    .collect();
+                return Ok(Reply::Providers(infos));
+            }
+            Request::Shutdown => {
+                tracing::info!("shutdown requested by a client");
+                self.shutdown.cancel();
+                return Ok(Reply::Done("daemon stopping".into()));
+            }
+            _ => {}
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(CoreMsg::Request { request, reply })
@@ -62,12 +102,18 @@ impl CoreHandle {
         rx.await.map_err(|_| stopping())?
     }
 
-    pub async fn subscribe(&self) -> Result<Subscription, ErrorReply> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(CoreMsg::Subscribe { reply })
-            .map_err(|_| stopping())?;
-        rx.await.map_err(|_| stopping())
+    /// The current snapshot and every event from it on.
+    pub fn subscribe(&self) -> Subscription {
+        // Subscribe first, then read: an event in between arrives twice
+        // (in the snapshot and on the channel) rather than not at all.
+        let events = self.events.subscribe();
+        let snapshot = Snapshot::clone(&self.snapshot.borrow());
+        Subscription { snapshot, events }
+    }
+
+    /// Reports a transition that is not a request's (the socket server's).
+    pub fn report(&self, kind: EventKind) {
+        let _ = self.tx.send(CoreMsg::Emit(kind));
     }
 }
 
@@ -77,8 +123,13 @@ fn stopping() -> ErrorReply {
 
 pub struct Core {
     snapshot: Snapshot,
+    /// Where `snapshot` is published after each event, for [`CoreHandle`].
+    published: watch::Sender<Arc<Snapshot>>,
     store: Store,
-    events: broadcast::Sender<Encoded>,
+    providers: Providers,
+    /// Where the provider list is published after each change.
+    provider_infos: watch::Sender<Arc<Vec<ProviderInfo>>>,
+    events: broadcast::Sender<(u64, Encoded)>,
     supervisors: HashMap<App, AppHandle>,
     shutdown: CancellationToken,
     /// Edits the CLIs' files, off the core.
@@ -101,11 +152,8 @@ impl Core {
         shutdown: CancellationToken,
     ) -> Result<(CoreHandle, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let rows = store.apps().await?;
+        let providers = Providers::new(store.providers(None).await?);
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = CoreHandle {
-            tx: tx.clone(),
-            store: store.clone(),
-        };
         let supervisors = rows
             .iter()
             .map(|row| {
@@ -136,12 +184,26 @@ impl Core {
             seq: 0,
             daemon,
             apps,
+            health: DaemonHealth::default(),
         };
 
         let (events, _) = broadcast::channel(SUBSCRIBER_BUFFER);
+        let (published, snapshot_rx) = watch::channel(Arc::new(snapshot.clone()));
+        let (provider_infos, providers_rx) = watch::channel(Arc::new(providers.infos()));
+        let handle = CoreHandle {
+            tx: tx.clone(),
+            store: store.clone(),
+            snapshot: snapshot_rx,
+            providers: providers_rx,
+            events: events.clone(),
+            shutdown: shutdown.clone(),
+        };
         let mut core = Core {
             snapshot,
+            published,
             store,
+            providers,
+            provider_infos,
             events,
             supervisors,
             shutdown,
@@ -160,10 +222,10 @@ impl Core {
         for row in rows {
             core.emit(EventKind::ProviderSelected {
                 app: row.app,
-                provider: core.first_provider(row.app).await,
+                provider: core.first_provider(row.app),
             });
             if row.enabled {
-                core.enable(row.app, row.takeover).await;
+                core.enable(row.app, row.takeover);
             }
         }
         let task = tokio::spawn(core.run(rx));
@@ -175,9 +237,12 @@ impl Core {
         // would register with (and leave) the token's waiter list every time.
         let shutting_down = self.shutdown.clone().cancelled_owned();
         tokio::pin!(shutting_down);
+        let mut recording = self.store.recording();
+        self.recording_changed(&mut recording);
         loop {
             tokio::select! {
                 biased;
+                Ok(()) = recording.changed() => self.recording_changed(&mut recording),
                 msg = rx.recv() => match msg {
                     Some(CoreMsg::Request { request, reply }) => match self.handle(request).await {
                         Outcome::Now(result) => { let _ = reply.send(result); }
@@ -188,12 +253,6 @@ impl Core {
                             let _ = reply.send(result);
                         }); }
                     },
-                    Some(CoreMsg::Subscribe { reply }) => {
-                        let _ = reply.send(Subscription {
-                            snapshot: self.snapshot.clone(),
-                            events: self.events.subscribe(),
-                        });
-                    }
                     Some(CoreMsg::Emit(kind)) => {
                         let follow = takeover::Follow::of(&kind);
                         self.emit(kind);
@@ -223,7 +282,14 @@ impl Core {
                 self.emit(kind);
             }
         }
-        let _ = self.store.flush().await;
+    }
+
+    /// The store started or stopped writing: a fact for every client.
+    fn recording_changed(&mut self, recording: &mut watch::Receiver<Option<NotRecording>>) {
+        let now = recording.borrow_and_update().clone();
+        if now != self.snapshot.health.not_recording {
+            self.emit(EventKind::RecordingChanged { not_recording: now });
+        }
     }
 
     /// The one way state changes: number, apply, journal, broadcast.
@@ -234,6 +300,7 @@ impl Core {
             kind,
         };
         apply(&mut self.snapshot, &event);
+        self.published.send_replace(Arc::new(self.snapshot.clone()));
         if !matches!(event.kind, EventKind::Traffic { .. }) {
             tracing::debug!(seq = event.seq, kind = ?event.kind, "event");
         }
@@ -241,46 +308,43 @@ impl Core {
             .append_events(self.snapshot.epoch, vec![event.clone()]);
         // No subscribers is fine; a lagging one resyncs on its own.
         // Encoded once here, not once per subscriber: fan-out is a write each.
+        let seq = event.seq;
         match Encoded::new(&ServerMessage::Event(event)) {
             Ok(frame) => {
-                let _ = self.events.send(frame);
+                let _ = self.events.send((seq, frame));
             }
             Err(err) => tracing::error!(%err, "cannot encode an event for subscribers"),
         }
     }
 
     async fn handle(&mut self, request: Request) -> Outcome {
-        let now = match request {
-            Request::Ping => Ok(Reply::Pong),
-            Request::Status => Ok(Reply::Status(Box::new(self.snapshot.clone()))),
-            Request::Shutdown => {
-                tracing::info!("shutdown requested by a client");
-                self.shutdown.cancel();
-                Ok(Reply::Done("daemon stopping".into()))
-            }
+        match request {
             Request::Enable {
                 app,
                 takeover: true,
                 env,
-            } => return self.request_enable_takeover(app, env),
-            Request::Enable { app, .. } => return self.request_enable(app).await,
-            Request::Disable { app } => return self.request_disable(app).await,
-            Request::Restart { app } => return self.request_restart(app).await,
-            Request::SetPort { app, port } => return self.request_port(app, port).await,
-            Request::ProviderList { app } => self.provider_list(app).await,
-            Request::ProviderAdd(spec) => self.provider_add(spec).await,
-            Request::ProviderRemove { app, name } => self.provider_remove(app, name).await,
-            Request::ProviderUse { app, name } => self.provider_use(app, name).await,
-            Request::Requests(query) => return history::requests(&self.store, query),
+            } => self.request_enable_takeover(app, env),
+            Request::Enable { app, .. } => self.request_enable(app).await,
+            Request::Disable { app } => self.request_disable(app).await,
+            Request::Restart { app } => self.request_restart(app),
+            Request::SetPort { app, port } => self.request_port(app, port).await,
+            Request::ProviderAdd(spec) => self.provider_add(spec),
+            Request::ProviderRemove { app, name } => self.provider_remove(app, name),
+            Request::ProviderUse { app, name } => self.provider_use(app, name),
+            Request::Requests(query) => history::requests(&self.store, query),
             Request::Usage(query) => {
-                return history::usage(&self.store, query, &history::built_in_prices());
+                history::usage(&self.store, query, &history::built_in_prices())
             }
-            Request::Subscribe { .. } => Err(ErrorReply::new(
+            // Answered by `CoreHandle::request` and the connection.
+            Request::Ping
+            | Request::Status
+            | Request::Shutdown
+            | Request::ProviderList { .. }
+            | Request::Subscribe { .. } => Outcome::Now(Err(ErrorReply::new(
                 ErrorKind::BadRequest,
-                "subscribe is handled by the connection, not the core",
-            )),
-        };
-        Outcome::Now(now)
+                "this request is answered by the connection, not the core",
+            ))),
+        }
     }
 
     fn app_state(&self, app: App) -> Option<&AppState> {
@@ -289,7 +353,7 @@ impl Core {
 }
 
 /// A reply now, or one a supervisor will send when its worker is up.
-enum Outcome {
+pub(super) enum Outcome {
     Now(Result<Reply, ErrorReply>),
     Later(oneshot::Receiver<Result<Reply, ErrorReply>>),
 }
@@ -298,4 +362,55 @@ enum Outcome {
 fn store_failed(err: crate::store::StoreError) -> ErrorReply {
     tracing::error!(%err, "store request failed");
     ErrorReply::new(ErrorKind::Failed, format!("{err}; see `switchyard logs`"))
+}
+
+/// `reply` once the store has written the change it made (or holds it in
+/// memory, which the reply then says); the core does not wait for either.
+pub(super) fn once_saved(
+    saved: Pending,
+    reply: oneshot::Receiver<Result<Reply, ErrorReply>>,
+) -> oneshot::Receiver<Result<Reply, ErrorReply>> {
+    let (tx, out) = oneshot::channel();
+    tokio::spawn(async move {
+        let saved = saved.await;
+        let result = reply.await.unwrap_or_else(|_| Err(stopping()));
+        let _ = tx.send(with_saved(result, saved));
+    });
+    out
+}
+
+/// An answer ready now, sent once the store has its change.
+pub(super) fn saved_then(saved: Pending, result: Result<Reply, ErrorReply>) -> Outcome {
+    let (tx, rx) = oneshot::channel();
+    let _ = tx.send(result);
+    Outcome::Later(once_saved(saved, rx))
+}
+
+fn with_saved(
+    result: Result<Reply, ErrorReply>,
+    saved: Result<Saved, crate::store::StoreError>,
+) -> Result<Reply, ErrorReply> {
+    let note = match saved {
+        Ok(Saved::Written) => return result,
+        Ok(Saved::Held(reason)) => format!(
+            "note: not saved to the database yet ({reason}); Switchyard holds the change in memory and writes it once it can"
+        ),
+        Ok(Saved::Refused(reason)) | Err(crate::store::StoreError::Refused(reason)) => {
+            return Err(ErrorReply::new(
+                ErrorKind::Failed,
+                format!(
+                    "done, but not saved ({reason}): it is lost when the daemon stops; see `switchyard logs`"
+                ),
+            ));
+        }
+        Err(err) => format!("note: not saved: {err}"),
+    };
+    match result {
+        Ok(Reply::Done(text)) => Ok(Reply::Done(format!("{text}; {note}"))),
+        Err(mut err) => {
+            err.message = format!("{}; {note}", err.message);
+            Err(err)
+        }
+        other => other,
+    }
 }

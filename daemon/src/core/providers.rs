@@ -1,13 +1,15 @@
-//! Provider requests (list, add, remove, use) and the worker configuration built
-//! from the store. Keys are resolved here, on their way to a worker, and go
-//! nowhere else.
+//! Provider requests (add, remove, use) and the worker configuration built
+//! from the core's copy of the providers. Keys are resolved here, on their way
+//! to a worker, and go nowhere else.
 
-use super::{Core, store_failed};
+use std::sync::Arc;
+
+use super::{Core, Outcome, saved_then};
 use crate::apps::App;
 use crate::protocol::state::EventKind;
 use crate::protocol::worker::{WorkerConfig, WorkerProvider};
-use crate::protocol::{AuthSpec, ErrorKind, ErrorReply, ProviderInfo, ProviderSpec, Reply};
-use crate::store::{ProviderAuth, ProviderRow};
+use crate::protocol::{AuthSpec, ErrorKind, ErrorReply, ProviderSpec, Reply};
+use crate::store::ProviderAuth;
 use crate::supervisor::AppCommand;
 
 /// Default upstream limits, sent to every worker.
@@ -19,14 +21,12 @@ const BODY_BUDGET: u64 = 256 << 20;
 
 impl Core {
     /// The app's enabled providers in order, with keys resolved.
-    pub(super) async fn worker_config(&self, app: App) -> WorkerConfig {
-        let rows = self.store.providers(Some(app)).await.unwrap_or_else(|err| {
-            tracing::error!(%app, %err, "cannot read providers; the worker gets none");
-            Vec::new()
-        });
-        let providers = rows
-            .into_iter()
+    pub(super) fn worker_config(&self, app: App) -> WorkerConfig {
+        let providers = self
+            .providers
+            .of(app)
             .filter(|row| row.enabled)
+            .cloned()
             .filter_map(|row| {
                 let key = match row.auth {
                     ProviderAuth::Passthrough => None,
@@ -60,28 +60,49 @@ impl Core {
 
     /// The provider the worker tries first: the first one `worker_config`
     /// keeps (a provider whose key variable is unset is skipped there).
-    pub(super) async fn first_provider(&self, app: App) -> Option<String> {
-        let config = self.worker_config(app).await;
+    pub(super) fn first_provider(&self, app: App) -> Option<String> {
+        let config = self.worker_config(app);
         config.providers.into_iter().next().map(|p| p.name)
     }
 
-    pub(super) async fn provider_list(&self, app: Option<App>) -> Result<Reply, ErrorReply> {
-        let rows = self.store.providers(app).await.map_err(store_failed)?;
-        let mut infos: Vec<ProviderInfo> = Vec::with_capacity(rows.len());
-        for row in rows {
-            let active = !infos.iter().any(|i| i.app == row.app && i.enabled) && row.enabled;
-            infos.push(info(row, active));
-        }
-        Ok(Reply::Providers(infos))
+    /// Why `app` cannot be enabled: no provider it could send a request to.
+    pub(super) fn no_usable_provider(&self, app: App) -> ErrorReply {
+        let skipped: Vec<String> = self
+            .providers
+            .of(app)
+            .filter(|row| row.enabled)
+            .map(|row| format!("{} ({})", row.name, row.auth.describe()))
+            .collect();
+        let why = if skipped.is_empty() {
+            "it has no provider".to_owned()
+        } else {
+            format!(
+                "none of its providers can be used ({}: their key variables are not set in the daemon's environment)",
+                skipped.join(", ")
+            )
+        };
+        ErrorReply::new(
+            ErrorKind::Conflict,
+            format!(
+                "{app} was not enabled: {why}, so every request would fail; add one with `switchyard provider add {app} NAME --base-url URL`, then enable it again"
+            ),
+        )
     }
 
-    pub(super) async fn provider_add(&mut self, spec: ProviderSpec) -> Result<Reply, ErrorReply> {
+    pub(super) fn provider_add(&mut self, spec: ProviderSpec) -> Outcome {
+        match self.try_provider_add(spec) {
+            Ok(outcome) => outcome,
+            Err(err) => Outcome::Now(Err(err)),
+        }
+    }
+
+    fn try_provider_add(&mut self, spec: ProviderSpec) -> Result<Outcome, ErrorReply> {
         validate_name(&spec.name)?;
         validate_base_url(&spec.base_url)?;
         let auth = match spec.auth {
             AuthSpec::Passthrough => ProviderAuth::Passthrough,
             AuthSpec::KeyEnv(var) => {
-                if var.is_empty() || var.contains('=') || var.contains('\0') {
+                if var.is_empty() || var.contains('=') || var.chars().any(char::is_control) {
                     return Err(bad(format!("{var:?} is not an environment variable name")));
                 }
                 ProviderAuth::Env(var)
@@ -108,59 +129,45 @@ impl Core {
             }
             _ => String::new(),
         };
-        self.store
-            .upsert_provider(
-                spec.app,
-                spec.name.clone(),
-                spec.base_url.clone(),
-                auth,
-                spec.priority,
-            )
-            .await
-            .map_err(store_failed)?;
-        self.providers_changed(spec.app).await;
-        Ok(Reply::Done(format!(
+        // The same row in memory and in the store: the priority is decided here.
+        let priority =
+            self.providers
+                .upsert(spec.app, &spec.name, &spec.base_url, &auth, spec.priority);
+        let saved = self.store.upsert_provider(
+            spec.app,
+            spec.name.clone(),
+            spec.base_url.clone(),
+            auth,
+            Some(priority),
+        );
+        self.providers_changed(spec.app);
+        let text = format!(
             "provider {} added to {} ({}, {described}){warning}",
             spec.name, spec.app, spec.base_url
-        )))
+        );
+        Ok(saved_then(saved, Ok(Reply::Done(text))))
     }
 
-    pub(super) async fn provider_remove(
-        &mut self,
-        app: App,
-        name: String,
-    ) -> Result<Reply, ErrorReply> {
-        let removed = self
-            .store
-            .remove_provider(app, name.clone())
-            .await
-            .map_err(store_failed)?;
-        if !removed {
-            return Err(not_found(app, &name));
+    pub(super) fn provider_remove(&mut self, app: App, name: String) -> Outcome {
+        if !self.providers.remove(app, &name) {
+            return Outcome::Now(Err(not_found(app, &name)));
         }
-        let text = match self.providers_changed(app).await {
+        let saved = self.store.remove_provider(app, name.clone());
+        let text = match self.providers_changed(app) {
             Some(_) => format!("provider {name} removed from {app}"),
             None => format!(
                 "provider {name} removed from {app}; note: {app} has no usable provider left, so its requests get 502 until one is added (`switchyard provider add {app} NAME --base-url URL`)"
             ),
         };
-        Ok(Reply::Done(text))
+        saved_then(saved, Ok(Reply::Done(text)))
     }
 
-    pub(super) async fn provider_use(
-        &mut self,
-        app: App,
-        name: String,
-    ) -> Result<Reply, ErrorReply> {
-        let found = self
-            .store
-            .promote_provider(app, name.clone())
-            .await
-            .map_err(store_failed)?;
-        if !found {
-            return Err(not_found(app, &name));
+    pub(super) fn provider_use(&mut self, app: App, name: String) -> Outcome {
+        if !self.providers.promote(app, &name) {
+            return Outcome::Now(Err(not_found(app, &name)));
         }
-        let first = self.providers_changed(app).await;
+        let saved = self.store.promote_provider(app, name.clone());
+        let first = self.providers_changed(app);
         let text = match first {
             Some(first) if first == name => format!("{app} now sends requests to {name} first"),
             // Promoted, but its key is missing: say who actually goes first.
@@ -171,13 +178,15 @@ impl Core {
                 "{name} is now first in {app}'s order, but it is skipped while its key is unavailable, and {app} has no other usable provider"
             ),
         };
-        Ok(Reply::Done(text))
+        saved_then(saved, Ok(Reply::Done(text)))
     }
 
     /// Tells the running worker (if any) and every client about the new order;
     /// returns the provider requests now try first.
-    async fn providers_changed(&mut self, app: App) -> Option<String> {
-        let config = self.worker_config(app).await;
+    fn providers_changed(&mut self, app: App) -> Option<String> {
+        self.provider_infos
+            .send_replace(Arc::new(self.providers.infos()));
+        let config = self.worker_config(app);
         let provider = config.providers.first().map(|p| p.name.clone());
         if self.app_state(app).is_some_and(|s| s.provider != provider) {
             self.emit(EventKind::ProviderSelected {
@@ -187,18 +196,6 @@ impl Core {
         }
         self.send(app, AppCommand::Config(config));
         provider
-    }
-}
-
-fn info(row: ProviderRow, active: bool) -> ProviderInfo {
-    ProviderInfo {
-        app: row.app,
-        auth: row.auth.describe(),
-        name: row.name,
-        base_url: row.base_url,
-        priority: row.priority,
-        enabled: row.enabled,
-        active,
     }
 }
 
@@ -282,6 +279,8 @@ mod tests {
             "https://",
             "http://h/?q=1",
             "/relative",
+            "https://a.example/\u{1b}[31m",
+            "https://a.example/x\ny",
         ] {
             assert!(validate_base_url(bad).is_err(), "{bad}");
         }

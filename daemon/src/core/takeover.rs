@@ -123,6 +123,10 @@ impl Core {
             state.takeover,
             state.port,
         );
+        if !enabled && self.worker_config(app).providers.is_empty() {
+            let _ = reply.send(Err(self.no_usable_provider(app)));
+            return;
+        }
         if let Err(err) = self.store.set_enabled(app, true, true).await {
             let _ = reply.send(Err(super::store_failed(err)));
             return;
@@ -139,7 +143,7 @@ impl Core {
             forward(with_note(now(Ok(Reply::Done(text))), note, app), reply);
             return;
         }
-        let served = self.enable(app, true).await;
+        let served = self.enable(app, true);
         self.then(
             async move { served.await.unwrap_or_else(|_| Err(stopping())) },
             move |result| TakeoverDone::Served {

@@ -16,8 +16,9 @@ pub use crate::apps::App;
 pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
-/// Bumped on any incompatible change to the messages below.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Bumped on any incompatible change to the messages below (3: the snapshot's
+/// `health` and its two events).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]

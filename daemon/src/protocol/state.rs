@@ -17,6 +17,8 @@ pub struct Snapshot {
     pub seq: u64,
     pub daemon: DaemonInfo,
     pub apps: Vec<AppState>,
+    /// What keeps the daemon itself from doing part of its job, while so.
+    pub health: DaemonHealth,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,33 @@ pub struct DaemonInfo {
     pub version: String,
     pub started_at_ms: u64,
     pub socket: String,
+}
+
+/// Conditions of the daemon itself that a person must know about; both
+/// `None` while it does its whole job. Each changes only through its event
+/// ([`EventKind::RecordingChanged`], [`EventKind::AcceptChanged`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonHealth {
+    /// Why the store is not writing to the database (disk full, a damaged
+    /// file). Traffic is served all the same; events, worker runs and
+    /// settings are held in memory (bounded) and written once it can.
+    pub not_recording: Option<NotRecording>,
+    /// Why the daemon cannot accept new connections (out of descriptors),
+    /// while so: new clients wait in the socket's backlog meanwhile.
+    pub accept_error: Option<String>,
+}
+
+/// An episode of the store not writing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRecording {
+    /// What stops it, in a few words (`disk full`).
+    pub reason: String,
+    /// The whole sentence: which file, what to do.
+    pub detail: String,
+    /// Since when (unix ms).
+    pub since_ms: u64,
+    /// Events dropped because more were held than the bound allows.
+    pub dropped: u64,
 }
 
 /// One app's desired and actual state.
@@ -286,6 +315,15 @@ pub enum EventKind {
         request: RequestLine,
     },
     DaemonStopping,
+    /// The store stopped (`Some`) or resumed (`None`) writing to the database.
+    RecordingChanged {
+        not_recording: Option<NotRecording>,
+    },
+    /// The socket's accept loop ran into (`Some`) or out of (`None`) a
+    /// resource limit.
+    AcceptChanged {
+        error: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -309,7 +347,7 @@ impl EventKind {
             | BreakerChanged { app, .. }
             | Traffic { app, .. }
             | RequestFinished { app, .. } => Some(*app),
-            DaemonStopping => None,
+            DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } => None,
         }
     }
 }
@@ -317,6 +355,13 @@ impl EventKind {
 /// The one reducer. Applies `event` to `snapshot` and advances its seq.
 pub fn apply(snapshot: &mut Snapshot, event: &Event) {
     snapshot.seq = event.seq;
+    match &event.kind {
+        EventKind::RecordingChanged { not_recording } => {
+            snapshot.health.not_recording = not_recording.clone();
+        }
+        EventKind::AcceptChanged { error } => snapshot.health.accept_error = error.clone(),
+        _ => {}
+    }
     let Some(app) = event.kind.app() else {
         return;
     };
@@ -398,6 +443,6 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
         BreakerChanged { breakers, .. } => state.breakers = breakers.clone(),
         Traffic { traffic, .. } => state.traffic = traffic.clone(),
         RequestFinished { .. } => {}
-        DaemonStopping => {}
+        DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } => {}
     }
 }

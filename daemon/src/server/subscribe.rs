@@ -1,12 +1,17 @@
 //! An event-stream connection: the snapshot (or a journal replay from a seq),
 //! then every event in order. A subscriber that falls behind the broadcast
-//! buffer gets a fresh snapshot instead of slowing anyone down.
+//! buffer gets a fresh snapshot instead of slowing anyone down. Neither waits
+//! on the core: the snapshot is the one it last published.
 
 use futures::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::ServerFramed;
+
+/// A subscriber that does not take an event for this long is closed (a
+/// dashboard suspended that long reconnects when it resumes).
+pub const SUBSCRIBER_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 use crate::core::CoreHandle;
 use crate::protocol::{Reply, ServerMessage};
 
@@ -17,18 +22,7 @@ pub(super) async fn stream(
     since: Option<u64>,
     shutdown: CancellationToken,
 ) {
-    let mut sub = match core.subscribe().await {
-        Ok(sub) => sub,
-        Err(err) => {
-            let _ = framed
-                .send(ServerMessage::Response {
-                    id,
-                    result: Err(err),
-                })
-                .await;
-            return;
-        }
-    };
+    let mut sub = core.subscribe();
     let reply = ServerMessage::Response {
         id,
         result: Ok(Reply::Subscribed),
@@ -43,7 +37,10 @@ pub(super) async fn stream(
             .events_since(sub.snapshot.epoch, since)
             .await
             .ok()
-            .flatten(),
+            .flatten()
+            // Events held in memory (the disk is full) are not in the
+            // journal yet: then the snapshot it is.
+            .filter(|events| since == at || events.last().is_some_and(|e| e.seq >= at)),
         _ => None,
     };
     let start = match replay {
@@ -67,35 +64,36 @@ pub(super) async fn stream(
     // Events first: the fan-out is what this loop is for.
     let stopping = shutdown.cancelled_owned();
     tokio::pin!(stopping);
+    // Events up to here are in what was sent already.
+    let mut sent_upto = at;
     loop {
         tokio::select! {
             biased;
             event = sub.events.recv() => match event {
-                Ok(frame) => {
+                Ok((seq, _)) if seq <= sent_upto => {}
+                Ok((_, frame)) => {
                     // A subscriber that stopped reading blocks only this task,
                     // and not past shutdown.
                     let sent = tokio::select! {
                         biased;
-                        sent = framed.send(frame) => sent,
+                        sent = tokio::time::timeout(SUBSCRIBER_WRITE_TIMEOUT, framed.send(frame)) => sent,
                         () = &mut stopping => return,
                     };
-                    if sent.is_err() {
+                    if !matches!(sent, Ok(Ok(()))) {
                         return;
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "subscriber fell behind; resyncing with a snapshot");
-                    sub = match core.subscribe().await {
-                        Ok(sub) => sub,
-                        Err(_) => return,
-                    };
+                    sub = core.subscribe();
+                    sent_upto = sub.snapshot.seq;
                     let snapshot = ServerMessage::Snapshot(Box::new(sub.snapshot.clone()));
                     let sent = tokio::select! {
                         biased;
-                        sent = framed.send(snapshot) => sent,
+                        sent = tokio::time::timeout(SUBSCRIBER_WRITE_TIMEOUT, framed.send(snapshot)) => sent,
                         () = &mut stopping => return,
                     };
-                    if sent.is_err() {
+                    if !matches!(sent, Ok(Ok(()))) {
                         return;
                     }
                 }

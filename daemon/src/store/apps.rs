@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::{Pending, Store, StoreError};
 use crate::apps::App;
 
 /// One app's desired state.
@@ -50,30 +50,23 @@ impl Store {
         .await
     }
 
-    pub async fn set_enabled(
-        &self,
-        app: App,
-        enabled: bool,
-        takeover: bool,
-    ) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            conn.execute(
+    pub fn set_enabled(&self, app: App, enabled: bool, takeover: bool) -> Pending {
+        self.save("app enabled", move |tx| {
+            tx.execute(
                 "UPDATE apps SET enabled = ?2, takeover = ?3 WHERE app = ?1",
                 params![app.name(), enabled, takeover],
             )
             .map(drop)
         })
-        .await
     }
 
-    pub async fn set_port(&self, app: App, port: u16) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            conn.execute(
+    pub fn set_port(&self, app: App, port: u16) -> Pending {
+        self.save("app port", move |tx| {
+            tx.execute(
                 "UPDATE apps SET port = ?2 WHERE app = ?1",
                 params![app.name(), port],
             )
             .map(drop)
         })
-        .await
     }
 }

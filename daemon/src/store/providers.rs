@@ -1,8 +1,8 @@
 //! The `providers` table: each app's ordered upstreams and their credentials.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::{Pending, Store, StoreError};
 use crate::apps::App;
 
 /// How a provider authenticates, as stored.
@@ -89,29 +89,29 @@ impl Store {
     }
 
     /// Inserts or replaces a provider. Without a priority it goes last.
-    pub async fn upsert_provider(
+    pub fn upsert_provider(
         &self,
         row_app: App,
         name: String,
         base_url: String,
         auth: ProviderAuth,
         priority: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.call(move |conn| {
+    ) -> Pending {
+        self.save("provider add", move |tx| {
             let priority = match priority {
                 Some(p) => p,
-                None => conn.query_row(
+                None => tx.query_row(
                     "SELECT COALESCE(MAX(priority) + 1, 0) FROM providers WHERE app = ?1",
                     params![row_app.name()],
                     |row| row.get(0),
                 )?,
             };
-            let (kind, key_env, key) = match auth {
+            let (kind, key_env, key) = match &auth {
                 ProviderAuth::Passthrough => ("passthrough", None, None),
                 ProviderAuth::Env(var) => ("env", Some(var), None),
                 ProviderAuth::Stored(key) => ("stored", None, Some(key)),
             };
-            conn.execute(
+            tx.execute(
                 "INSERT INTO providers (app, name, base_url, auth, key_env, key, priority, enabled)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
                  ON CONFLICT (app, name) DO UPDATE SET base_url = ?3, auth = ?4,
@@ -120,54 +120,39 @@ impl Store {
             )
             .map(drop)
         })
-        .await
     }
 
-    /// Removes a provider; false when there was none of that name.
-    pub async fn remove_provider(&self, app: App, name: String) -> Result<bool, StoreError> {
-        self.call(move |conn| {
-            conn.execute(
+    /// Removes a provider (none of that name: nothing happens).
+    pub fn remove_provider(&self, app: App, name: String) -> Pending {
+        self.save("provider remove", move |tx| {
+            tx.execute(
                 "DELETE FROM providers WHERE app = ?1 AND name = ?2",
                 params![app.name(), name],
             )
-            .map(|n| n > 0)
+            .map(drop)
         })
-        .await
     }
 
-    /// Makes `name` the app's first provider; false when there is none of that name.
-    pub async fn promote_provider(&self, app: App, name: String) -> Result<bool, StoreError> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM providers WHERE app = ?1 AND name = ?2",
-                    params![app.name(), name],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if exists {
-                // Renumber 0, 1, 2… with `name` first and the rest in their
-                // order, so priorities stay small however often `use` runs.
-                let order: Vec<String> = {
-                    let mut stmt = tx.prepare(
-                        "SELECT name FROM providers WHERE app = ?1
-                         ORDER BY name <> ?2, priority, name",
-                    )?;
-                    stmt.query_map(params![app.name(), name], |row| row.get(0))?
-                        .collect::<Result<_, _>>()?
-                };
-                for (priority, provider) in order.iter().enumerate() {
-                    tx.execute(
-                        "UPDATE providers SET priority = ?3 WHERE app = ?1 AND name = ?2",
-                        params![app.name(), provider, priority as i64],
-                    )?;
-                }
+    /// Makes `name` the app's first provider (none of that name: nothing happens).
+    pub fn promote_provider(&self, app: App, name: String) -> Pending {
+        self.save("provider use", move |tx| {
+            // Renumber 0, 1, 2… with `name` first and the rest in their
+            // order, so priorities stay small however often `use` runs.
+            let order: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT name FROM providers WHERE app = ?1
+                     ORDER BY name <> ?2, priority, name",
+                )?;
+                stmt.query_map(params![app.name(), name], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            for (priority, provider) in order.iter().enumerate() {
+                tx.execute(
+                    "UPDATE providers SET priority = ?3 WHERE app = ?1 AND name = ?2",
+                    params![app.name(), provider, priority as i64],
+                )?;
             }
-            tx.commit()?;
-            Ok(exists)
+            Ok(())
         })
-        .await
     }
 }

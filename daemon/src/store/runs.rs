@@ -1,7 +1,12 @@
-//! The `runs` table: one row per worker process, from spawn to exit.
+//! The `runs` table: one row per worker process, from spawn to exit. Both
+//! ends are records written behind the supervisor (the id is handed out in
+//! memory), so a worker starts and stops without waiting on the disk.
+
+use std::sync::atomic::Ordering;
 
 use rusqlite::params;
 
+use super::writer::Record;
 use super::{Store, StoreError, now_ms};
 use crate::apps::App;
 use crate::protocol::state::ExitInfo;
@@ -21,7 +26,7 @@ pub struct OpenRun {
 }
 
 impl Store {
-    /// Records a spawned worker; returns the run id.
+    /// Records a spawned worker; returns the run id at once.
     pub async fn start_run(
         &self,
         app: App,
@@ -29,25 +34,28 @@ impl Store {
         pid: u32,
         pid_start_unix_s: Option<u64>,
     ) -> Result<i64, StoreError> {
-        self.call(move |conn| {
-            conn.execute(
-                "INSERT INTO runs (app, epoch, pid, pid_start_unix_s, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![app.name(), epoch as i64, pid, pid_start_unix_s.map(|s| s as i64), now_ms() as i64],
-            )?;
-            Ok(conn.last_insert_rowid())
-        })
-        .await
+        let id = self.next_run.fetch_add(1, Ordering::Relaxed);
+        let started = now_ms() as i64;
+        self.record(Record::new("run start", 0, move |tx| {
+            tx.execute(
+                "INSERT INTO runs (id, app, epoch, pid, pid_start_unix_s, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, app.name(), epoch as i64, pid, pid_start_unix_s.map(|s| s as i64), started],
+            )
+            .map(drop)
+        }));
+        Ok(id)
     }
 
+    /// Records a worker's end (written after its start, whatever happens).
     pub async fn end_run(&self, id: i64, exit: ExitInfo) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            conn.execute(
+        self.record(Record::new("run end", 0, move |tx| {
+            tx.execute(
                 "UPDATE runs SET ended_at_ms = ?2, exit_code = ?3, signal = ?4, reason = ?5 WHERE id = ?1",
                 params![id, exit.at_ms as i64, exit.code, exit.signal, exit.reason.as_str()],
             )
             .map(drop)
-        })
-        .await
+        }));
+        Ok(())
     }
 
     /// Runs a previous daemon left open (it died without recording their end).

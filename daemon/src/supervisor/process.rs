@@ -99,6 +99,8 @@ async fn forward_stderr(app: App, pid: u32, stderr: ChildStderr) -> Vec<String> 
     let mut tail = VecDeque::with_capacity(STDERR_TAIL);
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        // The worker's lines may quote what a client or an upstream sent.
+        let line = crate::text::clean(&line).into_owned();
         tracing::info!(target: "worker", %app, pid, "{line}");
         if tail.len() == STDERR_TAIL {
             tail.pop_front();

@@ -39,6 +39,7 @@ pub fn snapshot(apps: Vec<AppState>) -> Snapshot {
             socket: "/run/user/1000/switchyard/switchyard.sock".to_owned(),
         },
         apps,
+        health: Default::default(),
     }
 }
 

@@ -5,7 +5,7 @@ use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use ratatui::style::Color;
 use switchyard_daemon::apps::App;
-use switchyard_daemon::protocol::state::EventKind;
+use switchyard_daemon::protocol::state::{EventKind, NotRecording};
 
 use super::*;
 use crate::model::{Focus, Popup};
@@ -169,6 +169,19 @@ fn disconnected_banner() {
         }),
     );
     update(&mut model, key('r'));
+    assert_snapshot!(render(&model, 100, 30).backend());
+}
+
+#[test]
+fn daemon_not_recording() {
+    let mut snap = snapshot(super::all_running());
+    snap.health.not_recording = Some(NotRecording {
+        reason: "disk full".to_owned(),
+        detail: "disk full: the disk holding /home/u/.local/share/switchyard/switchyard.db has no space left; free some".to_owned(),
+        since_ms: NOW - 60_000,
+        dropped: 12,
+    });
+    let model = attached(snap);
     assert_snapshot!(render(&model, 100, 30).backend());
 }
 

@@ -1,10 +1,13 @@
 //! The top line (daemon pid, version, uptime, connection state) and the banner
-//! shown under it while the daemon is starting, stopping or gone.
+//! shown under it while the daemon is starting, stopping or gone, or cannot
+//! do part of its job (not recording, out of descriptors).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+
+use switchyard_daemon::text;
 
 use super::Theme;
 use crate::format;
@@ -57,7 +60,7 @@ pub fn banner(model: &Model) -> Option<(String, Severity)> {
         ));
     }
     let text = match &model.link {
-        Link::Connected => return None,
+        Link::Connected => return daemon_health(model),
         Link::Connecting => return Some(("connecting to the daemon…".to_owned(), Severity::Info)),
         Link::Starting => return Some(("starting daemon…".to_owned(), Severity::Warn)),
         Link::Lost { .. } if model.start_error.is_some() => {
@@ -80,6 +83,19 @@ pub fn banner(model: &Model) -> Option<(String, Severity)> {
         ),
     };
     Some((text, Severity::Bad))
+}
+
+/// What keeps a connected daemon from doing its whole job, if anything.
+fn daemon_health(model: &Model) -> Option<(String, Severity)> {
+    let health = &model.snapshot.as_ref()?.health;
+    let mut problems = Vec::new();
+    if let Some(not) = &health.not_recording {
+        problems.push(text::not_recording(not));
+    }
+    if let Some(error) = &health.accept_error {
+        problems.push(format!("cannot accept new connections: {error}"));
+    }
+    (!problems.is_empty()).then(|| (problems.join(" · "), Severity::Bad))
 }
 
 pub fn draw_banner(frame: &mut Frame, area: Rect, text: &str, severity: Severity, theme: &Theme) {
