@@ -56,6 +56,14 @@ impl From<io::Error> for ClientError {
     }
 }
 
+/// Whether a connection was dropped by its far end (as a dying daemon does).
+fn dropped(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof
+    )
+}
+
 /// How long a daemon may take to answer `Hello`.
 pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -87,12 +95,22 @@ impl Client {
             Err(err) => return Err(err.into()),
         };
         let mut framed = Framed::new(stream, FrameCodec::new());
+        // A daemon killed a moment ago can still hold its listener while its
+        // last threads exit: the connect lands in the backlog and is reset
+        // before any answer. That daemon is gone, not broken.
+        let gone = |err: FrameError| match err {
+            FrameError::Io(io) if dropped(&io) => ClientError::NotRunning {
+                socket: socket.clone(),
+            },
+            other => other.into(),
+        };
         framed
             .send(ClientMessage::Hello {
                 protocol: PROTOCOL_VERSION,
                 client: client.to_owned(),
             })
-            .await?;
+            .await
+            .map_err(gone)?;
         let welcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
             .await
             .map_err(|_| ClientError::NotAnswering {
@@ -107,8 +125,8 @@ impl Client {
             }),
             Some(Ok(ServerMessage::Error(err))) => Err(err.into()),
             Some(Ok(other)) => Err(ClientError::Protocol(format!("{other:?}"))),
-            Some(Err(err)) => Err(err.into()),
-            None => Err(ClientError::Closed),
+            Some(Err(err)) => Err(gone(err)),
+            None => Err(ClientError::NotRunning { socket }),
         }
     }
 
