@@ -18,11 +18,12 @@ use super::config::BreakerPolicy;
 use super::error::BodyError;
 use super::headers::{inject_credential, strip_hop_by_hop};
 use super::model;
-use super::provider::{Active, Provider};
+use super::provider::{Active, Provider, Target};
 use super::report::Tracker;
 use super::request::{Collected, Replay, UpstreamBody, collect};
 use super::response::{ProxyBody, json_error};
 use super::server::Ctx;
+use crate::apps::OfficialRoute;
 
 /// The hyper service function.
 pub(crate) async fn handle(
@@ -147,12 +148,12 @@ async fn failover(
         headers,
         ..
     } = parts;
-    let target = uri.path_and_query();
+    let target_path = uri.path_and_query();
     let policy = &active.policy;
     let mut attempts: u32 = 0;
     let mut failures: Vec<String> = Vec::new();
     // The last 429/5xx, kept to hand back as-is if nobody does better.
-    let mut held: Option<(Response<Incoming>, &Provider)> = None;
+    let mut held: Option<(Response<Incoming>, &Provider, Option<OfficialRoute>)> = None;
 
     // First pass honours the breakers; if they skipped every provider, the second
     // pass tries them all anyway, in order, rather than failing without trying.
@@ -184,6 +185,7 @@ async fn failover(
                 break;
             };
             attempts += 1;
+            let (target, route) = provider.target_for(headers, uri.path());
             // No attempt follows the last provider's (the forced pass runs only
             // when nothing was tried), so its request can have the headers
             // themselves instead of a copy.
@@ -192,7 +194,8 @@ async fn failover(
             } else {
                 headers.clone()
             };
-            let request = match build_request(method, provider, target, headers, body) {
+            let request = match build_request(method, provider, &target, target_path, headers, body)
+            {
                 Ok(request) => request,
                 Err(e) => {
                     // Not the provider's fault: no verdict.
@@ -201,19 +204,19 @@ async fn failover(
                 }
             };
             let first_byte = active.timeouts.first_byte;
-            let outcome = tokio::time::timeout(first_byte, provider.route.send(request)).await;
+            let outcome = tokio::time::timeout(first_byte, target.route.send(request)).await;
             let failure = match outcome {
                 Ok(Ok(response)) if is_retryable(response.status()) => {
                     verdict.failure();
                     let failure =
                         format!("{}: status {}", provider.name, response.status().as_u16());
-                    held = Some((response, provider));
+                    held = Some((response, provider, route));
                     failure
                 }
                 Ok(Ok(response)) => {
                     verdict.success();
                     tracker.summary.failovers = attempts - 1;
-                    return stream(response, provider, policy, active, tracker);
+                    return stream(response, provider, route, active, tracker);
                 }
                 Ok(Err(e)) => {
                     verdict.failure();
@@ -241,7 +244,7 @@ async fn failover(
     };
     tracker.fail(summary.clone());
     match held {
-        Some((response, provider)) => stream(response, provider, policy, active, tracker),
+        Some((response, provider, route)) => stream(response, provider, route, active, tracker),
         None => json_error(
             StatusCode::BAD_GATEWAY,
             "switchyard_upstream_unavailable",
@@ -258,12 +261,13 @@ fn is_retryable(status: StatusCode) -> bool {
 fn build_request(
     method: &Method,
     provider: &Provider,
-    target: Option<&PathAndQuery>,
+    target: &Target,
+    target_path: Option<&PathAndQuery>,
     mut headers: HeaderMap,
     body: UpstreamBody,
 ) -> Result<Request<UpstreamBody>, http::Error> {
-    let uri = provider.uri_for(target)?;
-    headers.insert(header::HOST, provider.host.clone());
+    let uri = target.uri_for(target_path)?;
+    headers.insert(header::HOST, target.host.clone());
     if let Some(credential) = &provider.credential {
         inject_credential(&mut headers, credential);
     }
@@ -278,7 +282,7 @@ fn build_request(
 fn stream(
     response: Response<Incoming>,
     provider: &Provider,
-    policy: &BreakerPolicy,
+    route: Option<OfficialRoute>,
     active: &Active,
     mut tracker: Tracker,
 ) -> Response<ProxyBody> {
@@ -289,13 +293,14 @@ fn stream(
     tracker.summary.status = parts.status.as_u16();
     if tracker.wanted() {
         tracker.summary.provider = Some(provider.name.clone());
+        tracker.summary.route = route.map(OfficialRoute::name);
         tracker.summary.ttfb = Some(tracker.started().elapsed());
     }
     let body = ProxyBody::upstream(
         body,
         active.timeouts.idle,
         Arc::clone(&provider.breaker),
-        *policy,
+        active.policy,
         tracker,
     );
     Response::from_parts(parts, body)

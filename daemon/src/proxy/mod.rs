@@ -7,8 +7,9 @@
 //! (accept loop, deadlines, drain; `limits`, `connections` for the cap and
 //! shedding, `peer` for the owner check) → `forward` (one request: guard, body
 //! within `budget`, failover) using
-//! `headers`, `guard`, `request`/`response` (bodies), `client` (upstream routes) and
-//! `pool` (direct upstream connections),
+//! `headers`, `guard`, `request`/`response` (bodies), `official` (an official
+//! provider's upstream per request), `client` (upstream routes) and `pool`
+//! (direct upstream connections),
 //! `breaker`; `stats` and `report` are what the worker sends to the daemon.
 
 mod breaker;
@@ -23,6 +24,7 @@ mod headers;
 mod idle;
 mod limits;
 mod model;
+mod official;
 mod peer;
 mod pool;
 mod provider;

@@ -32,6 +32,9 @@ pub struct RequestSummary {
     pub status: u16,
     /// The provider whose response the client got.
     pub provider: Option<String>,
+    /// The route an official provider sent it on (`chatgpt`, `oauth`, …); `None`
+    /// for other providers. A static name: nothing is built per request.
+    pub route: Option<&'static str>,
     /// Arrival to end of the response body.
     pub latency: Duration,
     /// Arrival to the chosen provider's response headers.
