@@ -511,14 +511,28 @@ mod tests {
             finished("backup", None),
         ];
         for (seq, kind) in (1..).zip(kinds) {
-            apply(&mut snapshot, &Event { seq, at_ms: 0, kind });
+            apply(
+                &mut snapshot,
+                &Event {
+                    seq,
+                    at_ms: 0,
+                    kind,
+                },
+            );
         }
         assert_eq!(snapshot.apps[0].route.as_deref(), Some("chatgpt"));
         let kind = EventKind::ProviderSelected {
             app: App::Codex,
             provider: Some("backup".into()),
         };
-        apply(&mut snapshot, &Event { seq: 4, at_ms: 0, kind });
+        apply(
+            &mut snapshot,
+            &Event {
+                seq: 4,
+                at_ms: 0,
+                kind,
+            },
+        );
         assert_eq!(snapshot.apps[0].route, None);
     }
 }
