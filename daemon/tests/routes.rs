@@ -179,3 +179,65 @@ async fn no_credential_gets_the_official_401_unchanged() -> TestResult {
     })
     .await?
 }
+
+#[tokio::test]
+async fn errors_the_proxy_makes_take_each_apps_own_shape() -> TestResult {
+    within(SCENARIO, async {
+        let refused = {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            format!("http://{}", l.local_addr()?)
+        };
+        for app in App::ALL {
+            let h = start(config(app, vec![provider("gone", &refused)])).await?;
+            let browser = [("origin", "https://evil.example")];
+            let (status, headers, forbidden) =
+                send(h.addr, request(h.addr, Method::POST, "/x", &browser)?).await?;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            assert_eq!(
+                headers.get("content-type").map(|v| v.as_bytes()),
+                Some(&b"application/json"[..])
+            );
+            let (status, _, failed) =
+                send(h.addr, request(h.addr, Method::POST, "/x", &[])?).await?;
+            assert_eq!(status, StatusCode::BAD_GATEWAY);
+            for (body, anthropic, openai, google) in [
+                (
+                    forbidden,
+                    "permission_error",
+                    "invalid_request_error",
+                    "PERMISSION_DENIED",
+                ),
+                (failed, "api_error", "server_error", "UNAVAILABLE"),
+            ] {
+                let json: serde_json::Value = serde_json::from_slice(&body)?;
+                let error = &json["error"];
+                match app {
+                    App::Claude => {
+                        assert_eq!(
+                            (&json["type"], &error["type"]),
+                            (&"error".into(), &anthropic.into())
+                        );
+                    }
+                    App::Codex => {
+                        assert_eq!(error["type"], openai);
+                        assert!(
+                            error["code"]
+                                .as_str()
+                                .is_some_and(|c| c.starts_with("switchyard_"))
+                        );
+                    }
+                    App::Gemini => {
+                        assert_eq!(error["status"], google);
+                        assert!(error["code"].is_u64());
+                    }
+                }
+                assert!(
+                    error["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{app}: {json}"
+                );
+            }
+        }
+        Ok(())
+    })
+    .await?
+}

@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use super::breaker::{Admit, Breaker};
 use super::config::BreakerPolicy;
 use super::error::BodyError;
+use super::fault::Fault;
 use super::headers::{inject_credential, strip_hop_by_hop};
 use super::model;
 use super::provider::{Active, Provider, Target};
@@ -34,12 +35,8 @@ pub(crate) async fn handle(
     if let Err(rejection) = ctx.guard.check(req.uri(), req.headers()) {
         let message = rejection.message(ctx.guard.port());
         tracker.fail(format!("refused: {message}"));
-        return Ok(json_error(
-            StatusCode::FORBIDDEN,
-            "switchyard_forbidden",
-            &message,
-            tracker,
-        ));
+        let app = ctx.active.borrow().app;
+        return Ok(json_error(app, Fault::Forbidden, &message, tracker));
     }
     // One Arc clone; the watch lock is released at once.
     let active = Arc::clone(&ctx.active.borrow());
@@ -63,17 +60,13 @@ pub(crate) async fn handle(
             )))
         }
         Err(e) => {
-            let (status, message) = match &e {
-                BodyError::IdleTimeout(_) => (StatusCode::REQUEST_TIMEOUT, e.to_string()),
-                _ => (StatusCode::BAD_REQUEST, e.to_string()),
+            let fault = match &e {
+                BodyError::IdleTimeout(_) => Fault::RequestTimeout,
+                _ => Fault::BadRequest,
             };
+            let message = e.to_string();
             tracker.fail(message.clone());
-            return Ok(json_error(
-                status,
-                "switchyard_bad_request",
-                &message,
-                tracker,
-            ));
+            return Ok(json_error(active.app, fault, &message, tracker));
         }
     };
     let mut response = failover(&active, &mut parts, &mut source, tracker).await;
@@ -245,12 +238,7 @@ async fn failover(
     tracker.fail(summary.clone());
     match held {
         Some((response, provider, route)) => stream(response, provider, route, active, tracker),
-        None => json_error(
-            StatusCode::BAD_GATEWAY,
-            "switchyard_upstream_unavailable",
-            &summary,
-            tracker,
-        ),
+        None => json_error(active.app, Fault::UpstreamUnavailable, &summary, tracker),
     }
 }
 

@@ -10,7 +10,8 @@
 //! `headers`, `guard`, `request`/`response` (bodies), `official` (an official
 //! provider's upstream per request), `client` (upstream routes) and `pool`
 //! (direct upstream connections),
-//! `breaker`; `stats` and `report` are what the worker sends to the daemon.
+//! `breaker`; `stats` and `report` are what the worker sends to the daemon;
+//! `fault` writes the errors the proxy answers itself in each app's API shape.
 
 mod breaker;
 mod budget;
@@ -18,6 +19,7 @@ mod client;
 mod config;
 mod connections;
 mod error;
+pub mod fault;
 mod forward;
 mod guard;
 mod headers;

@@ -19,6 +19,8 @@ use crate::apps::{self, App, OfficialRoute};
 
 /// The config requests run with.
 pub(crate) struct Active {
+    /// Whose API this is: error bodies the proxy writes take its shape.
+    pub(crate) app: App,
     pub(crate) providers: Vec<Provider>,
     pub(crate) timeouts: Timeouts,
     pub(crate) max_buffered_body: usize,
@@ -108,6 +110,7 @@ impl Active {
             });
         }
         Ok(Active {
+            app: config.app,
             providers,
             timeouts: config.timeouts,
             max_buffered_body: config.max_buffered_body,
