@@ -74,6 +74,19 @@ impl Route {
         };
         sent.map_err(|e| chain(&e))
     }
+
+    /// Sends a WebSocket upgrade request: like [`Route::send`], but a direct
+    /// route opens a connection of its own for it (hyper-util's client already
+    /// hands upgraded connections over instead of pooling them).
+    pub(crate) async fn send_upgrade(
+        &self,
+        req: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, String> {
+        match self {
+            Route::Direct(pool) => pool.send_upgrade(req).await,
+            _ => self.send(req).await,
+        }
+    }
 }
 
 /// Builds routes. Holds the proxy matcher (read once, at start) and a cache of

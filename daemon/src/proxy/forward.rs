@@ -12,6 +12,7 @@ use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 
 use super::breaker::{Admit, Breaker};
 use super::config::BreakerPolicy;
@@ -24,6 +25,7 @@ use super::report::Tracker;
 use super::request::{Collected, Replay, UpstreamBody, collect};
 use super::response::{ProxyBody, json_error};
 use super::server::Ctx;
+use super::tunnel;
 use crate::apps::OfficialRoute;
 
 /// The hyper service function.
@@ -41,7 +43,12 @@ pub(crate) async fn handle(
     // One Arc clone; the watch lock is released at once.
     let active = Arc::clone(&ctx.active.borrow());
     let (mut parts, body) = req.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
+    let upgrade = tunnel::take_websocket(&mut parts);
+    if upgrade.is_some() {
+        tunnel::keep_handshake(&mut parts.headers);
+    } else {
+        strip_hop_by_hop(&mut parts.headers);
+    }
 
     let idle = active.timeouts.idle;
     let mut source = match collect(body, active.max_buffered_body, idle, &mut tracker).await {
@@ -69,7 +76,7 @@ pub(crate) async fn handle(
             return Ok(json_error(active.app, fault, &message, tracker));
         }
     };
-    let mut response = failover(&active, &mut parts, &mut source, tracker).await;
+    let mut response = failover(&ctx, &active, &mut parts, &mut source, tracker, upgrade).await;
     response.body_mut().coalesce_small().await;
     Ok(response)
 }
@@ -129,11 +136,15 @@ impl Drop for Verdict<'_> {
     }
 }
 
+/// Tries the providers in turn. With `upgrade` (a WebSocket handshake), an
+/// upstream that answers `101` gets the client's connection spliced to its own.
 async fn failover(
+    ctx: &Ctx,
     active: &Active,
     parts: &mut Parts,
     source: &mut BodySource,
     mut tracker: Tracker,
+    mut upgrade: Option<OnUpgrade>,
 ) -> Response<ProxyBody> {
     let Parts {
         method,
@@ -197,7 +208,11 @@ async fn failover(
                 }
             };
             let first_byte = active.timeouts.first_byte;
-            let outcome = tokio::time::timeout(first_byte, target.route.send(request)).await;
+            let outcome = if upgrade.is_some() {
+                tokio::time::timeout(first_byte, target.route.send_upgrade(request)).await
+            } else {
+                tokio::time::timeout(first_byte, target.route.send(request)).await
+            };
             let failure = match outcome {
                 Ok(Ok(response)) if is_retryable(response.status()) => {
                     verdict.failure();
@@ -209,6 +224,11 @@ async fn failover(
                 Ok(Ok(response)) => {
                     verdict.success();
                     tracker.summary.failovers = attempts - 1;
+                    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                        && let Some(client) = upgrade.take()
+                    {
+                        return splice(ctx, response, client, provider, route, active, tracker);
+                    }
                     return stream(response, provider, route, active, tracker);
                 }
                 Ok(Err(e)) => {
@@ -266,6 +286,43 @@ fn build_request(
     Ok(request)
 }
 
+/// Answers a WebSocket handshake with the upstream's `101`; the tunnel runs
+/// where the server's drain waits for it.
+fn splice(
+    ctx: &Ctx,
+    response: Response<Incoming>,
+    client: OnUpgrade,
+    provider: &Provider,
+    route: Option<OfficialRoute>,
+    active: &Active,
+    mut tracker: Tracker,
+) -> Response<ProxyBody> {
+    served(&mut tracker, response.status(), provider, route);
+    let splice = tunnel::Splice {
+        idle: active.timeouts.idle,
+        counters: Arc::clone(&ctx.sink.counters),
+        hard_stop: ctx.tunnels.hard_stop.clone(),
+    };
+    let (response, task) = tunnel::switch(response, client, splice, tracker);
+    ctx.tunnels.tasks.spawn(task);
+    response
+}
+
+/// Notes who answered, for the summary.
+fn served(
+    tracker: &mut Tracker,
+    status: StatusCode,
+    provider: &Provider,
+    route: Option<OfficialRoute>,
+) {
+    tracker.summary.status = status.as_u16();
+    if tracker.wanted() {
+        tracker.summary.provider = Some(provider.name.clone());
+        tracker.summary.route = route.map(OfficialRoute::name);
+        tracker.summary.ttfb = Some(tracker.started().elapsed());
+    }
+}
+
 /// Hands the upstream response to the client, to be streamed from now on.
 fn stream(
     response: Response<Incoming>,
@@ -278,12 +335,7 @@ fn stream(
     strip_hop_by_hop(&mut parts.headers);
     // The client connection is HTTP/1.1 whatever the upstream spoke.
     parts.version = Version::HTTP_11;
-    tracker.summary.status = parts.status.as_u16();
-    if tracker.wanted() {
-        tracker.summary.provider = Some(provider.name.clone());
-        tracker.summary.route = route.map(OfficialRoute::name);
-        tracker.summary.ttfb = Some(tracker.started().elapsed());
-    }
+    served(&mut tracker, parts.status, provider, route);
     let body = ProxyBody::upstream(
         body,
         active.timeouts.idle,

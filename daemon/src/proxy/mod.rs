@@ -11,7 +11,8 @@
 //! provider's upstream per request), `client` (upstream routes) and `pool`
 //! (direct upstream connections),
 //! `breaker`; `stats` and `report` are what the worker sends to the daemon;
-//! `fault` writes the errors the proxy answers itself in each app's API shape.
+//! `fault` writes the errors the proxy answers itself in each app's API shape;
+//! `tunnel` passes WebSocket upgrades through.
 
 mod breaker;
 mod budget;
@@ -35,6 +36,7 @@ mod request;
 mod response;
 mod server;
 mod stats;
+mod tunnel;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

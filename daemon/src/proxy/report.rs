@@ -140,6 +140,22 @@ impl Tracker {
         self.wanted
     }
 
+    /// Moves this request's accounting out, to whoever now carries the request
+    /// (an upgraded connection's task); what stays behind is already finished and
+    /// reports nothing.
+    pub(crate) fn hand_off(&mut self) -> Tracker {
+        let husk = Tracker {
+            sink: Arc::clone(&self.sink),
+            wanted: false,
+            start: self.start,
+            summary: RequestSummary::default(),
+            streamed_in: None,
+            counts_as_error: false,
+            done: true,
+        };
+        std::mem::replace(self, husk)
+    }
+
     /// Marks the request failed: it counts in `errors` and becomes the last error.
     pub(crate) fn fail(&mut self, message: String) {
         self.counts_as_error = true;

@@ -81,6 +81,17 @@ impl ProxyBody {
     }
 }
 
+impl ProxyBody {
+    /// No body at all (a `101 Switching Protocols`).
+    pub(crate) fn empty(tracker: Tracker) -> Self {
+        ProxyBody {
+            inner: Inner::Local(None),
+            tracker,
+            ready: None,
+        }
+    }
+}
+
 /// An error the proxy answers itself, in `app`'s API error shape ([`fault`]).
 pub(crate) fn json_error(
     app: App,

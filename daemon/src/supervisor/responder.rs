@@ -93,6 +93,32 @@ fn body(app: App, reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_websocket_upgrade_to_a_parked_app_gets_the_503_not_a_tunnel()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let stop = CancellationToken::new();
+        start(App::Codex, &listener, "crashed 5 times", None, stop.clone())?;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let handshake = format!(
+            "GET /responses HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        stream.write_all(handshake.as_bytes()).await?;
+        let mut response = String::new();
+        let read = stream.read_to_string(&mut response);
+        tokio::time::timeout(std::time::Duration::from_secs(5), read).await??;
+        stop.cancel();
+        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+        let (_, body) = response.split_once("\r\n\r\n").unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(body)?;
+        assert_eq!(json["error"]["code"], "switchyard_unavailable", "{body}");
+        Ok(())
+    }
 
     #[test]
     fn the_503_body_is_in_each_apps_shape_and_says_how_to_recover() {
