@@ -56,11 +56,18 @@ pub(crate) enum Route {
 
 impl Route {
     /// Sends one attempt; the error is rendered with its causes for summaries.
+    /// A WebSocket handshake (`upgrade`) goes on a connection of its own on a
+    /// direct route (hyper-util's client already hands upgraded connections
+    /// over instead of pooling them).
     pub(crate) async fn send(
         &self,
         mut req: Request<UpstreamBody>,
+        upgrade: bool,
     ) -> Result<Response<Incoming>, String> {
         let sent = match self {
+            // Boxed: a handshake's connect future is large, and inline it would
+            // grow (and so copy) every request's future.
+            Route::Direct(pool) if upgrade => return Box::pin(pool.send_upgrade(req)).await,
             Route::Direct(pool) => return pool.send(req).await,
             Route::Forward { client, auth } => {
                 if let Some(auth) = auth {
@@ -73,19 +80,6 @@ impl Route {
             Route::Unsupported(why) => return Err(why.to_string()),
         };
         sent.map_err(|e| chain(&e))
-    }
-
-    /// Sends a WebSocket upgrade request: like [`Route::send`], but a direct
-    /// route opens a connection of its own for it (hyper-util's client already
-    /// hands upgraded connections over instead of pooling them).
-    pub(crate) async fn send_upgrade(
-        &self,
-        req: Request<UpstreamBody>,
-    ) -> Result<Response<Incoming>, String> {
-        match self {
-            Route::Direct(pool) => pool.send_upgrade(req).await,
-            _ => self.send(req).await,
-        }
     }
 }
 

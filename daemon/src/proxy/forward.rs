@@ -208,11 +208,8 @@ async fn failover(
                 }
             };
             let first_byte = active.timeouts.first_byte;
-            let outcome = if upgrade.is_some() {
-                tokio::time::timeout(first_byte, target.route.send_upgrade(request)).await
-            } else {
-                tokio::time::timeout(first_byte, target.route.send(request)).await
-            };
+            let send = target.route.send(request, upgrade.is_some());
+            let outcome = tokio::time::timeout(first_byte, send).await;
             let failure = match outcome {
                 Ok(Ok(response)) if is_retryable(response.status()) => {
                     verdict.failure();

@@ -2,7 +2,7 @@
 //! `Host` and credential headers, a route and a breaker per provider. Requests read
 //! it through a `watch` channel, so a config swap never blocks the data path.
 
-use std::borrow::Cow;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -43,7 +43,6 @@ pub(crate) struct Provider {
 }
 
 /// One upstream: where a request is sent and how it leaves the machine.
-#[derive(Clone)]
 pub(crate) struct Target {
     scheme: Scheme,
     authority: Authority,
@@ -128,25 +127,44 @@ impl Provider {
         &self,
         headers: &HeaderMap,
         path: &str,
-    ) -> (Cow<'_, Target>, Option<OfficialRoute>) {
+    ) -> (Dest<'_>, Option<OfficialRoute>) {
         let Some(official) = &self.official else {
-            return (Cow::Borrowed(&self.target), None);
+            return (Dest::Shared(&self.target), None);
         };
         let route = official::select(official.app, headers, path);
         let target = match route {
-            OfficialRoute::ApiKey | OfficialRoute::OAuth => Some(Cow::Borrowed(&self.target)),
-            OfficialRoute::Vertex => official.vertex_target(path).map(Cow::Owned),
+            OfficialRoute::ApiKey | OfficialRoute::OAuth => Some(Dest::Shared(&self.target)),
+            OfficialRoute::Vertex => official.vertex_target(path).map(Box::new).map(Dest::Own),
             _ => official
                 .fixed
                 .iter()
                 .find(|(r, _)| *r == route)
-                .map(|(_, t)| Cow::Borrowed(t)),
+                .map(|(_, t)| Dest::Shared(t)),
         };
         match target {
             Some(target) => (target, Some(route)),
             // A location that is no host name: the default route, whose
             // upstream says what is wrong with the request.
-            None => (Cow::Borrowed(&self.target), Some(OfficialRoute::ApiKey)),
+            None => (Dest::Shared(&self.target), Some(OfficialRoute::ApiKey)),
+        }
+    }
+}
+
+/// The upstream one request goes to: a provider's own, or (Vertex) one built
+/// for the request. A pointer either way: it lives in every request's future,
+/// where a whole `Target` would be copied with it.
+pub(crate) enum Dest<'a> {
+    Shared(&'a Target),
+    Own(Box<Target>),
+}
+
+impl Deref for Dest<'_> {
+    type Target = Target;
+
+    fn deref(&self) -> &Target {
+        match self {
+            Dest::Shared(target) => target,
+            Dest::Own(target) => target,
         }
     }
 }
