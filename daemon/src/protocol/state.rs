@@ -500,6 +500,7 @@ mod tests {
                 socket: String::new(),
             },
             apps: vec![AppState::new(App::Codex, true, 1)],
+            health: DaemonHealth::default(),
         };
         let kinds = [
             EventKind::ProviderSelected {
