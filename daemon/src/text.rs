@@ -80,6 +80,15 @@ pub fn exit(exit: &ExitInfo) -> String {
     format!("{}{how}", exit.reason.as_str())
 }
 
+/// Who served a request: the provider, and the route an official provider
+/// took — `openai · chatgpt`, `anthropic · oauth`, or just `backup`.
+pub fn served_by(provider: &str, route: Option<&str>) -> String {
+    match route {
+        Some(route) => format!("{} · {}", clean(provider), clean(route)),
+        None => clean(provider).into_owned(),
+    }
+}
+
 pub fn breaker(state: BreakerState) -> &'static str {
     match state {
         BreakerState::Closed => "closed",
@@ -165,7 +174,7 @@ impl fmt::Display for EventKind {
                     latency(request.latency_ms)
                 )?;
                 if let Some(provider) = &request.provider {
-                    write!(f, " via {}", clean(provider))?;
+                    write!(f, " via {}", served_by(provider, request.route.as_deref()))?;
                 }
                 match request.failovers {
                     0 => Ok(()),
@@ -201,6 +210,8 @@ mod tests {
         assert_eq!(countdown(2_450), "2.4s");
         assert_eq!(latency(850), "850ms");
         assert_eq!(latency(1_250), "1.2s");
+        assert_eq!(served_by("openai", Some("chatgpt")), "openai · chatgpt");
+        assert_eq!(served_by("backup", None), "backup");
     }
 
     #[test]

@@ -179,6 +179,7 @@ fn summary_line(report: ProxyReport) -> RequestLine {
         model: s.model,
         status: s.status,
         provider: s.provider,
+        route: s.route.map(str::to_owned),
         latency_ms: s.latency.as_millis() as u64,
         ttfb_ms: s.ttfb.map(|t| t.as_millis() as u64),
         bytes_out: s.bytes_out,
@@ -225,6 +226,7 @@ fn proxy_config(app: App, config: &WorkerConfig) -> ProxyConfig {
                     Some(key) => proxy::Credential::Key(key.clone()),
                     None => proxy::Credential::Passthrough,
                 },
+                official: p.official,
             })
             .collect(),
         timeouts: proxy::Timeouts {

@@ -225,6 +225,7 @@ fn provider(name: &str, url: &str) -> ProviderConfig {
         name: name.into(),
         base_url: url.into(),
         credential: Credential::Passthrough,
+        official: false,
     }
 }
 
@@ -924,7 +925,9 @@ async fn all_failing_returns_the_last_upstream_response_or_a_502() -> TestResult
             Some("application/json")
         );
         let json: serde_json::Value = serde_json::from_slice(&body_of(response).await?)?;
-        assert_eq!(json["error"]["type"], "switchyard_upstream_unavailable");
+        // Claude's own (Anthropic) error shape.
+        assert_eq!(json["type"], "error");
+        assert_eq!(json["error"]["type"], "api_error");
         let message = json["error"]["message"].as_str().unwrap_or_default();
         assert!(
             message.contains("first") && message.contains("second"),
@@ -1060,7 +1063,7 @@ async fn browsers_and_foreign_hosts_get_403() -> TestResult {
             let (response, _conn) = send(h.addr, req).await?;
             assert_eq!(response.status(), StatusCode::FORBIDDEN);
             let json: serde_json::Value = serde_json::from_slice(&body_of(response).await?)?;
-            assert_eq!(json["error"]["type"], "switchyard_forbidden");
+            assert_eq!(json["error"]["type"], "permission_error");
             assert_eq!(h.next_summary().await?.status, 403);
         }
         for ok_host in [format!("localhost:{port}"), format!("[::1]:{port}")] {

@@ -156,6 +156,7 @@ fn app_json(app: &AppState) -> Value {
         "uptime_s": uptime_s(app),
         "health": app.health.as_str(),
         "provider": app.provider,
+        "route": app.route,
         "error": app.port_error,
         "parked_reason": app.parked.as_ref().map(|p| p.reason.clone()),
         "last_exit": app.last_exit.as_ref().map(|e| json!({
@@ -164,16 +165,18 @@ fn app_json(app: &AppState) -> Value {
     })
 }
 
-/// The provider requests try first, and whether its breaker currently sends
-/// them on to the next one.
+/// The provider requests try first (with the route its last request took:
+/// `openai · chatgpt`), and whether its breaker currently sends them on to the
+/// next one.
 fn provider_cell(app: &AppState) -> String {
     let Some(first) = app.provider.as_deref() else {
         return "-".to_owned();
     };
+    let served = text::served_by(first, app.route.as_deref());
     let breaker = app.breakers.iter().find(|b| b.provider == first);
     match breaker.map(|b| b.state) {
-        Some(BreakerState::Open) => format!("{first} (breaker open: skipped)"),
-        Some(BreakerState::HalfOpen) => format!("{first} (breaker half-open)"),
-        _ => first.to_owned(),
+        Some(BreakerState::Open) => format!("{served} (breaker open: skipped)"),
+        Some(BreakerState::HalfOpen) => format!("{served} (breaker half-open)"),
+        _ => served,
     }
 }

@@ -3,7 +3,9 @@
 
 use switchyard_daemon::protocol::Request;
 use switchyard_daemon::protocol::state::{BreakerState, EventKind, Health, WorkerState};
-pub use switchyard_daemon::text::{breaker as breaker_word, countdown, duration, exit, latency};
+pub use switchyard_daemon::text::{
+    breaker as breaker_word, countdown, duration, exit, latency, served_by,
+};
 
 use crate::model::Severity;
 

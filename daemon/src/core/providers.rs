@@ -28,6 +28,9 @@ impl Core {
             .filter(|row| row.enabled)
             .cloned()
             .filter_map(|row| {
+                // Decided here, once, so the worker never compares URLs.
+                let official = matches!(row.auth, ProviderAuth::Passthrough)
+                    && app.is_official_base_url(&row.base_url);
                 let key = match row.auth {
                     ProviderAuth::Passthrough => None,
                     ProviderAuth::Stored(key) => Some(key),
@@ -45,7 +48,7 @@ impl Core {
                         }
                     },
                 };
-                Some(WorkerProvider { name: row.name, base_url: row.base_url, key })
+                Some(WorkerProvider { name: row.name, base_url: row.base_url, key, official })
             })
             .collect();
         WorkerConfig {

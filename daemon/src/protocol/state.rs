@@ -72,6 +72,10 @@ pub struct AppState {
     pub health: Health,
     /// The provider requests go to first.
     pub provider: Option<String>,
+    /// The route (`chatgpt`, `oauth`, …) of the last reported request that
+    /// provider served, when it is the app's official provider.
+    #[serde(default)]
+    pub route: Option<String>,
     pub last_exit: Option<ExitInfo>,
     pub parked: Option<Parked>,
     /// When the next restart attempt is due (unix ms), while in backoff.
@@ -96,6 +100,7 @@ impl AppState {
             ready_at_ms: None,
             health: Health::Unknown,
             provider: None,
+            route: None,
             last_exit: None,
             parked: None,
             backoff_until_ms: None,
@@ -233,6 +238,11 @@ pub struct RequestLine {
     pub model: Option<String>,
     pub status: u16,
     pub provider: Option<String>,
+    /// The route the official provider took (`chatgpt`, `oauth`, …): shown as
+    /// `openai · chatgpt`. `None` for other providers (and in journals written
+    /// before routes existed).
+    #[serde(default)]
+    pub route: Option<String>,
     pub latency_ms: u64,
     pub ttfb_ms: Option<u64>,
     pub bytes_out: u64,
@@ -439,10 +449,91 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
         WorkerHung { .. } => state.health = Health::Down,
         WorkerStopping { .. } => state.state = WorkerState::Stopping,
         HealthChanged { health, .. } => state.health = *health,
-        ProviderSelected { provider, .. } => state.provider = provider.clone(),
+        ProviderSelected { provider, .. } => {
+            if state.provider != *provider {
+                state.route = None;
+            }
+            state.provider = provider.clone();
+        }
         BreakerChanged { breakers, .. } => state.breakers = breakers.clone(),
         Traffic { traffic, .. } => state.traffic = traffic.clone(),
-        RequestFinished { .. } => {}
+        RequestFinished { request, .. } => {
+            if request.provider.is_some() && request.provider == state.provider {
+                state.route.clone_from(&request.route);
+            }
+        }
         DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(provider: &str, route: Option<&str>) -> EventKind {
+        EventKind::RequestFinished {
+            app: App::Codex,
+            request: RequestLine {
+                method: "POST".into(),
+                path: "/responses".into(),
+                model: None,
+                status: 200,
+                provider: Some(provider.into()),
+                route: route.map(str::to_owned),
+                latency_ms: 1,
+                ttfb_ms: None,
+                bytes_out: 0,
+                failovers: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_first_providers_last_route_is_kept_until_the_provider_changes() {
+        let mut snapshot = Snapshot {
+            epoch: 1,
+            seq: 0,
+            daemon: DaemonInfo {
+                pid: 1,
+                version: String::new(),
+                started_at_ms: 0,
+                socket: String::new(),
+            },
+            apps: vec![AppState::new(App::Codex, true, 1)],
+            health: DaemonHealth::default(),
+        };
+        let kinds = [
+            EventKind::ProviderSelected {
+                app: App::Codex,
+                provider: Some("openai".into()),
+            },
+            finished("openai", Some("chatgpt")),
+            // A failover to another provider says nothing about the first one.
+            finished("backup", None),
+        ];
+        for (seq, kind) in (1..).zip(kinds) {
+            apply(
+                &mut snapshot,
+                &Event {
+                    seq,
+                    at_ms: 0,
+                    kind,
+                },
+            );
+        }
+        assert_eq!(snapshot.apps[0].route.as_deref(), Some("chatgpt"));
+        let kind = EventKind::ProviderSelected {
+            app: App::Codex,
+            provider: Some("backup".into()),
+        };
+        apply(
+            &mut snapshot,
+            &Event {
+                seq: 4,
+                at_ms: 0,
+                kind,
+            },
+        );
+        assert_eq!(snapshot.apps[0].route, None);
     }
 }

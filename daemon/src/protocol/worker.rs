@@ -63,4 +63,8 @@ pub struct WorkerProvider {
     pub base_url: String,
     /// `None`: pass the client's own credentials through.
     pub key: Option<String>,
+    /// The app's official provider (passthrough, at the app's official base
+    /// URL): the worker routes each request by its credential (`chatgpt`,
+    /// `code-assist`, …) instead of always to `base_url`.
+    pub official: bool,
 }

@@ -1,6 +1,11 @@
-//! The upstream side: pooled keep-alive HTTP/1.1 clients with rustls (webpki roots),
-//! `TCP_NODELAY`, a connect timeout, and the outbound proxy the environment asks for
+//! The upstream side: pooled keep-alive HTTP/1.1 clients with rustls, `TCP_NODELAY`,
+//! a connect timeout, and the outbound proxy the environment asks for
 //! (`HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`, decided per provider).
+//!
+//! TLS trusts the platform's roots (or, when `SSL_CERT_FILE`/`SSL_CERT_DIR` are
+//! set, those instead, as OpenSSL-based tools do) plus webpki's: a corporate
+//! proxy that re-signs TLS works once its CA is installed or named, and a test
+//! can stand in for an official host. The roots are loaded once per process.
 //!
 //! Each provider gets a [`Route`] once per config. Routes share clients (and so
 //! connection pools) whenever they go the same way. Direct routes (the common
@@ -9,7 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -51,11 +56,18 @@ pub(crate) enum Route {
 
 impl Route {
     /// Sends one attempt; the error is rendered with its causes for summaries.
+    /// A WebSocket handshake (`upgrade`) goes on a connection of its own on a
+    /// direct route (hyper-util's client already hands upgraded connections
+    /// over instead of pooling them).
     pub(crate) async fn send(
         &self,
         mut req: Request<UpstreamBody>,
+        upgrade: bool,
     ) -> Result<Response<Incoming>, String> {
         let sent = match self {
+            // Boxed: a handshake's connect future is large, and inline it would
+            // grow (and so copy) every request's future.
+            Route::Direct(pool) if upgrade => return Box::pin(pool.send_upgrade(req)).await,
             Route::Direct(pool) => return pool.send(req).await,
             Route::Forward { client, auth } => {
                 if let Some(auth) = auth {
@@ -173,10 +185,47 @@ fn http_connector(connect_timeout: Duration) -> HttpConnector {
 
 fn tls<C>(inner: C) -> HttpsConnector<C> {
     HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+        .with_tls_config(tls_config().clone())
         .https_or_http()
         .enable_http1()
         .wrap_connector(inner)
+}
+
+/// The one TLS client configuration (cloning it shares the roots).
+fn tls_config() -> &'static rustls::ClientConfig {
+    static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        match rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+        {
+            Ok(builder) => builder
+                .with_root_certificates(roots())
+                .with_no_client_auth(),
+            Err(error) => {
+                // ring supports every default version; the process default is
+                // the same provider anyway.
+                tracing::warn!(%error, "TLS versions refused; using rustls' defaults");
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots())
+                    .with_no_client_auth()
+            }
+        }
+    })
+}
+
+/// webpki's roots plus the platform's (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set).
+fn roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::warn!(%error, "some of the platform's TLS roots could not be read");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    tracing::debug!(added, ignored, "platform TLS roots loaded beside webpki's");
+    roots
 }
 
 fn client<C>(connector: C) -> Client<C, UpstreamBody>

@@ -56,6 +56,12 @@ pub struct ProviderConfig {
     /// `http://127.0.0.1:9999/v1`. The request path is appended to the base path.
     pub base_url: String,
     pub credential: Credential,
+    /// The app's official provider (the one the store seeds, at the app's
+    /// official base URL): with [`Credential::Passthrough`] it sends each request
+    /// to the upstream its credential and path belong to (a ChatGPT login to
+    /// `chatgpt.com/backend-api/codex`, Code Assist to `cloudcode-pa`, …), and
+    /// `base_url` serves the default route (`api-key`). Ignored with a key.
+    pub official: bool,
 }
 
 /// How requests to a provider are authenticated.
@@ -82,10 +88,13 @@ impl fmt::Debug for Credential {
 pub struct Timeouts {
     /// TCP connect (plus proxy handshake) to an upstream.
     pub connect: Duration,
-    /// From sending the request to receiving the response headers. Generous because
-    /// LLM providers may think for a while before answering.
+    /// From sending the request to receiving the response headers. Generous
+    /// (5 min) because LLM providers may think for a while before answering, and
+    /// the proxy must never give up on a request before the CLI itself would.
     pub first_byte: Duration,
-    /// Longest silence between two body chunks, in either direction.
+    /// Longest silence between two body chunks, in either direction, and on an
+    /// upgraded (WebSocket) connection. 5 min: Codex's own stream idle timeout
+    /// is 300 s, so long silent reasoning is cut by the CLI, not by us.
     pub idle: Duration,
 }
 
@@ -93,8 +102,8 @@ impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             connect: Duration::from_secs(10),
-            first_byte: Duration::from_secs(120),
-            idle: Duration::from_secs(120),
+            first_byte: Duration::from_secs(300),
+            idle: Duration::from_secs(300),
         }
     }
 }
@@ -127,6 +136,7 @@ mod tests {
             name: "p".into(),
             base_url: "http://127.0.0.1:1".into(),
             credential: Credential::Key("sk-secret-123".into()),
+            official: false,
         };
         let config = ProxyConfig::new(App::Claude, vec![provider]);
         let shown = format!("{config:?}");
@@ -138,8 +148,9 @@ mod tests {
     fn defaults_match_the_design() {
         let t = Timeouts::default();
         assert_eq!(t.connect, Duration::from_secs(10));
-        assert_eq!(t.first_byte, Duration::from_secs(120));
-        assert_eq!(t.idle, Duration::from_secs(120));
+        // Never shorter than the CLIs' own limits (Codex: 300 s stream idle).
+        assert_eq!(t.first_byte, Duration::from_secs(300));
+        assert_eq!(t.idle, Duration::from_secs(300));
         let b = BreakerPolicy::default();
         assert_eq!(
             (b.failures_to_open, b.cool_down),

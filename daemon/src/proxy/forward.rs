@@ -12,17 +12,21 @@ use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 
 use super::breaker::{Admit, Breaker};
 use super::config::BreakerPolicy;
 use super::error::BodyError;
+use super::fault::Fault;
 use super::headers::{inject_credential, strip_hop_by_hop};
 use super::model;
-use super::provider::{Active, Provider};
+use super::provider::{Active, Provider, Target};
 use super::report::Tracker;
 use super::request::{Collected, Replay, UpstreamBody, collect};
 use super::response::{ProxyBody, json_error};
 use super::server::Ctx;
+use super::tunnel;
+use crate::apps::OfficialRoute;
 
 /// The hyper service function.
 pub(crate) async fn handle(
@@ -33,17 +37,18 @@ pub(crate) async fn handle(
     if let Err(rejection) = ctx.guard.check(req.uri(), req.headers()) {
         let message = rejection.message(ctx.guard.port());
         tracker.fail(format!("refused: {message}"));
-        return Ok(json_error(
-            StatusCode::FORBIDDEN,
-            "switchyard_forbidden",
-            &message,
-            tracker,
-        ));
+        let app = ctx.active.borrow().app;
+        return Ok(json_error(app, Fault::Forbidden, &message, tracker));
     }
     // One Arc clone; the watch lock is released at once.
     let active = Arc::clone(&ctx.active.borrow());
     let (mut parts, body) = req.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
+    let upgrade = tunnel::take_websocket(&mut parts);
+    if upgrade.is_some() {
+        tunnel::keep_handshake(&mut parts.headers);
+    } else {
+        strip_hop_by_hop(&mut parts.headers);
+    }
 
     let idle = active.timeouts.idle;
     let mut source = match collect(body, active.max_buffered_body, idle, &mut tracker).await {
@@ -62,20 +67,16 @@ pub(crate) async fn handle(
             )))
         }
         Err(e) => {
-            let (status, message) = match &e {
-                BodyError::IdleTimeout(_) => (StatusCode::REQUEST_TIMEOUT, e.to_string()),
-                _ => (StatusCode::BAD_REQUEST, e.to_string()),
+            let fault = match &e {
+                BodyError::IdleTimeout(_) => Fault::RequestTimeout,
+                _ => Fault::BadRequest,
             };
+            let message = e.to_string();
             tracker.fail(message.clone());
-            return Ok(json_error(
-                status,
-                "switchyard_bad_request",
-                &message,
-                tracker,
-            ));
+            return Ok(json_error(active.app, fault, &message, tracker));
         }
     };
-    let mut response = failover(&active, &mut parts, &mut source, tracker).await;
+    let mut response = failover(&ctx, &active, &mut parts, &mut source, tracker, upgrade).await;
     response.body_mut().coalesce_small().await;
     Ok(response)
 }
@@ -135,11 +136,15 @@ impl Drop for Verdict<'_> {
     }
 }
 
+/// Tries the providers in turn. With `upgrade` (a WebSocket handshake), an
+/// upstream that answers `101` gets the client's connection spliced to its own.
 async fn failover(
+    ctx: &Ctx,
     active: &Active,
     parts: &mut Parts,
     source: &mut BodySource,
     mut tracker: Tracker,
+    mut upgrade: Option<OnUpgrade>,
 ) -> Response<ProxyBody> {
     let Parts {
         method,
@@ -147,12 +152,12 @@ async fn failover(
         headers,
         ..
     } = parts;
-    let target = uri.path_and_query();
+    let target_path = uri.path_and_query();
     let policy = &active.policy;
     let mut attempts: u32 = 0;
     let mut failures: Vec<String> = Vec::new();
     // The last 429/5xx, kept to hand back as-is if nobody does better.
-    let mut held: Option<(Response<Incoming>, &Provider)> = None;
+    let mut held: Option<(Response<Incoming>, &Provider, Option<OfficialRoute>)> = None;
 
     // First pass honours the breakers; if they skipped every provider, the second
     // pass tries them all anyway, in order, rather than failing without trying.
@@ -184,6 +189,7 @@ async fn failover(
                 break;
             };
             attempts += 1;
+            let (target, route) = provider.target_for(headers, uri.path());
             // No attempt follows the last provider's (the forced pass runs only
             // when nothing was tried), so its request can have the headers
             // themselves instead of a copy.
@@ -192,7 +198,8 @@ async fn failover(
             } else {
                 headers.clone()
             };
-            let request = match build_request(method, provider, target, headers, body) {
+            let request = match build_request(method, provider, &target, target_path, headers, body)
+            {
                 Ok(request) => request,
                 Err(e) => {
                     // Not the provider's fault: no verdict.
@@ -201,19 +208,25 @@ async fn failover(
                 }
             };
             let first_byte = active.timeouts.first_byte;
-            let outcome = tokio::time::timeout(first_byte, provider.route.send(request)).await;
+            let send = target.route.send(request, upgrade.is_some());
+            let outcome = tokio::time::timeout(first_byte, send).await;
             let failure = match outcome {
                 Ok(Ok(response)) if is_retryable(response.status()) => {
                     verdict.failure();
                     let failure =
                         format!("{}: status {}", provider.name, response.status().as_u16());
-                    held = Some((response, provider));
+                    held = Some((response, provider, route));
                     failure
                 }
                 Ok(Ok(response)) => {
                     verdict.success();
                     tracker.summary.failovers = attempts - 1;
-                    return stream(response, provider, policy, active, tracker);
+                    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                        && let Some(client) = upgrade.take()
+                    {
+                        return splice(ctx, response, client, provider, route, active, tracker);
+                    }
+                    return stream(response, provider, route, active, tracker);
                 }
                 Ok(Err(e)) => {
                     verdict.failure();
@@ -241,13 +254,8 @@ async fn failover(
     };
     tracker.fail(summary.clone());
     match held {
-        Some((response, provider)) => stream(response, provider, policy, active, tracker),
-        None => json_error(
-            StatusCode::BAD_GATEWAY,
-            "switchyard_upstream_unavailable",
-            &summary,
-            tracker,
-        ),
+        Some((response, provider, route)) => stream(response, provider, route, active, tracker),
+        None => json_error(active.app, Fault::UpstreamUnavailable, &summary, tracker),
     }
 }
 
@@ -258,12 +266,13 @@ fn is_retryable(status: StatusCode) -> bool {
 fn build_request(
     method: &Method,
     provider: &Provider,
-    target: Option<&PathAndQuery>,
+    target: &Target,
+    target_path: Option<&PathAndQuery>,
     mut headers: HeaderMap,
     body: UpstreamBody,
 ) -> Result<Request<UpstreamBody>, http::Error> {
-    let uri = provider.uri_for(target)?;
-    headers.insert(header::HOST, provider.host.clone());
+    let uri = target.uri_for(target_path)?;
+    headers.insert(header::HOST, target.host.clone());
     if let Some(credential) = &provider.credential {
         inject_credential(&mut headers, credential);
     }
@@ -274,11 +283,48 @@ fn build_request(
     Ok(request)
 }
 
+/// Answers a WebSocket handshake with the upstream's `101`; the tunnel runs
+/// where the server's drain waits for it.
+fn splice(
+    ctx: &Ctx,
+    response: Response<Incoming>,
+    client: OnUpgrade,
+    provider: &Provider,
+    route: Option<OfficialRoute>,
+    active: &Active,
+    mut tracker: Tracker,
+) -> Response<ProxyBody> {
+    served(&mut tracker, response.status(), provider, route);
+    let splice = tunnel::Splice {
+        idle: active.timeouts.idle,
+        counters: Arc::clone(&ctx.sink.counters),
+        hard_stop: ctx.tunnels.hard_stop.clone(),
+    };
+    let (response, task) = tunnel::switch(response, client, splice, tracker);
+    ctx.tunnels.tasks.spawn(task);
+    response
+}
+
+/// Notes who answered, for the summary.
+fn served(
+    tracker: &mut Tracker,
+    status: StatusCode,
+    provider: &Provider,
+    route: Option<OfficialRoute>,
+) {
+    tracker.summary.status = status.as_u16();
+    if tracker.wanted() {
+        tracker.summary.provider = Some(provider.name.clone());
+        tracker.summary.route = route.map(OfficialRoute::name);
+        tracker.summary.ttfb = Some(tracker.started().elapsed());
+    }
+}
+
 /// Hands the upstream response to the client, to be streamed from now on.
 fn stream(
     response: Response<Incoming>,
     provider: &Provider,
-    policy: &BreakerPolicy,
+    route: Option<OfficialRoute>,
     active: &Active,
     mut tracker: Tracker,
 ) -> Response<ProxyBody> {
@@ -286,16 +332,12 @@ fn stream(
     strip_hop_by_hop(&mut parts.headers);
     // The client connection is HTTP/1.1 whatever the upstream spoke.
     parts.version = Version::HTTP_11;
-    tracker.summary.status = parts.status.as_u16();
-    if tracker.wanted() {
-        tracker.summary.provider = Some(provider.name.clone());
-        tracker.summary.ttfb = Some(tracker.started().elapsed());
-    }
+    served(&mut tracker, parts.status, provider, route);
     let body = ProxyBody::upstream(
         body,
         active.timeouts.idle,
         Arc::clone(&provider.breaker),
-        *policy,
+        active.policy,
         tracker,
     );
     Response::from_parts(parts, body)

@@ -7,9 +7,12 @@
 //! (accept loop, deadlines, drain; `limits`, `connections` for the cap and
 //! shedding, `peer` for the owner check) → `forward` (one request: guard, body
 //! within `budget`, failover) using
-//! `headers`, `guard`, `request`/`response` (bodies), `client` (upstream routes) and
-//! `pool` (direct upstream connections),
-//! `breaker`; `stats` and `report` are what the worker sends to the daemon.
+//! `headers`, `guard`, `request`/`response` (bodies), `official` (an official
+//! provider's upstream per request), `client` (upstream routes) and `pool`
+//! (direct upstream connections),
+//! `breaker`; `stats` and `report` are what the worker sends to the daemon;
+//! `fault` writes the errors the proxy answers itself in each app's API shape;
+//! `tunnel` passes WebSocket upgrades through.
 
 mod breaker;
 mod budget;
@@ -17,12 +20,14 @@ mod client;
 mod config;
 mod connections;
 mod error;
+pub mod fault;
 mod forward;
 mod guard;
 mod headers;
 mod idle;
 mod limits;
 mod model;
+mod official;
 mod peer;
 mod pool;
 mod provider;
@@ -31,6 +36,7 @@ mod request;
 mod response;
 mod server;
 mod stats;
+mod tunnel;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -6,10 +6,11 @@
 
 use std::net::SocketAddr;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::net::TcpStream;
 
+use super::fault::Fault;
 use super::report::Tracker;
 use super::response::{ProxyBody, json_error};
 use super::server::Ctx;
@@ -91,10 +92,6 @@ pub(crate) fn refusal(
         "this proxy belongs to uid {owner}; uid {uid} may not use it (each user runs their own switchyard)"
     );
     tracker.fail(format!("refused: {message}"));
-    json_error(
-        StatusCode::FORBIDDEN,
-        "switchyard_forbidden",
-        &message,
-        tracker,
-    )
+    let app = ctx.active.borrow().app;
+    json_error(app, Fault::Forbidden, &message, tracker)
 }

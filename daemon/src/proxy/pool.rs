@@ -128,6 +128,48 @@ impl DirectPool {
         scheme: &Scheme,
         authority: &Authority,
     ) -> Result<SendRequest<UpstreamBody>, String> {
+        let (sender, connection) = self.handshake(scheme, authority).await?;
+        // The connection runs on this thread's runtime until either side closes
+        // it or its sender is dropped from the pool.
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends a WebSocket upgrade request (absolute URI) on a connection of its
+    /// own, never pooled: once upgraded it belongs to that tunnel. The response's
+    /// upgrade (`hyper::upgrade::on`) yields the connection on a `101`.
+    pub(crate) async fn send_upgrade(
+        &self,
+        mut req: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, String> {
+        let mut parts = std::mem::take(req.uri_mut()).into_parts();
+        let (Some(scheme), Some(authority)) = (parts.scheme.take(), parts.authority.take()) else {
+            return Err("the upstream URI has no scheme or host".to_owned());
+        };
+        *req.uri_mut() = Uri::from(
+            parts
+                .path_and_query
+                .take()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        let (mut sender, connection) = self.handshake(&scheme, &authority).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream upgrade connection ended with an error");
+            }
+        });
+        sender.send_request(req).await.map_err(|e| chain(&e))
+    }
+
+    async fn handshake(
+        &self,
+        scheme: &Scheme,
+        authority: &Authority,
+    ) -> Result<(SendRequest<UpstreamBody>, Upstream), String> {
         let origin = Uri::builder()
             .scheme(scheme.clone())
             .authority(authority.clone())
@@ -140,17 +182,15 @@ impl DirectPool {
             .call(origin)
             .await
             .map_err(|e| chain(e.as_ref()))?;
-        let (sender, connection) = http1::handshake(io).await.map_err(|e| chain(&e))?;
-        // The connection runs on this thread's runtime until either side closes
-        // it or its sender is dropped from the pool.
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        http1::handshake(io).await.map_err(|e| chain(&e))
     }
 }
+
+/// One upstream connection's I/O side, driven by a task of its own.
+type Upstream = http1::Connection<
+    hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>,
+    UpstreamBody,
+>;
 
 /// A connection to this origin that is ready for a request (handing it one makes
 /// it busy until that response is done), looked for round-robin. Closed and

@@ -2,10 +2,11 @@
 //! `Host` and credential headers, a route and a breaker per provider. Requests read
 //! it through a `watch` channel, so a config swap never blocks the data path.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderName, HeaderValue, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use super::breaker::Breaker;
 use super::client::{Route, Upstream};
@@ -13,9 +14,13 @@ use super::config::{BreakerPolicy, Credential, ProviderConfig, ProxyConfig, Time
 use super::error::ProxyError;
 use super::headers::credential_header;
 use super::limits::ClientLimits;
+use super::official;
+use crate::apps::{self, App, OfficialRoute};
 
 /// The config requests run with.
 pub(crate) struct Active {
+    /// Whose API this is: error bodies the proxy writes take its shape.
+    pub(crate) app: App,
     pub(crate) providers: Vec<Provider>,
     pub(crate) timeouts: Timeouts,
     pub(crate) max_buffered_body: usize,
@@ -26,16 +31,37 @@ pub(crate) struct Active {
 pub(crate) struct Provider {
     pub(crate) name: String,
     base_url: String,
+    /// Where its requests go: the base URL (for an official provider, the
+    /// default route's upstream).
+    target: Target,
+    /// Set for [`Credential::Key`]; `None` passes the client's own headers through.
+    pub(crate) credential: Option<(HeaderName, HeaderValue)>,
+    pub(crate) breaker: Arc<Breaker>,
+    /// Set for the app's official provider: it routes each request by its
+    /// credential and path. Boxed: most providers have none.
+    official: Option<Box<Official>>,
+}
+
+/// One upstream: where a request is sent and how it leaves the machine.
+pub(crate) struct Target {
     scheme: Scheme,
     authority: Authority,
     /// The base URL's path without a trailing slash (`""` for a bare host).
     base_path: String,
-    /// `Host` for this provider: its authority as written in the base URL.
+    /// `Host` for this upstream: its authority as written in the base URL.
     pub(crate) host: HeaderValue,
-    /// Set for [`Credential::Key`]; `None` passes the client's own headers through.
-    pub(crate) credential: Option<(HeaderName, HeaderValue)>,
-    pub(crate) breaker: Arc<Breaker>,
     pub(crate) route: Route,
+}
+
+/// The other upstreams of an official provider.
+struct Official {
+    app: App,
+    /// Routes whose upstream is fixed and not the base URL (ChatGPT, Code Assist).
+    fixed: Vec<(OfficialRoute, Target)>,
+    /// How Vertex AI hosts are reached; the host itself comes from the path.
+    /// (Decided once for `aiplatform.googleapis.com`: a `NO_PROXY` naming one
+    /// regional host alone is not told apart.)
+    vertex: Option<Route>,
 }
 
 impl Active {
@@ -49,13 +75,9 @@ impl Active {
         let mut providers = Vec::with_capacity(config.providers.len());
         for p in config.providers {
             let (base, base_path) = parse_base(&p)?;
-            let (Some(scheme), Some(authority)) =
-                (base.scheme().cloned(), base.authority().cloned())
-            else {
-                return Err(invalid(&p, "it must be absolute (scheme://host)"));
-            };
-            let host = HeaderValue::from_str(authority.as_str())
-                .map_err(|_| invalid(&p, "the host is not a valid Host header"))?;
+            let route = upstream.route(&base, config.timeouts.connect);
+            let target = Target::new(&base, base_path, route)
+                .ok_or_else(|| invalid(&p, "the host is not a valid Host header"))?;
             let credential = match &p.credential {
                 Credential::Passthrough => None,
                 Credential::Key(key) => Some(
@@ -66,6 +88,10 @@ impl Active {
                     })?,
                 ),
             };
+            // A configured key is an API key: nothing to route by.
+            let official = (p.official && credential.is_none())
+                .then(|| Official::build(config.app, upstream, config.timeouts.connect))
+                .map(Box::new);
             let breaker = previous
                 .and_then(|prev| {
                     prev.providers
@@ -73,20 +99,17 @@ impl Active {
                         .find(|old| old.name == p.name && old.base_url == p.base_url)
                 })
                 .map_or_else(|| Arc::new(Breaker::new()), |old| Arc::clone(&old.breaker));
-            let route = upstream.route(&base, config.timeouts.connect);
             providers.push(Provider {
                 name: p.name,
                 base_url: p.base_url,
-                scheme,
-                authority,
-                base_path,
-                host,
+                target,
                 credential,
                 breaker,
-                route,
+                official,
             });
         }
         Ok(Active {
+            app: config.app,
             providers,
             timeouts: config.timeouts,
             max_buffered_body: config.max_buffered_body,
@@ -97,6 +120,69 @@ impl Active {
 }
 
 impl Provider {
+    /// Where this request goes, and the official route it takes (`None` for a
+    /// provider that is not official). For most providers, a borrow of its one
+    /// upstream: nothing is looked at.
+    pub(crate) fn target_for(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+    ) -> (Dest<'_>, Option<OfficialRoute>) {
+        let Some(official) = &self.official else {
+            return (Dest::Shared(&self.target), None);
+        };
+        let route = official::select(official.app, headers, path);
+        let target = match route {
+            OfficialRoute::ApiKey | OfficialRoute::OAuth => Some(Dest::Shared(&self.target)),
+            OfficialRoute::Vertex => official.vertex_target(path).map(Box::new).map(Dest::Own),
+            _ => official
+                .fixed
+                .iter()
+                .find(|(r, _)| *r == route)
+                .map(|(_, t)| Dest::Shared(t)),
+        };
+        match target {
+            Some(target) => (target, Some(route)),
+            // A location that is no host name: the default route, whose
+            // upstream says what is wrong with the request.
+            None => (Dest::Shared(&self.target), Some(OfficialRoute::ApiKey)),
+        }
+    }
+}
+
+/// The upstream one request goes to: a provider's own, or (Vertex) one built
+/// for the request. A pointer either way: it lives in every request's future,
+/// where a whole `Target` would be copied with it.
+pub(crate) enum Dest<'a> {
+    Shared(&'a Target),
+    Own(Box<Target>),
+}
+
+impl Deref for Dest<'_> {
+    type Target = Target;
+
+    fn deref(&self) -> &Target {
+        match self {
+            Dest::Shared(target) => target,
+            Dest::Own(target) => target,
+        }
+    }
+}
+
+impl Target {
+    fn new(base: &Uri, base_path: String, route: Route) -> Option<Target> {
+        let scheme = base.scheme()?.clone();
+        let authority = base.authority()?.clone();
+        let host = HeaderValue::from_str(authority.as_str()).ok()?;
+        Some(Target {
+            scheme,
+            authority,
+            base_path,
+            host,
+            route,
+        })
+    }
+
     /// `base + path_and_query`: `http://h/v1` + `/responses?x=1` → `http://h/v1/responses?x=1`.
     /// For a base URL without a path the client's own path is reused as it is
     /// (no copy, no second parse).
@@ -120,6 +206,47 @@ impl Provider {
         parts.authority = Some(self.authority.clone());
         parts.path_and_query = Some(joined);
         Ok(Uri::from_parts(parts)?)
+    }
+}
+
+impl Official {
+    fn build(app: App, upstream: &Upstream, connect: std::time::Duration) -> Official {
+        let target = |url: &str| {
+            let base: Uri = url.parse().ok()?;
+            let path = base.path().trim_end_matches('/').to_owned();
+            let route = upstream.route(&base, connect);
+            Target::new(&base, path, route)
+        };
+        let fixed = [OfficialRoute::ChatGpt, OfficialRoute::CodeAssist]
+            .into_iter()
+            .filter(|r| routes_of(app).contains(r))
+            .filter_map(|r| Some((r, target(r.base_url()?)?)))
+            .collect();
+        let vertex = routes_of(app)
+            .contains(&OfficialRoute::Vertex)
+            .then(|| target("https://aiplatform.googleapis.com").map(|t| t.route))
+            .flatten();
+        Official { app, fixed, vertex }
+    }
+
+    fn vertex_target(&self, path: &str) -> Option<Target> {
+        let base: Uri = apps::vertex_base_url(official::vertex_location(path)?)?
+            .parse()
+            .ok()?;
+        Target::new(&base, String::new(), self.vertex.clone()?)
+    }
+}
+
+/// The routes an app's official provider knows.
+fn routes_of(app: App) -> &'static [OfficialRoute] {
+    match app {
+        App::Claude => &[OfficialRoute::ApiKey, OfficialRoute::OAuth],
+        App::Codex => &[OfficialRoute::ApiKey, OfficialRoute::ChatGpt],
+        App::Gemini => &[
+            OfficialRoute::ApiKey,
+            OfficialRoute::CodeAssist,
+            OfficialRoute::Vertex,
+        ],
     }
 }
 
@@ -164,7 +291,6 @@ fn parse_base(p: &ProviderConfig) -> Result<(Uri, String), ProxyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apps::App;
     use hyper_util::client::proxy::matcher::Matcher;
 
     fn provider(url: &str, credential: Credential) -> ProviderConfig {
@@ -172,6 +298,7 @@ mod tests {
             name: "p".into(),
             base_url: url.into(),
             credential,
+            official: false,
         }
     }
 
@@ -191,7 +318,7 @@ mod tests {
         let joined: Vec<String> = active
             .providers
             .iter()
-            .map(|p| p.uri_for(Some(&target)).map(|u| u.to_string()))
+            .map(|p| p.target.uri_for(Some(&target)).map(|u| u.to_string()))
             .collect::<Result<_, _>>()?;
         assert_eq!(
             joined,
@@ -203,15 +330,15 @@ mod tests {
         );
         // A request without a path goes to the base URL itself.
         assert_eq!(
-            active.providers[0].uri_for(None)?.to_string(),
+            active.providers[0].target.uri_for(None)?.to_string(),
             "http://h:8/v1/"
         );
         assert_eq!(
-            active.providers[1].uri_for(None)?.to_string(),
+            active.providers[1].target.uri_for(None)?.to_string(),
             "https://api.example/"
         );
-        assert_eq!(active.providers[0].host, "h:8");
-        assert_eq!(active.providers[1].host, "api.example");
+        assert_eq!(active.providers[0].target.host, "h:8");
+        assert_eq!(active.providers[1].target.host, "api.example");
         Ok(())
     }
 
@@ -239,5 +366,84 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("API key") && !e.contains("bad")));
+    }
+
+    /// Where an official provider sends a request, as `scheme://host/path`.
+    fn routed(active: &Active, headers: &[(&'static str, &'static str)], path: &str) -> String {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        let (target, route) = active.providers[0].target_for(&h, path);
+        let target_path = PathAndQuery::try_from(path).ok();
+        let uri = target
+            .uri_for(target_path.as_ref())
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        format!(
+            "{} {uri} host={:?}",
+            route.map_or("-", |r| r.name()),
+            target.host
+        )
+    }
+
+    #[test]
+    fn official_providers_route_by_credential_and_path() -> Result<(), ProxyError> {
+        let upstream = Upstream::new(Matcher::builder().build());
+        let official = |app: App, credential| {
+            let mut p = provider(app.official_base_url(), credential);
+            p.official = true;
+            Active::build(ProxyConfig::new(app, vec![p]), None, &upstream)
+        };
+        let codex = official(App::Codex, Credential::Passthrough)?;
+        assert_eq!(
+            routed(&codex, &[("authorization", "Bearer sk-1")], "/responses"),
+            "api-key https://api.openai.com/v1/responses host=\"api.openai.com\""
+        );
+        assert_eq!(
+            routed(
+                &codex,
+                &[("chatgpt-account-id", "a")],
+                "/models?client_version=1"
+            ),
+            "chatgpt https://chatgpt.com/backend-api/codex/models?client_version=1 host=\"chatgpt.com\""
+        );
+        let claude = official(App::Claude, Credential::Passthrough)?;
+        assert_eq!(
+            routed(&claude, &[("authorization", "Bearer oat")], "/v1/messages"),
+            "oauth https://api.anthropic.com/v1/messages host=\"api.anthropic.com\""
+        );
+        let gemini = official(App::Gemini, Credential::Passthrough)?;
+        assert_eq!(
+            routed(&gemini, &[], "/v1internal:streamGenerateContent?alt=sse"),
+            "code-assist https://cloudcode-pa.googleapis.com/v1internal:streamGenerateContent?alt=sse host=\"cloudcode-pa.googleapis.com\""
+        );
+        assert_eq!(
+            routed(
+                &gemini,
+                &[],
+                "/v1beta1/projects/p/locations/us-east5/publishers/google/models/m:generateContent"
+            ),
+            "vertex https://us-east5-aiplatform.googleapis.com/v1beta1/projects/p/locations/us-east5/publishers/google/models/m:generateContent host=\"us-east5-aiplatform.googleapis.com\""
+        );
+        // A location that is no host name takes the default route.
+        assert!(
+            routed(&gemini, &[], "/v1/projects/p/locations/a.b/x").starts_with(
+                "api-key https://generativelanguage.googleapis.com/v1/projects/p/locations/a.b/x"
+            )
+        );
+        // A keyed official provider is an API-key provider: no routing.
+        let keyed = official(App::Codex, Credential::Key("sk-k".into()))?;
+        assert!(
+            routed(&keyed, &[("chatgpt-account-id", "a")], "/responses")
+                .starts_with("- https://api.openai.com/v1/responses")
+        );
+        // Not official: the base URL, whatever the credential.
+        let plain = build(&["http://h:8/v1"])?;
+        assert_eq!(
+            routed(&plain, &[("chatgpt-account-id", "a")], "/responses"),
+            "- http://h:8/v1/responses host=\"h:8\""
+        );
+        Ok(())
     }
 }

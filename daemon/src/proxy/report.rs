@@ -32,6 +32,9 @@ pub struct RequestSummary {
     pub status: u16,
     /// The provider whose response the client got.
     pub provider: Option<String>,
+    /// The route an official provider sent it on (`chatgpt`, `oauth`, …); `None`
+    /// for other providers. A static name: nothing is built per request.
+    pub route: Option<&'static str>,
     /// Arrival to end of the response body.
     pub latency: Duration,
     /// Arrival to the chosen provider's response headers.
@@ -135,6 +138,22 @@ impl Tracker {
     /// Whether the summary will be sent, so worth filling in (model, provider).
     pub(crate) fn wanted(&self) -> bool {
         self.wanted
+    }
+
+    /// Moves this request's accounting out, to whoever now carries the request
+    /// (an upgraded connection's task); what stays behind is already finished and
+    /// reports nothing.
+    pub(crate) fn hand_off(&mut self) -> Tracker {
+        let husk = Tracker {
+            sink: Arc::clone(&self.sink),
+            wanted: false,
+            start: self.start,
+            summary: RequestSummary::default(),
+            streamed_in: None,
+            counts_as_error: false,
+            done: true,
+        };
+        std::mem::replace(self, husk)
     }
 
     /// Marks the request failed: it counts in `errors` and becomes the last error.

@@ -9,14 +9,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use super::breaker::Breaker;
 use super::config::BreakerPolicy;
 use super::error::{BodyError, chain};
+use super::fault::{self, Fault};
 use super::idle::IdleTimer;
 use super::report::Tracker;
+use crate::apps::App;
 
 pub(crate) struct ProxyBody {
     inner: Inner,
@@ -79,15 +81,26 @@ impl ProxyBody {
     }
 }
 
-/// A JSON error response of the shape the CLIs already parse:
-/// `{"error":{"type":KIND,"message":MESSAGE}}`.
+impl ProxyBody {
+    /// No body at all (a `101 Switching Protocols`).
+    pub(crate) fn empty(tracker: Tracker) -> Self {
+        ProxyBody {
+            inner: Inner::Local(None),
+            tracker,
+            ready: None,
+        }
+    }
+}
+
+/// An error the proxy answers itself, in `app`'s API error shape ([`fault`]).
 pub(crate) fn json_error(
-    status: StatusCode,
-    kind: &str,
+    app: App,
+    fault: Fault,
     message: &str,
     mut tracker: Tracker,
 ) -> Response<ProxyBody> {
-    let body = serde_json::json!({"error": {"type": kind, "message": message}}).to_string();
+    let body = fault::body(app, fault, message);
+    let status = fault.status();
     tracker.summary.status = status.as_u16();
     let mut response = Response::new(ProxyBody {
         inner: Inner::Local(Some(Bytes::from(body))),

@@ -44,10 +44,20 @@ pub(crate) struct Ctx {
     pub(crate) sink: Arc<Sink>,
     pub(crate) guard: Arc<Guard>,
     pub(crate) active: watch::Receiver<Arc<Active>>,
+    /// Where a WebSocket handshake's tunnel runs.
+    pub(crate) tunnels: Arc<Tunnels>,
+}
+
+/// Where WebSocket tunnels run (`tunnel.rs`).
+pub(crate) struct Tunnels {
+    /// The connection tasks' tracker: a drain waits for tunnels too.
+    pub(crate) tasks: TaskTracker,
+    /// Cancelled at the drain deadline: whatever is still open is cut.
+    pub(crate) hard_stop: CancellationToken,
 }
 
 impl Shared {
-    fn connection(&self) -> Arc<Ctx> {
+    fn connection(&self, tunnels: &Arc<Tunnels>) -> Arc<Ctx> {
         Arc::new(Ctx {
             sink: Arc::new(Sink {
                 counters: Arc::clone(&self.counters),
@@ -57,6 +67,7 @@ impl Shared {
             }),
             guard: Arc::clone(&self.guard),
             active: self.active.clone(),
+            tunnels: Arc::clone(tunnels),
         })
     }
 }
@@ -86,8 +97,14 @@ pub(crate) async fn serve(
         .keep_alive(true);
     let mut refusing = builder.clone();
     refusing.keep_alive(false);
-    let connections = TaskTracker::new();
-    let hard_stop = CancellationToken::new();
+    // WebSocket tunnels outlive the connection they came from: they run with
+    // the connection tasks, so the drain waits for them and cuts them too.
+    let tunnels = Arc::new(Tunnels {
+        tasks: TaskTracker::new(),
+        hard_stop: CancellationToken::new(),
+    });
+    let connections = tunnels.tasks.clone();
+    let hard_stop = tunnels.hard_stop.clone();
     let mut open = Connections::default();
     let mut gate = PeerGate::new();
     let mut errors = AcceptErrors::default();
@@ -133,7 +150,7 @@ pub(crate) async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY failed on an accepted socket");
         }
-        let ctx = shared.connection();
+        let ctx = shared.connection(&tunnels);
         let sink = Arc::clone(&ctx.sink);
         let (shutdown, hard_stop) = (shutdown.clone(), hard_stop.clone());
         let task = match admission {
@@ -142,12 +159,16 @@ pub(crate) async fn serve(
                 let service = service_fn(move |req| {
                     std::future::ready(Ok::<_, Infallible>(peer::refusal(&ctx, &req, owner, uid)))
                 });
-                let conn = refusing.serve_connection(TokioIo::new(stream), service);
+                let conn = refusing
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
                 connections.spawn(connection(conn, sink.clone(), limits, shutdown, hard_stop))
             }
             Admission::Owner | Admission::Gone => {
                 let service = service_fn(move |req| forward::handle(Arc::clone(&ctx), req));
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let conn = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
                 connections.spawn(connection(conn, sink.clone(), limits, shutdown, hard_stop))
             }
         };
@@ -179,7 +200,8 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     )
 }
 
-type Conn<S> = http1::Connection<TokioIo<TcpStream>, S>;
+/// With upgrades: a WebSocket handshake hands its connection to a tunnel.
+type Conn<S> = http1::UpgradeableConnection<TokioIo<TcpStream>, S>;
 
 async fn connection<S>(
     conn: Conn<S>,

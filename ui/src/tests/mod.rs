@@ -205,6 +205,7 @@ pub fn request(seq: u64, at_ms: u64, app: App, path: &str, status: u16, latency_
                 model: Some("claude-sonnet-4-5".to_owned()),
                 status,
                 provider: Some(app.official_provider_name().to_owned()),
+                route: Some("api-key".to_owned()),
                 latency_ms,
                 ttfb_ms: Some(latency_ms / 3),
                 bytes_out: 2048,

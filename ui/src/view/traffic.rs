@@ -1,5 +1,6 @@
 //! The traffic pane: recently finished requests (time, app, method, path,
-//! model, status, latency, provider), newest at the bottom, scrollable.
+//! model, status, latency, provider with its route: `openai · chatgpt`), newest
+//! at the bottom, scrollable.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -9,8 +10,11 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use super::{Theme, fit_columns};
 use crate::format;
 use crate::model::{Focus, Model, Severity, TrafficEntry};
+use switchyard_daemon::protocol::state::RequestLine;
 
-/// Title and width of each column; the path (index 3) takes what is left.
+/// Title and width of each column; the path (index 3) takes what is left, and
+/// the provider (index 7) is as wide as its widest visible cell, up to its width
+/// here (`google · code-assist`).
 const COLUMNS: [(&str, u16); 8] = [
     ("TIME", 8),
     ("APP", 6),
@@ -19,9 +23,10 @@ const COLUMNS: [(&str, u16); 8] = [
     ("MODEL", 18),
     ("CODE", 4),
     ("LATENCY", 7),
-    ("PROVIDER", 10),
+    ("PROVIDER", 20),
 ];
 const DROP_ORDER: [usize; 6] = [1, 7, 4, 2, 0, 6];
+const PROVIDER: usize = 7;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let focused = model.focus == Focus::Traffic;
@@ -43,7 +48,13 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     }
-    let widths: Vec<u16> = COLUMNS.iter().map(|(_, w)| *w).collect();
+    let mut widths: Vec<u16> = COLUMNS.iter().map(|(_, w)| *w).collect();
+    widths[PROVIDER] = model
+        .traffic
+        .range(start..end)
+        .map(|entry| provider_cell(&entry.request).chars().count() as u16)
+        .fold(COLUMNS[PROVIDER].0.len() as u16, u16::max)
+        .min(COLUMNS[PROVIDER].1);
     let keep = fit_columns(&widths, &DROP_ORDER, area.width.saturating_sub(2));
     let kept = |i: usize| keep.get(i).copied().unwrap_or(false);
 
@@ -69,11 +80,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             )
         })
         .collect();
-    let constraints = COLUMNS
+    let constraints = widths
         .iter()
         .enumerate()
         .filter(|(i, _)| kept(*i))
-        .map(|(i, (_, w))| {
+        .map(|(i, w)| {
             if i == 3 {
                 Constraint::Min(*w)
             } else {
@@ -107,6 +118,14 @@ fn row<'a>(entry: &TrafficEntry, model: &Model, theme: &Theme) -> [Cell<'a>; 8] 
             theme.severity(status_severity),
         )),
         Cell::from(format::latency(r.latency_ms)),
-        Cell::from(r.provider.clone().unwrap_or_else(|| "–".to_owned())),
+        Cell::from(provider_cell(r)),
     ]
+}
+
+/// `openai · chatgpt`, `backup`, or `–` when no provider answered.
+fn provider_cell(r: &RequestLine) -> String {
+    r.provider.as_deref().map_or_else(
+        || "–".to_owned(),
+        |p| format::served_by(p, r.route.as_deref()),
+    )
 }
