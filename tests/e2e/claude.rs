@@ -10,10 +10,10 @@ const OAUTH: &str = r#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-e2e-access"
 fn claude_with_an_api_key() {
     let reply = "switchyard-e2e claude api-key reply";
     let world = World::new("claude", reply);
-    world.takeover();
-    let mut cmd = world.cli("claude");
-    cmd.env("ANTHROPIC_API_KEY", "sk-ant-api03-e2e-key")
-        .args(["-p", "Say hello"]);
+    let shell = [("ANTHROPIC_API_KEY", "sk-ant-api03-e2e-key")];
+    world.takeover(&shell);
+    let mut cmd = world.cli("claude", &shell);
+    cmd.args(["-p", "Say hello"]);
     world.run_ok(cmd, reply);
 
     let call = world.model_call("/v1/messages");
@@ -34,8 +34,8 @@ fn claude_with_a_claude_ai_login() {
     let reply = "switchyard-e2e claude oauth reply";
     let world = World::new("claude", reply);
     world.write(".claude/.credentials.json", OAUTH);
-    world.takeover();
-    let mut cmd = world.cli("claude");
+    world.takeover(&[]);
+    let mut cmd = world.cli("claude", &[]);
     cmd.args(["-p", "Say hello"]);
     world.run_ok(cmd, reply);
 
@@ -49,4 +49,5 @@ fn claude_with_a_claude_ai_login() {
     assert_eq!(call.header("anthropic-version"), Some("2023-06-01"));
     let beta = call.header("anthropic-beta").unwrap_or("");
     assert!(beta.contains("oauth-2025-04-20"), "anthropic-beta: {beta}");
+    world.assert_doctor_agrees(&[], "claude.ai login (");
 }

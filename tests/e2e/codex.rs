@@ -63,7 +63,7 @@ fn rfc3339(secs: u64) -> String {
 }
 
 fn exec(world: &World, reply: &str) {
-    let mut cmd = world.cli("codex");
+    let mut cmd = world.cli("codex", &[]);
     cmd.args(["exec", "--skip-git-repo-check", "Say hello"]);
     world.run_ok(cmd, reply);
 }
@@ -77,7 +77,7 @@ fn codex_with_an_api_key() {
         ".codex/auth.json",
         r#"{"auth_mode":"apikey","OPENAI_API_KEY":"sk-proj-e2e-key"}"#,
     );
-    world.takeover();
+    world.takeover(&[]);
     exec(&world, reply);
 
     let call = world.model_call("/responses");
@@ -85,6 +85,7 @@ fn codex_with_an_api_key() {
     assert_eq!(call.header("authorization"), Some("Bearer sk-proj-e2e-key"));
     assert_eq!(call.header("chatgpt-account-id"), None);
     assert_eq!(call.header("originator"), Some("codex_exec"));
+    world.assert_doctor_agrees(&[], "API key (");
 }
 
 #[test]
@@ -94,7 +95,7 @@ fn codex_with_a_chatgpt_login() {
     let world = World::new("codex", reply);
     let auth = chatgpt_auth();
     world.write(".codex/auth.json", &auth);
-    world.takeover();
+    world.takeover(&[]);
     exec(&world, reply);
 
     let call = world.model_call("/responses");
@@ -118,4 +119,5 @@ fn codex_with_a_chatgpt_login() {
     // Codex asks the same backend for its model list first.
     let models = world.model_call("/models");
     world.assert_served_by(&models, "chatgpt.com", "/backend-api/codex/models", &[]);
+    world.assert_doctor_agrees(&[], "ChatGPT login (");
 }

@@ -8,12 +8,19 @@ use std::process::Command;
 use crate::support::world::World;
 
 /// `gemini -p` in a folder it trusts, as a script would run it.
-fn gemini(world: &World, env: &[(&str, &str)]) -> Command {
-    let mut cmd = world.cli("gemini");
+fn gemini(world: &World, shell: &[(&str, &str)]) -> Command {
+    let mut cmd = world.cli("gemini", shell);
     cmd.env("GEMINI_CLI_TRUST_WORKSPACE", "true")
-        .envs(env.iter().copied())
         .args(["-p", "Say hello"]);
     cmd
+}
+
+/// Takes Gemini CLI over from `shell`, runs it there, and checks that it
+/// printed `reply` and that `doctor` agrees about the login `mode`.
+fn run(world: &World, shell: &[(&str, &str)], reply: &str, mode: &str) {
+    world.takeover(shell);
+    world.run_ok(gemini(world, shell), reply);
+    world.assert_doctor_agrees(shell, mode);
 }
 
 const API_KEY: (&str, &str) = ("GEMINI_API_KEY", "AIza-e2e-key");
@@ -38,8 +45,7 @@ fn gemini_with_an_api_key_selected_in_settings() {
         ".gemini/settings.json",
         r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#,
     );
-    world.takeover();
-    world.run_ok(gemini(&world, &[API_KEY]), reply);
+    run(&world, &[API_KEY], reply, "Gemini API key (selected in");
     assert_api_key(&world);
 }
 
@@ -48,8 +54,7 @@ fn gemini_with_an_api_key_selected_in_settings() {
 fn gemini_with_only_an_api_key() {
     let reply = "switchyard-e2e gemini env-key reply";
     let world = World::new("gemini", reply);
-    world.takeover();
-    world.run_ok(gemini(&world, &[API_KEY]), reply);
+    run(&world, &[API_KEY], reply, "Gemini API key");
     assert_api_key(&world);
 }
 
@@ -89,8 +94,12 @@ fn gemini_with_a_google_login() {
         ".gemini/oauth_creds.json",
         r#"{"access_token":"ya29.e2e-cached","refresh_token":"1//e2e-refresh","scope":"https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile openid","token_type":"Bearer","expiry_date":4102444800000}"#,
     );
-    world.takeover();
-    world.run_ok(gemini(&world, &[]), reply);
+    run(
+        &world,
+        &[],
+        reply,
+        "Google login (Code Assist) (selected in",
+    );
     assert_code_assist(&world, "ya29.e2e-cached");
 }
 
@@ -99,12 +108,16 @@ fn gemini_with_a_google_login() {
 fn gemini_with_a_cloud_access_token() {
     let reply = "switchyard-e2e gemini gca-token reply";
     let world = World::new("gemini", reply);
-    world.takeover();
-    let env = [
+    let shell = [
         ("GOOGLE_GENAI_USE_GCA", "true"),
         ("GOOGLE_CLOUD_ACCESS_TOKEN", "ya29.e2e-env"),
     ];
-    world.run_ok(gemini(&world, &env), reply);
+    run(
+        &world,
+        &shell,
+        reply,
+        "Google login (Code Assist) (GOOGLE_GENAI_USE_GCA)",
+    );
     assert_code_assist(&world, "ya29.e2e-env");
 }
 
@@ -113,12 +126,16 @@ fn gemini_with_a_cloud_access_token() {
 fn gemini_on_vertex_ai_with_an_api_key() {
     let reply = "switchyard-e2e gemini vertex-express reply";
     let world = World::new("gemini", reply);
-    world.takeover();
-    let env = [
+    let shell = [
         ("GOOGLE_GENAI_USE_VERTEXAI", "true"),
         ("GOOGLE_API_KEY", "AIza-e2e-vertex"),
     ];
-    world.run_ok(gemini(&world, &env), reply);
+    run(
+        &world,
+        &shell,
+        reply,
+        "Vertex AI (GOOGLE_GENAI_USE_VERTEXAI)",
+    );
     let call = world.model_call(":streamGenerateContent");
     world.assert_served_by(
         &call,
@@ -138,13 +155,17 @@ fn gemini_on_vertex_ai_with_a_project() {
         ".config/gcloud/application_default_credentials.json",
         r#"{"type":"authorized_user","client_id":"e2e.apps.googleusercontent.com","client_secret":"e2e-secret","refresh_token":"1//e2e-adc"}"#,
     );
-    world.takeover();
-    let env = [
+    let shell = [
         ("GOOGLE_GENAI_USE_VERTEXAI", "true"),
         ("GOOGLE_CLOUD_PROJECT", "e2e-project"),
         ("GOOGLE_CLOUD_LOCATION", "us-central1"),
     ];
-    world.run_ok(gemini(&world, &env), reply);
+    run(
+        &world,
+        &shell,
+        reply,
+        "Vertex AI (GOOGLE_GENAI_USE_VERTEXAI)",
+    );
     let call = world.model_call(":streamGenerateContent");
     world.assert_served_by(
         &call,

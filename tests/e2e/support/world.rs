@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{Home, free_port, wait_for};
+use crate::common::{Home, free_port, login_shell, wait_for};
 
 use super::cli;
 use super::connect::ConnectProxy;
@@ -119,9 +119,19 @@ impl World {
         }
     }
 
-    /// `switchyard enable APP --takeover`, then waits until the worker runs.
-    pub fn takeover(&self) {
-        self.home.ok(&["enable", self.app, "--takeover"]);
+    /// `switchyard enable APP --takeover` from a shell whose login
+    /// variables are `shell` (takeover may choose by them, as it would for
+    /// the user), then waits until the worker runs.
+    pub fn takeover(&self, shell: &[(&str, &str)]) {
+        let mut cmd = self.home.command(&["enable", self.app, "--takeover"]);
+        login_shell(&mut cmd, shell);
+        let out = self.home.run_command(cmd);
+        assert!(
+            out.status.success(),
+            "enable --takeover failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         wait_for(
             &format!("{} running", self.app),
             Duration::from_secs(20),
@@ -148,12 +158,13 @@ impl World {
         std::fs::read_to_string(self.user().join(rel)).unwrap_or_default()
     }
 
-    /// The CLI `name` in this world: the fake `$HOME`, a project folder and
-    /// temp dir of its own, and its own proxy variables pointing at
-    /// [`World::side`], with loopback exempt so that it reaches Switchyard
-    /// directly.
-    pub fn cli(&self, name: &str) -> Command {
+    /// The CLI `name` in this world, run from a shell whose login variables
+    /// are `shell`: the fake `$HOME`, a project folder and temp dir of its
+    /// own, and its own proxy variables pointing at [`World::side`], with
+    /// loopback exempt so that it reaches Switchyard directly.
+    pub fn cli(&self, name: &str, shell: &[(&str, &str)]) -> Command {
         let mut cmd = cli::command(name);
+        cmd.envs(shell.iter().copied());
         let side = self.side.url();
         let (work, tmp) = (self.user().join("work"), self.home.path().join("tmp"));
         for dir in [&work, &tmp] {
@@ -229,6 +240,24 @@ impl World {
                 "the daemon asked its proxy for {connect}: {targets:?}"
             );
         }
+    }
+
+    /// `switchyard doctor` from the same shell and folder as the CLI ran in:
+    /// it must agree that the app's login goes through the proxy (no FAIL
+    /// line for the app, exit 0) and name the login `mode`.
+    pub fn assert_doctor_agrees(&self, shell: &[(&str, &str)], mode: &str) {
+        let mut cmd = self.home.command(&["doctor"]);
+        login_shell(&mut cmd, shell);
+        cmd.current_dir(self.user().join("work"));
+        let out = self.home.run_command(cmd);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let start = text.find(&format!("\n{} ", self.app)).unwrap_or(0);
+        let section = text[start..].split("\n\n").next().unwrap_or("");
+        assert!(
+            out.status.code() == Some(0) && !section.contains("FAIL") && section.contains(mode),
+            "doctor disagrees (expected no problem and the login {mode:?}):\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Everything that is useful when a test fails.
