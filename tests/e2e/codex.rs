@@ -68,6 +68,21 @@ fn exec(world: &World, reply: &str) {
     world.run_ok(cmd, reply);
 }
 
+/// Codex's built-in OpenAI provider streams Responses over a WebSocket; the
+/// turn must have gone that way through the proxy (a frame of method `WS`),
+/// not fallen back to a POST after failed upgrades.
+fn assert_websocket(world: &World) -> crate::support::mock::Seen {
+    let call = world.model_call("/responses");
+    assert_eq!(
+        call.method,
+        "WS",
+        "Codex fell back from its WebSocket to {}; the mock saw:\n{}",
+        call.line(),
+        world.mock.log()
+    );
+    call
+}
+
 #[test]
 #[ignore = "needs the pinned CLIs: npm ci --prefix tests/e2e"]
 fn codex_with_an_api_key() {
@@ -80,7 +95,7 @@ fn codex_with_an_api_key() {
     world.takeover(&[]);
     exec(&world, reply);
 
-    let call = world.model_call("/responses");
+    let call = assert_websocket(&world);
     world.assert_served_by(&call, "api.openai.com", "/v1/responses", &["chatgpt.com"]);
     assert_eq!(call.header("authorization"), Some("Bearer sk-proj-e2e-key"));
     assert_eq!(call.header("chatgpt-account-id"), None);
@@ -98,7 +113,7 @@ fn codex_with_a_chatgpt_login() {
     world.takeover(&[]);
     exec(&world, reply);
 
-    let call = world.model_call("/responses");
+    let call = assert_websocket(&world);
     world.assert_served_by(
         &call,
         "chatgpt.com",

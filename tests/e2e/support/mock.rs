@@ -3,12 +3,18 @@
 //! request it saw and answers through a [`Script`], by default the wire shapes
 //! of [`super::wire`]. The CONNECT proxy tunnels the official hosts to the TLS
 //! port, so the daemon's official providers land here as they would upstream.
+//!
+//! A WebSocket upgrade is accepted too (Codex streams Responses over one):
+//! each text frame the client sends is recorded as a request of method `WS`
+//! (with the upgrade's headers) and answered with the script's server-sent
+//! events' `data:` payloads, one text frame each.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -17,6 +23,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::wire;
 
@@ -192,7 +202,13 @@ where
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handle(req, tls, &state).await) }
+        async move {
+            let reply = match websocket_key(&req) {
+                Some(key) => upgrade(req, &key, tls, state),
+                None => handle(req, tls, &state).await,
+            };
+            Ok::<_, Infallible>(reply)
+        }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(io, service)
@@ -200,21 +216,13 @@ where
         .await;
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    tls: bool,
-    state: &State,
-) -> Response<BoxBody<Bytes, Infallible>> {
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let host = host_of(&parts.headers);
-    let seen = Seen {
+type Body = BoxBody<Bytes, Infallible>;
+
+/// A request as [`Seen`], with `body`.
+fn seen_of(parts: &hyper::http::request::Parts, tls: bool, body: Bytes) -> Seen {
+    Seen {
         tls,
-        host,
+        host: host_of(&parts.headers),
         method: parts.method.to_string(),
         path: parts
             .uri
@@ -232,13 +240,29 @@ async fn handle(
             })
             .collect(),
         body,
-    };
-    let reply = (state.script)(&seen);
-    state
-        .seen
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(seen);
+    }
+}
+
+impl State {
+    /// Asks the script, then records the request.
+    fn answer(&self, seen: Seen) -> Reply {
+        let reply = (self.script)(&seen);
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(seen);
+        reply
+    }
+}
+
+async fn handle(req: Request<Incoming>, tls: bool, state: &State) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let reply = state.answer(seen_of(&parts, tls, body));
     let frames = futures::stream::iter(
         reply
             .chunks
@@ -248,8 +272,73 @@ async fn handle(
     Response::builder()
         .status(reply.status)
         .header(hyper::header::CONTENT_TYPE, reply.content_type)
-        .body(StreamBody::new(frames).boxed())
+        .body(BodyExt::boxed(StreamBody::new(frames)))
         .expect("mock response")
+}
+
+/// `Sec-WebSocket-Key` of a WebSocket upgrade request.
+fn websocket_key(req: &Request<Incoming>) -> Option<String> {
+    let upgrade = req.headers().get(hyper::header::UPGRADE)?.to_str().ok()?;
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return None;
+    }
+    let key = req.headers().get(hyper::header::SEC_WEBSOCKET_KEY)?;
+    Some(derive_accept_key(key.as_bytes()))
+}
+
+/// Accepts the upgrade (no extensions) and serves the WebSocket in a task.
+fn upgrade(
+    mut req: Request<Incoming>,
+    accept: &str,
+    tls: bool,
+    state: Arc<State>,
+) -> Response<Body> {
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (parts, _) = req.into_parts();
+    let handshake = seen_of(&parts, tls, Bytes::new());
+    state
+        .seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(handshake.clone());
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        while let Some(Ok(message)) = ws.next().await {
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let mut seen = handshake.clone();
+            seen.method = "WS".into();
+            seen.body = Bytes::copy_from_slice(text.as_bytes());
+            for chunk in state.answer(seen).chunks {
+                let Some(data) = sse_data(&chunk) else {
+                    continue;
+                };
+                if ws.send(Message::text(data)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Response::builder()
+        .status(hyper::StatusCode::SWITCHING_PROTOCOLS)
+        .header(hyper::header::CONNECTION, "upgrade")
+        .header(hyper::header::UPGRADE, "websocket")
+        .header(hyper::header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(http_body_util::Empty::new().boxed())
+        .expect("upgrade response")
+}
+
+/// The `data:` payload of one server-sent event.
+fn sse_data(event: &str) -> Option<String> {
+    event
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .map(str::to_owned)
 }
 
 /// The `Host` header without its port.
