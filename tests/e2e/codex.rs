@@ -4,6 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use crate::support::mock::Seen;
 use crate::support::world::World;
 
 /// A JWT that parses (header, claims, a signature nobody checks).
@@ -62,8 +63,8 @@ fn rfc3339(secs: u64) -> String {
     )
 }
 
-fn exec(world: &World, reply: &str) {
-    let mut cmd = world.cli("codex", &[]);
+fn exec(world: &World, shell: &[(&str, &str)], reply: &str) {
+    let mut cmd = world.cli("codex", shell);
     cmd.args(["exec", "--skip-git-repo-check", "Say hello"]);
     world.run_ok(cmd, reply);
 }
@@ -71,8 +72,7 @@ fn exec(world: &World, reply: &str) {
 /// Codex's built-in OpenAI provider streams Responses over a WebSocket; the
 /// turn must have gone that way through the proxy (a frame of method `WS`),
 /// not fallen back to a POST after failed upgrades.
-fn assert_websocket(world: &World) -> crate::support::mock::Seen {
-    let call = world.model_call("/responses");
+fn assert_websocket(world: &World, call: &Seen) {
     assert_eq!(
         call.method,
         "WS",
@@ -80,7 +80,6 @@ fn assert_websocket(world: &World) -> crate::support::mock::Seen {
         call.line(),
         world.mock.log()
     );
-    call
 }
 
 #[test]
@@ -92,15 +91,24 @@ fn codex_with_an_api_key() {
         ".codex/auth.json",
         r#"{"auth_mode":"apikey","OPENAI_API_KEY":"sk-proj-e2e-key"}"#,
     );
-    world.takeover(&[]);
-    exec(&world, reply);
+    // The organization and project headers come from the shell, and only
+    // Codex's built-in provider sends them.
+    let shell = [
+        ("OPENAI_ORGANIZATION", "org-e2e"),
+        ("OPENAI_PROJECT", "proj_e2e"),
+    ];
+    world.takeover(&shell);
+    exec(&world, &shell, reply);
 
-    let call = assert_websocket(&world);
+    let call = world.model_call("/responses");
     world.assert_served_by(&call, "api.openai.com", "/v1/responses", &["chatgpt.com"]);
     assert_eq!(call.header("authorization"), Some("Bearer sk-proj-e2e-key"));
     assert_eq!(call.header("chatgpt-account-id"), None);
     assert_eq!(call.header("originator"), Some("codex_exec"));
-    world.assert_doctor_agrees(&[], "API key (");
+    assert_eq!(call.header("openai-organization"), Some("org-e2e"));
+    assert_eq!(call.header("openai-project"), Some("proj_e2e"));
+    world.assert_doctor_agrees(&shell, "API key (");
+    assert_websocket(&world, &call);
 }
 
 #[test]
@@ -111,9 +119,9 @@ fn codex_with_a_chatgpt_login() {
     let auth = chatgpt_auth();
     world.write(".codex/auth.json", &auth);
     world.takeover(&[]);
-    exec(&world, reply);
+    exec(&world, &[], reply);
 
-    let call = assert_websocket(&world);
+    let call = world.model_call("/responses");
     world.assert_served_by(
         &call,
         "chatgpt.com",
@@ -135,4 +143,5 @@ fn codex_with_a_chatgpt_login() {
     let models = world.model_call("/models");
     world.assert_served_by(&models, "chatgpt.com", "/backend-api/codex/models", &[]);
     world.assert_doctor_agrees(&[], "ChatGPT login (");
+    assert_websocket(&world, &call);
 }
