@@ -13,6 +13,8 @@
 mod common;
 mod support;
 
+mod harness;
+
 mod claude;
 mod codex;
 mod gemini;

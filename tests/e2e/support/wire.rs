@@ -1,8 +1,9 @@
 //! What the mock answers, in each API's real wire shape: Anthropic Messages
 //! (`message_start … message_stop`), OpenAI Responses (`response.created …
-//! response.completed`), Gemini (`streamGenerateContent?alt=sse`) and its Code
-//! Assist envelope (`/v1internal:*`), plus the calls each CLI makes around
-//! the model call. Every model call answers `text`; anything unknown gets a
+//! response.completed`), OpenAI Chat Completions (`chat.completion.chunk` …
+//! `[DONE]`, for providers of another format), Gemini
+//! (`streamGenerateContent?alt=sse`) and its Code Assist envelope
+//! (`/v1internal:*`), plus the calls each CLI makes around the model call. Every model call answers `text`; anything unknown gets a
 //! 404 in the shape of the API its path belongs to.
 
 use serde_json::{Value, json};
@@ -20,6 +21,9 @@ pub fn answer(seen: &Seen, text: &str) -> Reply {
     }
     if path.ends_with("/responses") {
         return responses(seen, text);
+    }
+    if path.ends_with("/chat/completions") {
+        return chat_completions(seen, text);
     }
     if path.ends_with("/models") && seen.method == "GET" {
         return models(seen);
@@ -156,6 +160,39 @@ fn responses(seen: &Seen, text: &str) -> Reply {
         ),
     ];
     Reply::sse(events.iter().map(|(n, d)| event(Some(n), d)).collect())
+}
+
+// ---- OpenAI Chat Completions ----
+
+fn chat_completions(seen: &Seen, text: &str) -> Reply {
+    let model = model(seen, "gpt-4o");
+    let usage = json!({"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18});
+    if !streams(seen) {
+        return Reply::json(
+            200,
+            json!({"id": "chatcmpl-e2e", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": usage}),
+        );
+    }
+    let chunk = |delta: Value, finish: Value, usage: Value| {
+        json!({"id": "chatcmpl-e2e", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": usage})
+    };
+    let mut events: Vec<String> = [
+        chunk(
+            json!({"role": "assistant", "content": ""}),
+            Value::Null,
+            Value::Null,
+        ),
+        chunk(json!({"content": text}), Value::Null, Value::Null),
+        chunk(json!({}), json!("stop"), usage),
+    ]
+    .iter()
+    .map(|c| event(None, c))
+    .collect();
+    events.push("data: [DONE]\n\n".to_owned());
+    Reply::sse(events)
 }
 
 /// `GET …/models`: an empty list in both shapes a client may read (OpenAI's
