@@ -49,5 +49,6 @@ fn claude_with_a_claude_ai_login() {
     assert_eq!(call.header("anthropic-version"), Some("2023-06-01"));
     let beta = call.header("anthropic-beta").unwrap_or("");
     assert!(beta.contains("oauth-2025-04-20"), "anthropic-beta: {beta}");
+    world.assert_route("oauth");
     world.assert_doctor_agrees(&[], "claude.ai login (");
 }

@@ -107,6 +107,7 @@ fn codex_with_an_api_key() {
     assert_eq!(call.header("originator"), Some("codex_exec"));
     assert_eq!(call.header("openai-organization"), Some("org-e2e"));
     assert_eq!(call.header("openai-project"), Some("proj_e2e"));
+    world.assert_route("api-key");
     world.assert_doctor_agrees(&shell, "API key (");
     assert_websocket(&world, &call);
 }
@@ -142,6 +143,7 @@ fn codex_with_a_chatgpt_login() {
     // Codex asks the same backend for its model list first.
     let models = world.model_call("/models");
     world.assert_served_by(&models, "chatgpt.com", "/backend-api/codex/models", &[]);
+    world.assert_route("chatgpt");
     world.assert_doctor_agrees(&[], "ChatGPT login (");
     assert_websocket(&world, &call);
 }

@@ -34,6 +34,7 @@ fn assert_api_key(world: &World) {
         &["cloudcode-pa.googleapis.com"],
     );
     assert_eq!(call.header("x-goog-api-key"), Some("AIza-e2e-key"));
+    world.assert_route("api-key");
 }
 
 #[test]
@@ -79,6 +80,7 @@ fn assert_code_assist(world: &World, token: &str) {
         "{}",
         call.text()
     );
+    world.assert_route("code-assist");
 }
 
 #[test]
@@ -144,6 +146,7 @@ fn gemini_on_vertex_ai_with_an_api_key() {
         &["generativelanguage.googleapis.com"],
     );
     assert_eq!(call.header("x-goog-api-key"), Some("AIza-e2e-vertex"));
+    world.assert_route("vertex");
 }
 
 #[test]
@@ -177,4 +180,5 @@ fn gemini_on_vertex_ai_with_a_project() {
         call.header("authorization"),
         Some("Bearer ya29.e2e-from-refresh")
     );
+    world.assert_route("vertex");
 }

@@ -242,6 +242,20 @@ impl World {
         }
     }
 
+    /// With [`Upstream::Official`]: `status` names `route` (`chatgpt`,
+    /// `code-assist`, …) as the route the official provider took for the
+    /// app's last request (summaries arrive with the worker's heartbeat).
+    pub fn assert_route(&self, route: &str) {
+        if self.upstream != Upstream::Official {
+            return;
+        }
+        wait_for(
+            &format!("status to name the route {route:?}"),
+            Duration::from_secs(10),
+            || self.home.app(self.app)["route"] == route,
+        );
+    }
+
     /// `switchyard doctor` from the same shell and folder as the CLI ran in:
     /// it must agree that the app's login goes through the proxy (no FAIL
     /// line for the app, exit 0) and name the login `mode`.
