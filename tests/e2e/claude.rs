@@ -26,6 +26,8 @@ fn claude_with_an_api_key() {
         "{:?}",
         call.headers
     );
+    world.assert_route("api-key");
+    world.assert_doctor_agrees(&shell, "API key ($ANTHROPIC_API_KEY)");
 }
 
 #[test]
