@@ -9,6 +9,7 @@
 mod common;
 
 use std::fs;
+use std::path::Path;
 
 use common::{Home, free_port, login_shell};
 
@@ -19,9 +20,14 @@ fn doctor(home: &Home) -> (Option<i32>, String) {
 /// `switchyard doctor` in the fake `$HOME` as the working folder, in a shell
 /// whose login variables are `env` (`common::LOGIN_VARS`).
 fn doctor_with(home: &Home, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    doctor_in(home, &home.user(), env)
+}
+
+/// `switchyard doctor` run in the folder `dir`.
+fn doctor_in(home: &Home, dir: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = home.command(&["doctor"]);
     login_shell(&mut cmd, env);
-    cmd.current_dir(home.user());
+    cmd.current_dir(dir);
     let out = home.run_command(cmd);
     let text = format!(
         "{}{}",
@@ -212,4 +218,27 @@ fn doctor_checks_the_base_url_each_gemini_login_reads() {
     let url = format!("http://127.0.0.1:{port}");
     let (code, text) = doctor_with(&home, &[("CODE_ASSIST_ENDPOINT", &url)]);
     assert_eq!(code, Some(0), "{text}");
+    // Set in ~/.gemini/.env too: but in a project with its own .env, Gemini
+    // CLI loads that one instead, and takeover cannot fix it.
+    fs::write(
+        dir.join(".env"),
+        format!("GOOGLE_GEMINI_BASE_URL={url}\nCODE_ASSIST_ENDPOINT={url}\n"),
+    )
+    .unwrap();
+    let project = home.user().join("project");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join(".env"), "DEBUG=1\n").unwrap();
+    let (code, text) = doctor_with(&home, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = doctor_in(&home, &project, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    let gemini = section(&text, "gemini");
+    assert!(
+        gemini.contains("project/.env (Gemini CLI loads it in this folder instead of"),
+        "{text}"
+    );
+    assert!(
+        gemini.contains("set CODE_ASSIST_ENDPOINT=http://127.0.0.1:"),
+        "{text}"
+    );
 }

@@ -5,7 +5,7 @@
 use switchyard_daemon::protocol::state::{AppState, BreakerState, Health, WorkerState};
 use switchyard_daemon::takeover;
 
-use super::login::{Login, Problem, Route};
+use super::login::{Fix, Login, Problem, Route};
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +130,7 @@ fn config(app: &AppState, route: &Route) -> Check {
         setting,
         url,
         source,
-        exportable,
+        fix,
     } = route
     else {
         return Check::new(true, "config", String::new());
@@ -140,10 +140,13 @@ fn config(app: &AppState, route: &Route) -> Check {
     let pointing = url
         .as_deref()
         .is_some_and(|u| takeover::points_at(u, app.port));
-    let fix = if *exportable {
-        format!("run `switchyard enable {name} --takeover`, or export {setting}={proxy}")
-    } else {
-        format!("run `switchyard enable {name} --takeover`")
+    let export = *fix != Fix::Takeover { export: false };
+    let fix = match fix {
+        Fix::Takeover { export: true } => {
+            format!("run `switchyard enable {name} --takeover`, or export {setting}={proxy}")
+        }
+        Fix::Takeover { export: false } => format!("run `switchyard enable {name} --takeover`"),
+        Fix::ByHand => format!("set {setting}={proxy} in that file, or export it"),
     };
     let (ok, detail) = match (app.enabled, pointing, url) {
         (true, true, _) => (true, format!("{source} points at {proxy}")),
@@ -152,7 +155,7 @@ fn config(app: &AppState, route: &Route) -> Check {
             format!("{source} points {setting} at {other}, not at the proxy; {fix}"),
         ),
         (true, false, None) => {
-            let nor = if *exportable {
+            let nor = if export {
                 format!(", nor does ${setting}")
             } else {
                 String::new()

@@ -28,7 +28,7 @@ fn seen(file: Option<&str>, env: Option<&str>) -> Result<Login, String> {
             setting: "ANTHROPIC_BASE_URL".into(),
             url: url.map(str::to_owned),
             source: source.into(),
-            exportable: true,
+            fix: Fix::Takeover { export: true },
         },
         problem: None,
     })
@@ -84,7 +84,7 @@ fn not_pointing_or_pointing_elsewhere_fails_the_config_check_with_a_fix() {
             setting: "openai_base_url".into(),
             url: None,
             source: "/h/.codex/config.toml".into(),
-            exportable: false,
+            fix: Fix::Takeover { export: false },
         },
         problem: None,
     });
@@ -128,7 +128,7 @@ fn a_login_the_cli_refuses_fails_and_its_base_url_is_still_checked() {
             setting: "GOOGLE_GEMINI_BASE_URL".into(),
             url: Some("http://127.0.0.1:15723".into()),
             source: "/h/.gemini/.env".into(),
-            exportable: true,
+            fix: Fix::Takeover { export: true },
         },
         problem: Some(Problem {
             why: "taken for gateway".into(),

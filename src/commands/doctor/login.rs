@@ -182,11 +182,21 @@ pub enum Route {
         url: Option<String>,
         /// Where `url` was read (or, when unset, the file that would hold it).
         source: String,
-        /// Whether `export SETTING=URL` points the CLI too.
-        exportable: bool,
+        fix: Fix,
     },
     /// The requests never reach the proxy: why, and what to do.
     Elsewhere { why: String, fix: String },
+}
+
+/// What points the setting of a [`Route::Follows`] at the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// `switchyard enable APP --takeover` does; so does `export SETTING=URL`
+    /// when `export` (a variable, not a key only a file can hold).
+    Takeover { export: bool },
+    /// The CLI reads a file takeover does not own (a project's `.env`): the
+    /// user sets it there, or exports it.
+    ByHand,
 }
 
 /// `app`'s login and route; an error names a file that cannot be read.
@@ -270,7 +280,7 @@ fn claude(settings: &File, credentials: Option<&Path>, env: &Env) -> Result<Logi
             setting: "ANTHROPIC_BASE_URL".into(),
             url,
             source,
-            exportable: true,
+            fix: Fix::Takeover { export: true },
         },
         problem: None,
     })
@@ -314,7 +324,7 @@ fn codex(config: &File, auth: &File, env: &Env) -> Result<Login, String> {
                     setting: format!("model_providers.{provider}.base_url"),
                     url: Some(url),
                     source: file,
-                    exportable: false,
+                    fix: Fix::Takeover { export: false },
                 },
                 _ => Route::Elsewhere {
                     why: format!(
@@ -342,7 +352,7 @@ fn codex(config: &File, auth: &File, env: &Env) -> Result<Login, String> {
             setting: "openai_base_url".into(),
             url,
             source,
-            exportable: false,
+            fix: Fix::Takeover { export: false },
         },
         problem: None,
     })
@@ -473,11 +483,13 @@ fn gemini(
     } else {
         format!("{mode} ({chosen})")
     };
+    // Takeover writes only the home .env; a closer one hides it.
+    let hidden = loaded.as_deref().is_some_and(|f| Path::new(f) != home_env);
     let (url, source) = match var(setting) {
         Some((url, source)) if !url.is_empty() => (Some(url), source),
         _ => {
             let source = match &loaded {
-                Some(file) if Path::new(file) != home_env => format!(
+                Some(file) if hidden => format!(
                     "{file} (Gemini CLI loads it in this folder instead of {})",
                     home_env.display()
                 ),
@@ -487,13 +499,18 @@ fn gemini(
             (None, source)
         }
     };
+    let fix = if hidden {
+        Fix::ByHand
+    } else {
+        Fix::Takeover { export: true }
+    };
     Ok(Login {
         mode,
         route: Route::Follows {
             setting: setting.into(),
             url,
             source,
-            exportable: true,
+            fix,
         },
         problem,
     })

@@ -317,6 +317,14 @@ fn a_project_env_file_hides_the_home_one() {
         source,
         "/work/app/.env (Gemini CLI loads it in this folder instead of /h/.gemini/.env)"
     );
+    // Takeover does not edit that file: the user has to.
+    assert!(matches!(
+        login.route,
+        Route::Follows {
+            fix: Fix::ByHand,
+            ..
+        }
+    ));
 }
 
 #[test]
