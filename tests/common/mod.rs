@@ -88,8 +88,14 @@ impl Home {
 
     /// Runs a command to completion (with a deadline).
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut child = self
-            .command(args)
+        self.run_command(self.command(args))
+    }
+
+    /// Runs `cmd` (from [`Home::command`], perhaps with more environment or
+    /// another working directory) to completion, with a deadline.
+    pub fn run_command(&self, mut cmd: Command) -> Output {
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -247,6 +253,37 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Variables of a developer's shell by which the CLIs choose their login
+/// (and so takeover and `doctor` their verdicts).
+pub const LOGIN_VARS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GENAI_USE_GCA",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_CLOUD_ACCESS_TOKEN",
+    "CLOUD_SHELL",
+    "GEMINI_CLI_USE_COMPUTE_ADC",
+    "GEMINI_CLI_HOME",
+    "GOOGLE_VERTEX_BASE_URL",
+    "CODE_ASSIST_ENDPOINT",
+];
+
+/// `cmd` in a shell with none of [`LOGIN_VARS`] but `env`.
+pub fn login_shell(cmd: &mut Command, env: &[(&str, &str)]) {
+    for name in LOGIN_VARS {
+        cmd.env_remove(name);
+    }
+    cmd.envs(env.iter().copied());
 }
 
 /// Writes supervision overrides for `app` straight into a stopped daemon's

@@ -1,12 +1,11 @@
 //! The doctor's verdicts, as pure functions of what it observed: the app's
-//! state from the daemon, what the CLI's configuration says, and whether the
-//! port accepted a connection.
+//! state from the daemon, the CLI's login and where its requests go
+//! (`login.rs`), and whether the port accepted a connection.
 
-use std::path::PathBuf;
-
-use switchyard_daemon::apps::App;
 use switchyard_daemon::protocol::state::{AppState, BreakerState, Health, WorkerState};
 use switchyard_daemon::takeover;
+
+use super::login::{Fix, Login, Problem, Route};
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,35 +21,25 @@ impl Check {
     }
 }
 
-/// What the CLI's own configuration says.
-#[derive(Debug, Clone)]
-pub struct ConfigSeen {
-    pub path: PathBuf,
-    /// The URL the file points the CLI at, or why it could not be read.
-    pub file: Result<Option<String>, String>,
-    /// The CLI's base-URL variable in this shell, if set.
-    pub env: Option<String>,
-}
-
-/// The environment variable each CLI also takes its base URL from.
-pub fn env_var(app: App) -> &'static str {
-    match app {
-        App::Claude => "ANTHROPIC_BASE_URL",
-        App::Codex => "OPENAI_BASE_URL",
-        App::Gemini => "GOOGLE_GEMINI_BASE_URL",
-    }
-}
-
-/// Every check for one app. A disabled app is only checked for a
+/// Every check for one app: `login` is the CLI's login and route, or why
+/// its files could not be read. A disabled app is only checked for a
 /// configuration still pointing at its closed port.
-pub fn checks(app: &AppState, seen: &ConfigSeen, reachable: bool) -> Vec<Check> {
+pub fn checks(app: &AppState, login: &Result<Login, String>, reachable: bool) -> Vec<Check> {
     let mut checks = Vec::new();
     if app.enabled {
         checks.push(worker(app));
         checks.push(port(app, reachable));
         checks.push(providers(app));
     }
-    checks.push(config(app, seen));
+    match login {
+        Err(error) => checks.push(Check::new(!app.enabled, "config", error.clone())),
+        Ok(login) => {
+            checks.push(login_check(app, login));
+            if let Route::Follows { .. } = login.route {
+                checks.push(config(app, &login.route));
+            }
+        }
+    }
     checks
 }
 
@@ -112,48 +101,77 @@ fn providers(app: &AppState) -> Check {
     }
 }
 
-fn config(app: &AppState, seen: &ConfigSeen) -> Check {
+/// Whether the CLI's current login reaches the proxy at all. A login that
+/// never follows a base URL Switchyard sets fails while the app is enabled
+/// (the proxy runs, and the CLI goes around it), and so does one the CLI
+/// will refuse to run with.
+fn login_check(app: &AppState, login: &Login) -> Check {
+    match (&login.route, &login.problem) {
+        (_, Some(Problem { why, fix })) if app.enabled => {
+            Check::new(false, "login", format!("{}: {why}; {fix}", login.mode))
+        }
+        (Route::Follows { setting, .. }, _) => Check::new(
+            true,
+            "login",
+            format!("{}; its requests follow {setting}", login.mode),
+        ),
+        (Route::Elsewhere { why, fix }, _) if app.enabled => {
+            Check::new(false, "login", format!("{}: {why}; {fix}", login.mode))
+        }
+        (Route::Elsewhere { why, .. }, _) => {
+            Check::new(true, "login", format!("{}: {why}", login.mode))
+        }
+    }
+}
+
+/// Whether the setting the login follows points at the proxy.
+fn config(app: &AppState, route: &Route) -> Check {
+    let Route::Follows {
+        setting,
+        url,
+        source,
+        fix,
+    } = route
+    else {
+        return Check::new(true, "config", String::new());
+    };
     let name = app.app;
-    let var = env_var(name);
-    let path = seen.path.display();
-    let file = match &seen.file {
-        Ok(url) => url.clone(),
-        Err(error) => return Check::new(!app.enabled, "config", error.clone()),
-    };
-    let env = seen.env.clone().filter(|v| !v.is_empty());
-    // Which setting the CLI obeys: Gemini CLI's .env never overrides the
-    // shell; the other two CLIs' files win over it.
-    let (url, source) = match (file, env) {
-        (Some(_), Some(env)) if name == App::Gemini => (Some(env), format!("${var} in this shell")),
-        (Some(url), _) => (Some(url), path.to_string()),
-        (None, Some(env)) => (Some(env), format!("${var} in this shell")),
-        (None, None) => (None, path.to_string()),
-    };
     let proxy = takeover::proxy_url(app.port);
     let pointing = url
         .as_deref()
         .is_some_and(|u| takeover::points_at(u, app.port));
-    let fix = format!("run `switchyard enable {name} --takeover`, or export {var}={proxy}");
+    let export = *fix != Fix::Takeover { export: false };
+    let fix = match fix {
+        Fix::Takeover { export: true } => {
+            format!("run `switchyard enable {name} --takeover`, or export {setting}={proxy}")
+        }
+        Fix::Takeover { export: false } => format!("run `switchyard enable {name} --takeover`"),
+        Fix::ByHand => format!("set {setting}={proxy} in that file, or export it"),
+    };
     let (ok, detail) = match (app.enabled, pointing, url) {
         (true, true, _) => (true, format!("{source} points at {proxy}")),
         (true, false, Some(other)) => (
             false,
-            format!("{source} points at {other}, not at the proxy; {fix}"),
+            format!("{source} points {setting} at {other}, not at the proxy; {fix}"),
         ),
-        (true, false, None) => (
-            false,
-            format!(
-                "{path} does not set {}, nor does ${var}; {fix}",
-                takeover::owned_setting(name)
-            ),
-        ),
+        (true, false, None) => {
+            let nor = if export {
+                format!(", nor does ${setting}")
+            } else {
+                String::new()
+            };
+            (
+                false,
+                format!("{source} does not set {setting}{nor}; {fix}"),
+            )
+        }
         (false, true, _) => (
             false,
             format!(
                 "{source} points at {proxy}, but {name} is disabled, so the CLI cannot connect; run `switchyard enable {name}`, or remove the setting"
             ),
         ),
-        (false, false, _) => (true, format!("{path} does not point at Switchyard")),
+        (false, false, _) => (true, format!("{source} does not point at Switchyard")),
     };
     Check::new(ok, "config", detail)
 }

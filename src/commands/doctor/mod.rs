@@ -2,25 +2,25 @@
 //! configuration point at it? Exit 0 when all is well, 1 when something is
 //! wrong, 3 when the daemon is not running.
 //!
-//! The apps' state comes from the daemon. The CLIs' configuration files are
-//! read here, read-only, with the readers takeover uses: the question is what
-//! *this* user's CLI will do, in this shell.
+//! The apps' state comes from the daemon. The CLIs' files are read here,
+//! read-only (`observe`): the question is what *this* user's CLI will do, in
+//! this shell and this folder — which login it signs in with and whether
+//! that login's requests reach the proxy (`login`).
 
 mod checks;
+mod login;
+mod observe;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, bail};
-use switchyard_daemon::apps::App;
 use switchyard_daemon::client::{Client, ClientError};
 use switchyard_daemon::paths::Paths;
 use switchyard_daemon::protocol::{Reply, Request};
-use switchyard_daemon::takeover;
 
 use super::EXIT_NOT_RUNNING;
-use checks::ConfigSeen;
+use login::Env;
 
 /// How long a port may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -44,10 +44,11 @@ pub async fn run(paths: &Paths) -> Result<ExitCode> {
         daemon.pid, daemon.version
     );
     let mut problems = 0;
+    let env = Env::current();
     for app in &snapshot.apps {
-        let seen = observe(app.app);
+        let login = observe::files(app.app).and_then(|files| login::login(&files, &env));
         let reachable = app.enabled && reachable(app.port).await;
-        let checks = checks::checks(app, &seen, reachable);
+        let checks = checks::checks(app, &login, reachable);
         let failed = checks.iter().filter(|c| !c.ok).count();
         problems += failed;
         let verdict = match (failed, app.enabled) {
@@ -69,23 +70,6 @@ pub async fn run(paths: &Paths) -> Result<ExitCode> {
         let s = if problems == 1 { "" } else { "s" };
         println!("{problems} problem{s} found");
         Ok(ExitCode::FAILURE)
-    }
-}
-
-/// What `app`'s configuration file and this shell's environment say.
-fn observe(app: App) -> ConfigSeen {
-    let env = std::env::var(checks::env_var(app)).ok();
-    match takeover::config_path(app) {
-        Ok(path) => ConfigSeen {
-            file: takeover::inspect(app, &path).map_err(|err| err.to_string()),
-            path,
-            env,
-        },
-        Err(err) => ConfigSeen {
-            path: PathBuf::new(),
-            file: Err(err.to_string()),
-            env,
-        },
     }
 }
 
