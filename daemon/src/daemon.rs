@@ -94,6 +94,7 @@ async fn serve(paths: &Paths, store: &Store, socket: &std::path::Path) -> Result
         takeovers,
         info,
         Policy::default(),
+        crate::core::usage::UsageSettings::load(paths),
         shutdown.clone(),
     )
     .await?;

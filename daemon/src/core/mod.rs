@@ -15,6 +15,7 @@ mod notes;
 mod provider_cache;
 mod providers;
 mod takeover;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +48,11 @@ pub enum CoreMsg {
     Emit(EventKind),
     /// Takeover file work finished; the core carries on from it.
     Takeover(takeover::TakeoverDone),
+    /// A worker's batch of finished requests.
+    Requests {
+        app: App,
+        records: Vec<crate::protocol::requests::RequestRecord>,
+    },
 }
 
 /// The state at one instant plus every event after it.
@@ -139,6 +145,8 @@ pub struct Core {
     /// Apps whose CLI files wait for the proxy to serve the port another
     /// program holds (with the caller's environment of a pending `enable`).
     awaiting_port: HashMap<App, Option<CallerEnv>>,
+    /// Prices and the day today's usage counts.
+    usage: usage::Book,
 }
 
 impl Core {
@@ -149,9 +157,17 @@ impl Core {
         takeovers: Takeovers,
         daemon: DaemonInfo,
         policy: Policy,
+        settings: usage::UsageSettings,
         shutdown: CancellationToken,
     ) -> Result<(CoreHandle, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let rows = store.apps().await?;
+        let book = usage::Book::new(settings.prices, now_ms());
+        let mut today = usage::restore(&store, book.day_start_ms()).await;
+        usage::spawn_pruning(
+            store.clone(),
+            settings.retention_days,
+            shutdown.child_token(),
+        );
         let providers = Providers::new(store.providers(None).await?);
         let (tx, rx) = mpsc::unbounded_channel();
         let supervisors = rows
@@ -177,7 +193,12 @@ impl Core {
             .collect();
         let apps = rows
             .iter()
-            .map(|row| AppState::new(row.app, false, row.port))
+            .map(|row| {
+                let mut state = AppState::new(row.app, false, row.port);
+                state.usage = today.remove(&row.app).unwrap_or_default();
+                state.usage.day_start_ms = book.day_start_ms();
+                state
+            })
             .collect();
         let snapshot = Snapshot {
             epoch: daemon.started_at_ms,
@@ -210,6 +231,7 @@ impl Core {
             takeovers,
             myself: tx.downgrade(),
             awaiting_port: HashMap::new(),
+            usage: book,
         };
         // Bring back what was enabled before, on the same ports, with each
         // CLI's configuration agreeing with the store (a crash may have left a
@@ -239,10 +261,16 @@ impl Core {
         tokio::pin!(shutting_down);
         let mut recording = self.store.recording();
         self.recording_changed(&mut recording);
+        let midnight = tokio::time::sleep(self.usage.until_next_day());
+        tokio::pin!(midnight);
         loop {
             tokio::select! {
                 biased;
                 Ok(()) = recording.changed() => self.recording_changed(&mut recording),
+                () = &mut midnight => {
+                    self.new_day_if_due();
+                    midnight.as_mut().reset(tokio::time::Instant::now() + self.usage.until_next_day());
+                }
                 msg = rx.recv() => match msg {
                     Some(CoreMsg::Request { request, reply }) => match self.handle(request).await {
                         Outcome::Now(result) => { let _ = reply.send(result); }
@@ -261,6 +289,7 @@ impl Core {
                         }
                     }
                     Some(CoreMsg::Takeover(done)) => self.takeover_done(done).await,
+                    Some(CoreMsg::Requests { app, records }) => self.requests_finished(app, records),
                     None => break,
                 },
                 () = &mut shutting_down => break,
@@ -274,13 +303,20 @@ impl Core {
         loop {
             tokio::select! {
                 _ = &mut all_stopped => break,
-                Some(msg) = rx.recv() => if let CoreMsg::Emit(kind) = msg { self.emit(kind) },
+                Some(msg) = rx.recv() => self.while_stopping(msg),
             }
         }
         while let Ok(msg) = rx.try_recv() {
-            if let CoreMsg::Emit(kind) = msg {
-                self.emit(kind);
-            }
+            self.while_stopping(msg);
+        }
+    }
+
+    /// Transitions and finished requests still count while workers drain.
+    fn while_stopping(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Emit(kind) => self.emit(kind),
+            CoreMsg::Requests { app, records } => self.requests_finished(app, records),
+            CoreMsg::Request { .. } | CoreMsg::Takeover(_) => {}
         }
     }
 
@@ -301,11 +337,15 @@ impl Core {
         };
         apply(&mut self.snapshot, &event);
         self.published.send_replace(Arc::new(self.snapshot.clone()));
-        if !matches!(event.kind, EventKind::Traffic { .. }) {
+        let finished = matches!(event.kind, EventKind::RequestsFinished { .. });
+        if !finished && !matches!(event.kind, EventKind::Traffic { .. }) {
             tracing::debug!(seq = event.seq, kind = ?event.kind, "event");
         }
-        self.store
-            .append_events(self.snapshot.epoch, vec![event.clone()]);
+        // Finished requests are rows of their own table, not journal entries.
+        if !finished {
+            self.store
+                .append_events(self.snapshot.epoch, vec![event.clone()]);
+        }
         // No subscribers is fine; a lagging one resyncs on its own.
         // Encoded once here, not once per subscriber: fan-out is a write each.
         let seq = event.seq;
@@ -332,9 +372,7 @@ impl Core {
             Request::ProviderRemove { app, name } => self.provider_remove(app, name),
             Request::ProviderUse { app, name } => self.provider_use(app, name),
             Request::Requests(query) => history::requests(&self.store, query),
-            Request::Usage(query) => {
-                history::usage(&self.store, query, &history::built_in_prices())
-            }
+            Request::Usage(query) => history::usage(&self.store, query, &self.usage.prices),
             // Answered by `CoreHandle::request` and the connection.
             Request::Ping
             | Request::Status

@@ -17,8 +17,10 @@ pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below (3: the snapshot's
-/// `health` and its two events).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// `health` and its two events; 4: every request on record — `Requests`
+/// batches from workers, `RequestsFinished`, `UsageDay`, each app's `usage`
+/// and `traffic.dropped`).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]

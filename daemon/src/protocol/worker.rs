@@ -5,15 +5,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{BreakerStatus, RequestLine, Traffic};
+use super::requests::RequestRecord;
+use super::state::{BreakerStatus, Traffic};
 
 /// Worker → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum WorkerMessage {
     /// The worker serves its listener.
-    Ready {
-        pid: u32,
-    },
+    Ready { pid: u32 },
     /// Sent every [`HEARTBEAT_INTERVAL`]; silence for longer than the hung
     /// timeout gets the worker killed.
     Heartbeat {
@@ -21,7 +20,8 @@ pub enum WorkerMessage {
         breakers: Vec<BreakerStatus>,
         last_error: Option<String>,
     },
-    Finished(RequestLine),
+    /// Finished requests, in the order they ended (not yet priced).
+    Requests(Vec<RequestRecord>),
 }
 
 /// Daemon → worker.

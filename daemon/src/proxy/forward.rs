@@ -23,16 +23,19 @@ use super::model;
 use super::provider::{Active, Provider, Target};
 use super::report::Tracker;
 use super::request::{Collected, Replay, UpstreamBody, collect};
-use super::response::{ProxyBody, json_error};
+use super::response::{ClientBody, ProxyBody, json_error};
 use super::server::Ctx;
+use super::tap::Tap;
 use super::tunnel;
 use crate::apps::OfficialRoute;
+use crate::protocol::requests::Failover;
+use crate::usage::{Format, UsageScanner};
 
 /// The hyper service function.
 pub(crate) async fn handle(
     ctx: Arc<Ctx>,
     req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+) -> Result<Response<ClientBody>, Infallible> {
     let mut tracker = Tracker::start(&ctx.sink, req.method(), req.uri().path());
     if let Err(rejection) = ctx.guard.check(req.uri(), req.headers()) {
         let message = rejection.message(ctx.guard.port());
@@ -81,15 +84,20 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
-/// The model a sampled request names: its JSON body's `model` field, else its
-/// path (Gemini puts it there). Nothing is parsed for a summary that will not
-/// be sent.
+/// The model a request names: its JSON body's `model` field, else its path
+/// (Gemini puts it there).
 fn note_model(tracker: &mut Tracker, parts: &Parts, body: &[bytes::Bytes]) {
-    if tracker.wanted() {
-        tracker.summary.model =
-            model::from_json_body(parts.headers.get(header::CONTENT_TYPE), body)
-                .or_else(|| model::from_path(parts.uri.path()));
-    }
+    tracker.summary.model = model::from_json_body(parts.headers.get(header::CONTENT_TYPE), body)
+        .or_else(|| model::from_path(parts.uri.path()));
+}
+
+/// One provider given up on: for the record, and for the 502's message.
+fn give_up(tracker: &mut Tracker, failures: &mut Vec<String>, provider: &str, reason: String) {
+    failures.push(format!("{provider}: {reason}"));
+    tracker.summary.failovers.push(Failover {
+        provider: provider.to_owned(),
+        reason,
+    });
 }
 
 /// Where each attempt's body comes from.
@@ -145,7 +153,7 @@ async fn failover(
     source: &mut BodySource,
     mut tracker: Tracker,
     mut upgrade: Option<OnUpgrade>,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let Parts {
         method,
         uri,
@@ -182,10 +190,12 @@ async fn failover(
             };
             let Some(body) = source.next() else {
                 // A streamed body is gone after the first attempt.
-                failures.push(format!(
-                    "{}: not tried (request body too large to retry)",
-                    provider.name
-                ));
+                give_up(
+                    &mut tracker,
+                    &mut failures,
+                    &provider.name,
+                    "not tried (request body too large to retry)".to_owned(),
+                );
                 break;
             };
             attempts += 1;
@@ -203,7 +213,7 @@ async fn failover(
                 Ok(request) => request,
                 Err(e) => {
                     // Not the provider's fault: no verdict.
-                    failures.push(format!("{}: {e}", provider.name));
+                    give_up(&mut tracker, &mut failures, &provider.name, e.to_string());
                     continue;
                 }
             };
@@ -213,14 +223,12 @@ async fn failover(
             let failure = match outcome {
                 Ok(Ok(response)) if is_retryable(response.status()) => {
                     verdict.failure();
-                    let failure =
-                        format!("{}: status {}", provider.name, response.status().as_u16());
+                    let failure = format!("status {}", response.status().as_u16());
                     held = Some((response, provider, route));
                     failure
                 }
                 Ok(Ok(response)) => {
                     verdict.success();
-                    tracker.summary.failovers = attempts - 1;
                     if response.status() == StatusCode::SWITCHING_PROTOCOLS
                         && let Some(client) = upgrade.take()
                     {
@@ -230,23 +238,21 @@ async fn failover(
                 }
                 Ok(Err(e)) => {
                     verdict.failure();
-                    format!("{}: {e}", provider.name)
+                    e.to_string()
                 }
                 Err(_) => {
                     verdict.failure();
-                    format!(
-                        "{}: no response headers within {first_byte:?}",
-                        provider.name
-                    )
+                    format!("no response headers within {first_byte:?}")
                 }
             };
-            tracing::debug!(failure = %failure, "upstream attempt failed");
-            tracker.counters().set_last_error(failure.clone());
-            failures.push(failure);
+            give_up(&mut tracker, &mut failures, &provider.name, failure);
+            if let Some(failure) = failures.last() {
+                tracing::debug!(failure = %failure, "upstream attempt failed");
+                tracker.counters().set_last_error(failure.clone());
+            }
         }
     }
 
-    tracker.summary.failovers = attempts.saturating_sub(1);
     let summary = if failures.is_empty() {
         "no providers are configured".to_owned()
     } else {
@@ -293,7 +299,7 @@ fn splice(
     route: Option<OfficialRoute>,
     active: &Active,
     mut tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     served(&mut tracker, response.status(), provider, route);
     let splice = tunnel::Splice {
         idle: active.timeouts.idle,
@@ -313,11 +319,9 @@ fn served(
     route: Option<OfficialRoute>,
 ) {
     tracker.summary.status = status.as_u16();
-    if tracker.wanted() {
-        tracker.summary.provider = Some(provider.name.clone());
-        tracker.summary.route = route.map(OfficialRoute::name);
-        tracker.summary.ttfb = Some(tracker.started().elapsed());
-    }
+    tracker.summary.provider = Some(provider.name.clone());
+    tracker.summary.route = route.map(OfficialRoute::name);
+    tracker.summary.ttfb = Some(tracker.started().elapsed());
 }
 
 /// Hands the upstream response to the client, to be streamed from now on.
@@ -327,18 +331,29 @@ fn stream(
     route: Option<OfficialRoute>,
     active: &Active,
     mut tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     // The client connection is HTTP/1.1 whatever the upstream spoke.
     parts.version = Version::HTTP_11;
     served(&mut tracker, parts.status, provider, route);
+    // Only a successful answer on an endpoint that reports usage is read.
+    let scanner = if parts.status.is_success() {
+        Format::for_request(active.app, &tracker.summary.path).and_then(|format| {
+            UsageScanner::new(
+                format,
+                parts.headers.get(header::CONTENT_TYPE),
+                parts.headers.get(header::CONTENT_ENCODING),
+            )
+        })
+    } else {
+        None
+    };
     let body = ProxyBody::upstream(
         body,
         active.timeouts.idle,
         Arc::clone(&provider.breaker),
         active.policy,
-        tracker,
     );
-    Response::from_parts(parts, body)
+    Response::from_parts(parts, Tap::new(body, tracker).with_usage(scanner))
 }

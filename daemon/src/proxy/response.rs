@@ -1,7 +1,7 @@
 //! What the client receives: either the upstream's body, forwarded frame by frame as
 //! it arrives (never buffered, so SSE events go out at once), or a small JSON error
-//! the proxy wrote itself. Either way the request's [`Tracker`] rides along and is
-//! finished when the body ends, fails, or is dropped because the client left.
+//! the proxy wrote itself. Either way it goes out inside a [`Tap`], which carries the
+//! request's [`Tracker`] and reads its usage as the frames leave.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,15 +14,18 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use super::breaker::Breaker;
 use super::config::BreakerPolicy;
-use super::error::{BodyError, chain};
+use super::error::BodyError;
 use super::fault::{self, Fault};
 use super::idle::IdleTimer;
 use super::report::Tracker;
+use super::tap::Tap;
 use crate::apps::App;
+
+/// The body the client connection writes: a [`ProxyBody`] behind the usage tap.
+pub(crate) type ClientBody = Tap<ProxyBody>;
 
 pub(crate) struct ProxyBody {
     inner: Inner,
-    tracker: Tracker,
     /// A frame already polled by [`ProxyBody::coalesce_small`], handed out first.
     ready: Option<Option<Result<Frame<Bytes>, BodyError>>>,
 }
@@ -51,7 +54,6 @@ impl ProxyBody {
         idle: Duration,
         breaker: Arc<Breaker>,
         policy: BreakerPolicy,
-        tracker: Tracker,
     ) -> Self {
         ProxyBody {
             inner: Inner::Upstream {
@@ -60,7 +62,6 @@ impl ProxyBody {
                 breaker,
                 policy,
             },
-            tracker,
             ready: None,
         }
     }
@@ -83,10 +84,9 @@ impl ProxyBody {
 
 impl ProxyBody {
     /// No body at all (a `101 Switching Protocols`).
-    pub(crate) fn empty(tracker: Tracker) -> Self {
+    pub(crate) fn empty() -> Self {
         ProxyBody {
             inner: Inner::Local(None),
-            tracker,
             ready: None,
         }
     }
@@ -98,15 +98,16 @@ pub(crate) fn json_error(
     fault: Fault,
     message: &str,
     mut tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let body = fault::body(app, fault, message);
     let status = fault.status();
     tracker.summary.status = status.as_u16();
-    let mut response = Response::new(ProxyBody {
+    tracker.answered_locally();
+    let body = ProxyBody {
         inner: Inner::Local(Some(Bytes::from(body))),
-        tracker,
         ready: None,
-    });
+    };
+    let mut response = Response::new(Tap::new(body, tracker));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -125,10 +126,9 @@ impl Body for ProxyBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         if let Some(ready) = this.ready.take() {
-            // Already counted when it was polled.
             return Poll::Ready(ready);
         }
-        let polled = match &mut this.inner {
+        match &mut this.inner {
             Inner::Local(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Inner::Upstream {
                 body,
@@ -155,22 +155,7 @@ impl Body for ProxyBody {
                 }
                 polled
             }
-        };
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.tracker.add_bytes_out(data.len() as u64);
-                }
-            }
-            Poll::Ready(Some(Err(e))) => {
-                let message = chain(e);
-                this.tracker.fail(message);
-                this.tracker.finish();
-            }
-            Poll::Ready(None) => this.tracker.finish(),
-            Poll::Pending => {}
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -194,15 +179,5 @@ impl Body for ProxyBody {
             _ => 0,
         };
         super::request::grow(rest, held)
-    }
-}
-
-impl Drop for ProxyBody {
-    fn drop(&mut self) {
-        // hyper may stop polling once `is_end_stream` says so (HEAD, 204, exact
-        // lengths): that is a complete response, not a client that went away.
-        if self.is_end_stream() {
-            self.tracker.finish();
-        }
     }
 }
