@@ -102,11 +102,8 @@ fn folding_the_events_reproduces_the_daemon_snapshot() {
                     Op::Disable(app) => Request::Disable { app: *app },
                     Op::Port(app) => Request::SetPort { app: *app, port: free_port() },
                     Op::Provider(app) => Request::ProviderAdd(switchyard_daemon::protocol::ProviderSpec {
-                        app: *app,
-                        name: format!("p{}", free_port()),
-                        base_url: "http://127.0.0.1:9".into(),
-                        auth: switchyard_daemon::protocol::AuthSpec::Passthrough,
                         priority: Some(-(free_port() as i64)),
+                        ..switchyard_daemon::protocol::ProviderSpec::new(*app, format!("p{}", free_port()), "http://127.0.0.1:9")
                     }),
                 };
                 // Errors (a port race, say) are fine: state must still agree.

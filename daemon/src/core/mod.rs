@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
+use crate::presets::Presets;
 use crate::protocol::state::{
     AppState, DaemonHealth, DaemonInfo, Event, EventKind, NotRecording, Snapshot, apply,
 };
@@ -145,6 +146,8 @@ pub struct Core {
     /// Apps whose CLI files wait for the proxy to serve the port another
     /// program holds (with the caller's environment of a pending `enable`).
     awaiting_port: HashMap<App, Option<CallerEnv>>,
+    /// Provider presets, read and checked at start.
+    presets: Arc<Presets>,
     /// Prices and the day today's usage counts.
     usage: usage::Book,
 }
@@ -157,6 +160,7 @@ impl Core {
         takeovers: Takeovers,
         daemon: DaemonInfo,
         policy: Policy,
+        presets: Arc<Presets>,
         settings: usage::UsageSettings,
         shutdown: CancellationToken,
     ) -> Result<(CoreHandle, tokio::task::JoinHandle<()>), crate::store::StoreError> {
@@ -231,6 +235,7 @@ impl Core {
             takeovers,
             myself: tx.downgrade(),
             awaiting_port: HashMap::new(),
+            presets,
             usage: book,
         };
         // Bring back what was enabled before, on the same ports, with each
@@ -371,6 +376,9 @@ impl Core {
             Request::ProviderAdd(spec) => self.provider_add(spec),
             Request::ProviderRemove { app, name } => self.provider_remove(app, name),
             Request::ProviderUse { app, name } => self.provider_use(app, name),
+            Request::ProviderPresets { app } => {
+                Outcome::Now(Ok(Reply::Presets(self.preset_infos(app))))
+            }
             Request::Requests(query) => history::requests(&self.store, query),
             Request::Usage(query) => history::usage(&self.store, query, &self.usage.prices),
             // Answered by `CoreHandle::request` and the connection.

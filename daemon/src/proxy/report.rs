@@ -46,6 +46,12 @@ pub struct RequestSummary {
     pub bytes_out: u64,
     /// Providers given up on before the one that answered (or before giving up).
     pub failovers: Vec<Failover>,
+    /// The label of the provider's key that served (`env:VAR`, `stored-2`):
+    /// never the key. `None` for passthrough.
+    pub key: Option<Arc<str>>,
+    /// The model the provider was asked for, when its model map (or
+    /// translation) changed it; `model` keeps the client's.
+    pub upstream_model: Option<String>,
     pub error: Option<String>,
     /// How it ended; set when the tracker finishes.
     pub outcome: Outcome,
@@ -69,6 +75,8 @@ impl Default for RequestSummary {
             bytes_in: 0,
             bytes_out: 0,
             failovers: Vec::new(),
+            key: None,
+            upstream_model: None,
             error: None,
             outcome: Outcome::Aborted,
             tokens: Tokens::default(),
@@ -92,7 +100,7 @@ impl RequestSummary {
             method: self.method,
             path: self.path,
             model: self.model,
-            mapped_model: None,
+            mapped_model: self.upstream_model,
             status: (self.status != 0).then_some(self.status),
             outcome: self.outcome,
             latency_ms: self.latency.as_millis() as u64,
@@ -124,6 +132,9 @@ pub(crate) enum End {
     Complete,
     /// The upstream broke it off or went idle too long.
     Cut,
+    /// It ended, but the upstream reported an error inside it (an error
+    /// event in a stream).
+    UpstreamError,
     /// The client went away first.
     Aborted,
 }
@@ -267,6 +278,7 @@ impl Tracker {
             _ if self.local => Outcome::Failed,
             End::Cut => Outcome::Cut,
             End::Aborted => Outcome::Aborted,
+            End::UpstreamError => Outcome::Error,
             End::Complete if summary.status >= 400 || summary.status == 0 => Outcome::Error,
             End::Complete => Outcome::Ok,
         };

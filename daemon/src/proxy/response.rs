@@ -1,10 +1,11 @@
 //! What the client receives: either the upstream's body, forwarded frame by frame as
-//! it arrives (never buffered, so SSE events go out at once), or a small JSON error
-//! the proxy wrote itself. Either way it goes out inside a [`Tap`], which carries the
-//! request's [`Tracker`] and reads its usage as the frames leave.
+//! it arrives (never buffered, so SSE events go out at once), translated as it
+//! streams, or a small body the proxy wrote itself. Either way it goes out inside
+//! a [`Tap`], which carries the request's [`Tracker`], reads its usage as the
+//! frames leave and finishes it when the body ends, fails, or is dropped because
+//! the client left.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,20 +13,24 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
-use super::breaker::Breaker;
-use super::config::BreakerPolicy;
+use super::breaker::Owed;
 use super::error::BodyError;
 use super::fault::{self, Fault};
 use super::idle::IdleTimer;
-use super::report::Tracker;
-use super::tap::Tap;
+use super::report::{End, Tracker};
+use super::tap::{self, Tap};
+use super::translated::{ErrorWatch, Translating};
 use crate::apps::App;
+use crate::translate::StreamOutcome;
 
 /// The body the client connection writes: a [`ProxyBody`] behind the usage tap.
-pub(crate) type ClientBody = Tap<ProxyBody>;
+pub(crate) type ClientBody = Tap;
 
 pub(crate) struct ProxyBody {
     inner: Inner,
+    /// Why a body that ended normally still failed (an error event in the
+    /// stream, a translated stream that broke): the tap takes it at the end.
+    failure: Option<(String, End)>,
     /// A frame already polled by [`ProxyBody::coalesce_small`], handed out first.
     ready: Option<Option<Result<Frame<Bytes>, BodyError>>>,
 }
@@ -42,26 +47,40 @@ enum Inner {
         /// Armed the first time the upstream makes us wait: a response that
         /// arrives whole (most small ones) never touches the timer wheel.
         idle: IdleTimer,
-        /// A stream that breaks mid-way counts against its provider's breaker.
-        breaker: Arc<Breaker>,
-        policy: BreakerPolicy,
+        /// The breaker's verdict, given at the end: a stream that breaks
+        /// mid-way (or, for an event stream, carries an error event) counts
+        /// against its provider.
+        verdict: Owed,
+        /// Set for an event stream: notices error events passing through.
+        watch: Option<ErrorWatch>,
     },
+    /// A response translated from another API format as it streams.
+    Translated(Box<(Translating, Owed)>),
 }
 
 impl ProxyBody {
     pub(crate) fn upstream(
         body: Incoming,
         idle: Duration,
-        breaker: Arc<Breaker>,
-        policy: BreakerPolicy,
+        verdict: Owed,
+        event_stream: bool,
     ) -> Self {
         ProxyBody {
             inner: Inner::Upstream {
                 body,
                 idle: IdleTimer::new(idle),
-                breaker,
-                policy,
+                verdict,
+                watch: event_stream.then(ErrorWatch::default),
             },
+            failure: None,
+            ready: None,
+        }
+    }
+
+    pub(crate) fn translated(stream: Translating, verdict: Owed) -> Self {
+        ProxyBody {
+            inner: Inner::Translated(Box::new((stream, verdict))),
+            failure: None,
             ready: None,
         }
     }
@@ -87,9 +106,39 @@ impl ProxyBody {
     pub(crate) fn empty() -> Self {
         ProxyBody {
             inner: Inner::Local(None),
+            failure: None,
             ready: None,
         }
     }
+
+    /// Why the body failed although it ended (taken once, by the tap).
+    pub(crate) fn take_failure(&mut self) -> Option<(String, End)> {
+        self.failure.take()
+    }
+}
+
+/// A whole body the proxy has ready (a translated answer, in `app`'s format),
+/// sent as it is; its usage is read as it leaves.
+pub(crate) fn whole(
+    app: App,
+    status: http::StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+    mut tracker: Tracker,
+) -> Response<ClientBody> {
+    tracker.summary.status = status.as_u16();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let scanner = tap::scanner(app, &tracker.summary.path, status, &headers);
+    let body = ProxyBody {
+        inner: Inner::Local(Some(Bytes::from(body))),
+        failure: None,
+        ready: None,
+    };
+    let mut response = Response::new(Tap::new(body, tracker).with_usage(scanner));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
 }
 
 /// An error the proxy answers itself, in `app`'s API error shape ([`fault`]).
@@ -105,6 +154,7 @@ pub(crate) fn json_error(
     tracker.answered_locally();
     let body = ProxyBody {
         inner: Inner::Local(Some(Bytes::from(body))),
+        failure: None,
         ready: None,
     };
     let mut response = Response::new(Tap::new(body, tracker));
@@ -130,15 +180,33 @@ impl Body for ProxyBody {
         }
         match &mut this.inner {
             Inner::Local(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Inner::Translated(translated) => {
+                let (stream, verdict) = &mut **translated;
+                let polled = stream.poll_next(cx);
+                if let Poll::Ready(None) = polled {
+                    match stream.outcome() {
+                        StreamOutcome::Failed(why) => {
+                            verdict.failure();
+                            this.failure =
+                                Some((format!("the provider's stream failed: {why}"), End::Cut));
+                        }
+                        _ => verdict.success(),
+                    }
+                }
+                polled.map(|data| data.map(|d| Ok(Frame::data(d))))
+            }
             Inner::Upstream {
                 body,
                 idle,
-                breaker,
-                policy,
+                verdict,
+                watch,
             } => {
                 let polled = match Pin::new(body).poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => {
                         idle.touch();
+                        if let (Some(watch), Some(data)) = (watch.as_mut(), frame.data_ref()) {
+                            watch.scan(data);
+                        }
                         Poll::Ready(Some(Ok(frame)))
                     }
                     Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Upstream(e)))),
@@ -150,8 +218,17 @@ impl Body for ProxyBody {
                         Poll::Pending => Poll::Pending,
                     },
                 };
-                if let Poll::Ready(Some(Err(_))) = &polled {
-                    breaker.record_failure(policy, std::time::Instant::now());
+                match &polled {
+                    Poll::Ready(Some(Err(_))) => verdict.failure(),
+                    Poll::Ready(None) if watch.as_ref().is_some_and(|w| w.seen) => {
+                        verdict.failure();
+                        this.failure = Some((
+                            "the provider sent an error event in its stream".to_owned(),
+                            End::UpstreamError,
+                        ));
+                    }
+                    Poll::Ready(None) => verdict.success(),
+                    _ => {}
                 }
                 polled
             }
@@ -165,6 +242,7 @@ impl Body for ProxyBody {
         match &self.inner {
             Inner::Local(data) => data.is_none(),
             Inner::Upstream { body, .. } => body.is_end_stream(),
+            Inner::Translated(translated) => translated.0.is_end(),
         }
     }
 
@@ -173,11 +251,26 @@ impl Body for ProxyBody {
             Inner::Local(Some(data)) => SizeHint::with_exact(data.len() as u64),
             Inner::Local(None) => SizeHint::with_exact(0),
             Inner::Upstream { body, .. } => body.size_hint(),
+            Inner::Translated(_) => SizeHint::default(),
         };
         let held = match &self.ready {
             Some(Some(Ok(frame))) => frame.data_ref().map_or(0, |d| d.len() as u64),
             _ => 0,
         };
         super::request::grow(rest, held)
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        // hyper may stop polling once `is_end_stream` says so (HEAD, 204, exact
+        // lengths): that is a complete response, not a client that went away.
+        // (The tap finishes the request; only the breaker's verdict is owed here.)
+        if self.is_end_stream()
+            && let Inner::Upstream { verdict, watch, .. } = &mut self.inner
+            && !watch.as_ref().is_some_and(|w| w.seen)
+        {
+            verdict.success();
+        }
     }
 }

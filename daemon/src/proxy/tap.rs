@@ -1,13 +1,15 @@
 //! The usage tap: the outermost layer of every response body, so it sees
-//! exactly the frames the client receives (after anything an inner layer,
-//! such as a format translation, did to them). It counts them, hands each one
-//! to the request's [`UsageScanner`] without copying or holding it, and tells
-//! the request's [`Tracker`] how the body ended:
+//! exactly the frames the client receives (after a format translation, if the
+//! provider needed one). It counts them, hands each one to the request's
+//! [`UsageScanner`] without copying or holding it, and tells the request's
+//! [`Tracker`] how the body ended:
 //!
 //! - the body reached its end (or hyper stopped polling because it knew the
-//!   end, as for `HEAD` or an exact length): complete;
-//! - the inner body failed (the upstream broke off, or went idle too long):
-//!   cut, with the error;
+//!   end, as for `HEAD` or an exact length): complete — unless the body says
+//!   the upstream failed inside it (an error event: `error`; a translated
+//!   stream that broke: `cut`);
+//! - the body failed (the upstream broke off, or went idle too long): cut,
+//!   with the error;
 //! - the tap was dropped before either (the client went away): aborted.
 //!
 //! A cut or aborted stream keeps whatever usage it reported before the end.
@@ -16,23 +18,43 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
 use hyper::body::{Body, Frame, SizeHint};
 
 use super::error::{BodyError, chain};
 use super::report::{End, Tracker};
 use super::response::ProxyBody;
-use crate::usage::UsageScanner;
+use crate::apps::App;
+use crate::usage::{Format, UsageScanner};
 
-pub(crate) struct Tap<B: Body> {
-    inner: B,
+pub(crate) struct Tap {
+    inner: ProxyBody,
     tracker: Tracker,
     /// `None` for responses that report no usage (other paths, error
     /// statuses, other content types): then the tap only counts.
     scanner: Option<Box<UsageScanner>>,
 }
 
-impl<B: Body> Tap<B> {
-    pub(crate) fn new(inner: B, tracker: Tracker) -> Self {
+/// The scanner for a response to `app`'s request for `path`, if it is a
+/// successful answer on an endpoint that reports usage, in JSON or SSE.
+pub(crate) fn scanner(
+    app: App,
+    path: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Option<UsageScanner> {
+    if !status.is_success() {
+        return None;
+    }
+    UsageScanner::new(
+        Format::for_request(app, path)?,
+        headers.get(header::CONTENT_TYPE),
+        headers.get(header::CONTENT_ENCODING),
+    )
+}
+
+impl Tap {
+    pub(crate) fn new(inner: ProxyBody, tracker: Tracker) -> Self {
         Tap {
             inner,
             tracker,
@@ -46,8 +68,20 @@ impl<B: Body> Tap<B> {
         self
     }
 
+    /// See [`ProxyBody::coalesce_small`]; the frame it holds passes the tap
+    /// when it is handed out.
+    pub(crate) async fn coalesce_small(&mut self) {
+        self.inner.coalesce_small().await;
+    }
+
     /// Finishes the request: what the scan found goes into its record first.
-    fn end(&mut self, end: End) {
+    fn end(&mut self, mut end: End) {
+        if let Some((why, how)) = self.inner.take_failure() {
+            self.tracker.fail(why);
+            if end == End::Complete {
+                end = how;
+            }
+        }
         if let Some(scanner) = self.scanner.take() {
             let scanned = scanner.finish(end == End::Complete);
             let summary = &mut self.tracker.summary;
@@ -65,18 +99,7 @@ impl<B: Body> Tap<B> {
     }
 }
 
-impl Tap<ProxyBody> {
-    /// See [`ProxyBody::coalesce_small`]; the frame it holds passes the tap
-    /// when it is handed out.
-    pub(crate) async fn coalesce_small(&mut self) {
-        self.inner.coalesce_small().await;
-    }
-}
-
-impl<B> Body for Tap<B>
-where
-    B: Body<Data = Bytes, Error = BodyError> + Unpin,
-{
+impl Body for Tap {
     type Data = Bytes;
     type Error = BodyError;
 
@@ -114,7 +137,7 @@ where
     }
 }
 
-impl<B: Body> Drop for Tap<B> {
+impl Drop for Tap {
     fn drop(&mut self) {
         if self.tracker.is_done() {
             return;
