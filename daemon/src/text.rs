@@ -165,6 +165,8 @@ impl fmt::Display for EventKind {
                 traffic.in_flight
             ),
             RequestsFinished { app, requests, .. } => match requests.as_slice() {
+                // As the journal keeps it.
+                [] => write!(f, "{app} requests finished (see `switchyard requests`)"),
                 [request] => {
                     write!(
                         f,

@@ -346,11 +346,23 @@ impl Core {
         if !finished && !matches!(event.kind, EventKind::Traffic { .. }) {
             tracing::debug!(seq = event.seq, kind = ?event.kind, "event");
         }
-        // Finished requests are rows of their own table, not journal entries.
-        if !finished {
-            self.store
-                .append_events(self.snapshot.epoch, vec![event.clone()]);
-        }
+        // Finished requests are rows of their own table: the journal keeps the
+        // event (so that it stays gapless) without them.
+        let journaled = match &event.kind {
+            EventKind::RequestsFinished {
+                app, day_start_ms, ..
+            } => Event {
+                kind: EventKind::RequestsFinished {
+                    app: *app,
+                    day_start_ms: *day_start_ms,
+                    requests: Vec::new(),
+                },
+                ..event
+            },
+            _ => event.clone(),
+        };
+        self.store
+            .append_events(self.snapshot.epoch, vec![journaled]);
         // No subscribers is fine; a lagging one resyncs on its own.
         // Encoded once here, not once per subscriber: fan-out is a write each.
         let seq = event.seq;

@@ -412,8 +412,8 @@ pub enum EventKind {
         traffic: Traffic,
     },
     /// A batch of finished requests (as the worker sent them, priced), each
-    /// also a row in the `requests` table. Not journaled: that table is the
-    /// record.
+    /// also a row in the `requests` table. The journal keeps the event without
+    /// its records: that table is the record.
     RequestsFinished {
         app: App,
         /// The local day the requests count towards (see [`UsageToday`]).
