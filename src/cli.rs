@@ -185,7 +185,7 @@ pub enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add (or replace) a provider.
+    /// Add a provider (--replace: change one in place).
     Add {
         /// Which app's proxy.
         #[arg(value_parser = app_parser())]
@@ -205,9 +205,14 @@ pub enum ProviderCommand {
         /// Forward the client's own key (the default).
         #[arg(long, group = "auth")]
         passthrough: bool,
-        /// Lower goes first; default: after the existing ones.
+        /// Lower goes first; default: after the existing ones (with
+        /// --replace: where it was).
         #[arg(long, allow_hyphen_values = true)]
         priority: Option<i64>,
+        /// Replace the provider of that name in place, keeping its place in
+        /// the order (without it, an existing name is refused).
+        #[arg(long)]
+        replace: bool,
     },
     /// Remove a provider.
     Remove {

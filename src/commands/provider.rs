@@ -21,6 +21,7 @@ pub async fn run(paths: &Paths, command: ProviderCommand) -> Result<ExitCode> {
             key_stdin,
             passthrough: _,
             priority,
+            replace,
         } => {
             let auth = if let Some(var) = key_env {
                 AuthSpec::KeyEnv(var)
@@ -39,6 +40,7 @@ pub async fn run(paths: &Paths, command: ProviderCommand) -> Result<ExitCode> {
                 base_url,
                 auth,
                 priority,
+                replace,
             };
             super::request_done(paths, Request::ProviderAdd(spec)).await
         }

@@ -102,6 +102,22 @@ impl Core {
     fn try_provider_add(&mut self, spec: ProviderSpec) -> Result<Outcome, ErrorReply> {
         validate_name(&spec.name)?;
         validate_base_url(&spec.base_url)?;
+        let existing = self
+            .providers
+            .of(spec.app)
+            .find(|row| row.name == spec.name)
+            .map(|row| (row.priority, row.base_url.clone()));
+        if let (Some((priority, url)), false) = (&existing, spec.replace) {
+            let (app, name) = (spec.app, &spec.name);
+            return Err(ErrorReply::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{app} already has a provider named {name} ({url}, priority {priority}); nothing changed. To change it in place, add --replace; to move it, `switchyard provider use {app} {name}`"
+                ),
+            ));
+        }
+        // Replaced in place: its place in the order stays unless one is given.
+        let wanted_priority = spec.priority.or(existing.as_ref().map(|(p, _)| *p));
         let auth = match spec.auth {
             AuthSpec::Passthrough => ProviderAuth::Passthrough,
             AuthSpec::KeyEnv(var) => {
@@ -135,7 +151,7 @@ impl Core {
         // The same row in memory and in the store: the priority is decided here.
         let priority =
             self.providers
-                .upsert(spec.app, &spec.name, &spec.base_url, &auth, spec.priority);
+                .upsert(spec.app, &spec.name, &spec.base_url, &auth, wanted_priority);
         let saved = self.store.upsert_provider(
             spec.app,
             spec.name.clone(),
@@ -144,8 +160,13 @@ impl Core {
             Some(priority),
         );
         self.providers_changed(spec.app);
+        let verb = if existing.is_some() {
+            "replaced in"
+        } else {
+            "added to"
+        };
         let text = format!(
-            "provider {} added to {} ({}, {described}){warning}",
+            "provider {} {verb} {} ({}, {described}){warning}",
             spec.name, spec.app, spec.base_url
         );
         Ok(saved_then(saved, Ok(Reply::Done(text))))
@@ -189,6 +210,10 @@ impl Core {
     fn providers_changed(&mut self, app: App) -> Option<String> {
         self.provider_infos
             .send_replace(Arc::new(self.providers.infos()));
+        self.emit(EventKind::ProvidersChanged {
+            app,
+            providers: self.providers.infos_of(app),
+        });
         let config = self.worker_config(app);
         let provider = config.providers.first().map(|p| p.name.clone());
         if self.app_state(app).is_some_and(|s| s.provider != provider) {

@@ -17,8 +17,9 @@ pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below (3: the snapshot's
-/// `health` and its two events).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// `health` and its two events; 4: an app's providers, takeover wait and
+/// policy in the snapshot, with their events).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +188,9 @@ pub struct ProviderSpec {
     pub base_url: String,
     pub auth: AuthSpec,
     pub priority: Option<i64>,
+    /// Replace a provider of that name in place (its place in the order kept
+    /// unless `priority` is given); without it an existing name is refused.
+    pub replace: bool,
 }
 
 /// A provider as listed to clients.
