@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use switchyard_daemon::apps::App;
+use switchyard_daemon::translate::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -185,25 +186,40 @@ pub enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a provider (--replace: change one in place).
+    /// Add a provider: from a preset, or a base URL and format (--replace:
+    /// change one in place).
+    #[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["base_url", "preset"]))]
     Add {
         /// Which app's proxy.
         #[arg(value_parser = app_parser())]
         app: App,
         /// A name for it: letters, digits, '-', '_' or '.'.
         name: String,
+        /// Start from this preset (`switchyard provider presets APP`).
+        #[arg(long, value_name = "ID")]
+        preset: Option<String>,
         /// Where requests go, e.g. https://api.example.com/v1 (the request
-        /// path is appended).
+        /// path is appended); with --preset, replaces the preset's.
         #[arg(long, value_name = "URL")]
-        base_url: String,
-        /// Read the key from this environment variable of the daemon.
-        #[arg(long, value_name = "VAR", group = "auth")]
-        key_env: Option<String>,
-        /// Read the key from standard input and keep it in the store.
-        #[arg(long, group = "auth")]
+        base_url: Option<String>,
+        /// The API the provider speaks: anthropic, openai-chat,
+        /// openai-responses or gemini. Default: the preset's, else the app's
+        /// own. Another format than the app's is translated.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<Format>,
+        /// Model mapping, PATTERN=MODEL ('claude-sonnet-*=deepseek-chat');
+        /// repeat it or separate rules by commas, first match wins.
+        #[arg(long, value_name = "RULES")]
+        model_map: Vec<String>,
+        /// Read a key from this environment variable of the daemon; repeat it
+        /// for a key pool (a key answered 429 rests, the next one serves).
+        #[arg(long, value_name = "VAR")]
+        key_env: Vec<String>,
+        /// Read keys from standard input, one per line, and keep them in the store.
+        #[arg(long, conflicts_with = "passthrough")]
         key_stdin: bool,
-        /// Forward the client's own key (the default).
-        #[arg(long, group = "auth")]
+        /// Forward the client's own key (the default without a key).
+        #[arg(long, conflicts_with = "key_env")]
         passthrough: bool,
         /// Lower goes first; default: after the existing ones (with
         /// --replace: where it was).
@@ -213,6 +229,15 @@ pub enum ProviderCommand {
         /// the order (without it, an existing name is refused).
         #[arg(long)]
         replace: bool,
+    },
+    /// The curated provider presets (all, or those for APP).
+    Presets {
+        /// Only presets this app can use.
+        #[arg(value_parser = app_parser())]
+        app: Option<App>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Remove a provider.
     Remove {

@@ -126,12 +126,9 @@ fn folding_the_events_reproduces_the_daemon_snapshot() {
             let mut client = Client::connect(&paths, "test").await.unwrap();
             for op in &ops {
                 let spec = |app: App, name: String, replace| switchyard_daemon::protocol::ProviderSpec {
-                    app,
-                    name,
-                    base_url: format!("http://127.0.0.1:{}", free_port()),
                     auth: switchyard_daemon::protocol::AuthSpec::KeyEnv("SOME_KEY".into()),
-                    priority: None,
                     replace,
+                    ..switchyard_daemon::protocol::ProviderSpec::new(app, name, format!("http://127.0.0.1:{}", free_port()))
                 };
                 let names: Vec<String> = status(&paths).await.apps.iter()
                     .find(|s| Some(s.app) == op_app(op))
@@ -155,12 +152,8 @@ fn folding_the_events_reproduces_the_daemon_snapshot() {
                     Op::Disable(app) => Request::Disable { app: *app },
                     Op::Port(app) => Request::SetPort { app: *app, port: free_port() },
                     Op::Provider(app) => Request::ProviderAdd(switchyard_daemon::protocol::ProviderSpec {
-                        app: *app,
-                        name: format!("p{}", free_port()),
-                        base_url: "http://127.0.0.1:9".into(),
-                        auth: switchyard_daemon::protocol::AuthSpec::Passthrough,
                         priority: Some(-(free_port() as i64)),
-                        replace: false,
+                        ..switchyard_daemon::protocol::ProviderSpec::new(*app, format!("p{}", free_port()), "http://127.0.0.1:9")
                     }),
                 };
                 // Errors (a port race, say) are fine: state must still agree.

@@ -562,7 +562,7 @@ async fn start_proxy(upstream: SocketAddr) -> Result<(SocketAddr, CancellationTo
             name: "mock".into(),
             base_url: format!("http://{upstream}"),
             credential: Credential::Key("sk-bench".into()),
-            official: false,
+            ..ProviderConfig::default()
         }],
     );
     let proxy = Proxy::new(config)?;

@@ -19,8 +19,10 @@ pub enum App {
     Gemini,
 }
 
-/// Which request header carries the API key for an app's official provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which request header carries an API key: the app's official provider's, or
+/// (for a provider of another format) that provider's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AuthStyle {
     /// `x-api-key: KEY` (Anthropic).
     XApiKey,
@@ -28,6 +30,32 @@ pub enum AuthStyle {
     Bearer,
     /// `x-goog-api-key: KEY` (Google).
     GoogApiKey,
+}
+
+impl AuthStyle {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthStyle::XApiKey => "x-api-key",
+            AuthStyle::Bearer => "bearer",
+            AuthStyle::GoogApiKey => "goog-api-key",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AuthStyle> {
+        [AuthStyle::XApiKey, AuthStyle::Bearer, AuthStyle::GoogApiKey]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+
+    /// The header each API format's own servers read the key from.
+    pub fn of_format(format: crate::translate::Format) -> AuthStyle {
+        use crate::translate::Format;
+        match format {
+            Format::Anthropic => AuthStyle::XApiKey,
+            Format::OpenaiChat | Format::OpenaiResponses => AuthStyle::Bearer,
+            Format::Gemini => AuthStyle::GoogApiKey,
+        }
+    }
 }
 
 impl App {

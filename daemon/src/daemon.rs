@@ -25,6 +25,8 @@ pub enum DaemonError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}; fix or remove the entry, then start again")]
+    Presets(#[from] crate::presets::PresetError),
     #[error("cannot {what} {}: {cause}", path.display())]
     Io {
         what: &'static str,
@@ -75,6 +77,10 @@ pub async fn run(paths: Paths, log_to_stderr: bool) -> Result<(), DaemonError> {
 
 /// Reconciles, binds the socket and serves until told to stop.
 async fn serve(paths: &Paths, store: &Store, socket: &std::path::Path) -> Result<(), DaemonError> {
+    // A presets file with an unknown field or a bad URL stops the start, entry named.
+    let presets = crate::presets::Presets::load(&crate::presets::Presets::user_file(paths))
+        .inspect_err(|err| tracing::error!(%err))?;
+    let presets = std::sync::Arc::new(presets);
     kill_leftover_workers(store).await?;
     let listener = bind_socket(socket)?;
     let shutdown = CancellationToken::new();
@@ -94,6 +100,7 @@ async fn serve(paths: &Paths, store: &Store, socket: &std::path::Path) -> Result
         takeovers,
         info,
         Policy::default(),
+        presets,
         shutdown.clone(),
     )
     .await?;

@@ -19,6 +19,7 @@ use crate::protocol::state::{BreakerState, BreakerStatus, RequestLine, Traffic};
 use crate::protocol::worker::{DaemonToWorker, HEARTBEAT_INTERVAL, WorkerConfig, WorkerMessage};
 use crate::proxy::{self, Proxy, ProxyConfig, ProxyReport};
 use crate::supervisor::{CONTROL_FD, DAEMON_PID_ENV, EXIT_CONFIG, LISTENER_FD};
+use crate::translate::ModelMap;
 
 /// Test-only: a worker started with this variable set exits at once with that
 /// code, so crash loops can be provoked without breaking the binary.
@@ -222,11 +223,21 @@ fn proxy_config(app: App, config: &WorkerConfig) -> ProxyConfig {
             .map(|p| proxy::ProviderConfig {
                 name: p.name.clone(),
                 base_url: p.base_url.clone(),
-                credential: match &p.key {
-                    Some(key) => proxy::Credential::Key(key.clone()),
-                    None => proxy::Credential::Passthrough,
+                credential: match p.keys.as_slice() {
+                    [] => proxy::Credential::Passthrough,
+                    keys => proxy::Credential::Pool(
+                        keys.iter()
+                            .map(|k| (k.label.clone(), k.key.clone()))
+                            .collect(),
+                    ),
                 },
                 official: p.official,
+                format: Some(p.format),
+                auth_style: Some(p.auth_style),
+                // The daemon checked the rules when the provider was added.
+                model_map: ModelMap::parse_all(p.model_map.iter().map(String::as_str))
+                    .unwrap_or_default(),
+                max_output_tokens: p.max_output_tokens,
             })
             .collect(),
         timeouts: proxy::Timeouts {
@@ -240,5 +251,6 @@ fn proxy_config(app: App, config: &WorkerConfig) -> ProxyConfig {
             body_budget: config.body_budget as usize,
             ..proxy::ClientLimits::default()
         },
+        own_ports: config.own_ports.clone(),
     }
 }

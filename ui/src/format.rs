@@ -153,6 +153,7 @@ pub fn request(request: &Request) -> String {
         Request::ProviderAdd(spec) => format!("add provider {}", spec.name),
         Request::ProviderRemove { app, name } => format!("remove {app}'s provider {name}"),
         Request::ProviderUse { app, name } => format!("switch {app} to {name}"),
+        Request::ProviderPresets { .. } => "list provider presets".to_owned(),
         Request::Subscribe { .. } => "subscribe".to_owned(),
         Request::Requests(_) => "read the request history".to_owned(),
         Request::Usage(_) => "read usage".to_owned(),

@@ -23,6 +23,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
+use crate::presets::Presets;
 use crate::protocol::state::{
     AppState, DaemonHealth, DaemonInfo, Event, EventKind, NotRecording, Snapshot, apply,
 };
@@ -139,6 +140,8 @@ pub struct Core {
     /// Apps whose CLI files wait for the proxy to serve the port another
     /// program holds (with the caller's environment of a pending `enable`).
     awaiting_port: HashMap<App, Option<CallerEnv>>,
+    /// Provider presets, read and checked at start.
+    presets: Arc<Presets>,
 }
 
 impl Core {
@@ -149,6 +152,7 @@ impl Core {
         takeovers: Takeovers,
         daemon: DaemonInfo,
         policy: Policy,
+        presets: Arc<Presets>,
         shutdown: CancellationToken,
     ) -> Result<(CoreHandle, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let rows = store.apps().await?;
@@ -216,6 +220,7 @@ impl Core {
             takeovers,
             myself: tx.downgrade(),
             awaiting_port: HashMap::new(),
+            presets,
         };
         // Bring back what was enabled before, on the same ports, with each
         // CLI's configuration agreeing with the store (a crash may have left a
@@ -341,6 +346,9 @@ impl Core {
             Request::ProviderAdd(spec) => self.provider_add(spec),
             Request::ProviderRemove { app, name } => self.provider_remove(app, name),
             Request::ProviderUse { app, name } => self.provider_use(app, name),
+            Request::ProviderPresets { app } => {
+                Outcome::Now(Ok(Reply::Presets(self.preset_infos(app))))
+            }
             Request::Requests(query) => history::requests(&self.store, query),
             Request::Usage(query) => {
                 history::usage(&self.store, query, &history::built_in_prices())

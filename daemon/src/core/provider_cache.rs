@@ -4,7 +4,7 @@
 
 use crate::apps::App;
 use crate::protocol::ProviderInfo;
-use crate::store::{ProviderAuth, ProviderRow};
+use crate::store::ProviderRow;
 
 pub(super) struct Providers {
     /// By app, then priority, then name: the order requests try them in.
@@ -23,33 +23,20 @@ impl Providers {
     }
 
     /// Adds or replaces a provider (enabled); without a priority it goes last.
-    /// Returns the priority it got.
-    pub fn upsert(
-        &mut self,
-        app: App,
-        name: &str,
-        base_url: &str,
-        auth: &ProviderAuth,
-        priority: Option<i64>,
-    ) -> i64 {
-        let priority = priority.unwrap_or_else(|| {
-            self.of(app)
-                .map(|row| row.priority)
+    /// Returns the row as kept, with the priority it got.
+    pub fn upsert(&mut self, mut row: ProviderRow, priority: Option<i64>) -> ProviderRow {
+        row.priority = priority.unwrap_or_else(|| {
+            self.of(row.app)
+                .map(|r| r.priority)
                 .max()
                 .map_or(0, |p| p + 1)
         });
+        row.enabled = true;
         self.rows
-            .retain(|row| !(row.app == app && row.name == name));
-        self.rows.push(ProviderRow {
-            app,
-            name: name.to_owned(),
-            base_url: base_url.to_owned(),
-            auth: auth.clone(),
-            priority,
-            enabled: true,
-        });
+            .retain(|r| !(r.app == row.app && r.name == row.name));
+        self.rows.push(row.clone());
         sort(&mut self.rows);
-        priority
+        row
     }
 
     /// False when `app` has no provider called `name`.
@@ -94,6 +81,10 @@ impl Providers {
                 priority: row.priority,
                 enabled: row.enabled,
                 active,
+                format: row.format(),
+                model_map: row.model_map.clone(),
+                keys: row.auth.labels(),
+                preset: row.preset.clone(),
             });
         }
         infos
@@ -114,6 +105,7 @@ fn sort(rows: &mut [ProviderRow]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ProviderAuth;
 
     fn names(providers: &Providers, app: App) -> Vec<(String, i64)> {
         providers
@@ -125,14 +117,14 @@ mod tests {
     #[test]
     fn mirrors_the_store_rules_for_add_remove_and_use() {
         let mut p = Providers::new(Vec::new());
-        let pass = ProviderAuth::Passthrough;
-        assert_eq!(p.upsert(App::Claude, "a", "https://a", &pass, None), 0);
-        assert_eq!(p.upsert(App::Claude, "b", "https://b", &pass, None), 1);
-        assert_eq!(
-            p.upsert(App::Claude, "c", "https://c", &pass, Some(-10)),
-            -10
-        );
-        assert_eq!(p.upsert(App::Codex, "x", "https://x", &pass, None), 0);
+        let mut add = |app, name: &str, priority| {
+            let row = ProviderRow::plain(app, name, "https://a", ProviderAuth::Passthrough);
+            p.upsert(row, priority).priority
+        };
+        assert_eq!(add(App::Claude, "a", None), 0);
+        assert_eq!(add(App::Claude, "b", None), 1);
+        assert_eq!(add(App::Claude, "c", Some(-10)), -10);
+        assert_eq!(add(App::Codex, "x", None), 0);
         assert_eq!(
             names(&p, App::Claude),
             [("c".into(), -10), ("a".into(), 0), ("b".into(), 1)]

@@ -10,6 +10,7 @@ pub mod requests;
 pub mod state;
 pub mod worker;
 
+use crate::translate::Format;
 use serde::{Deserialize, Serialize};
 
 pub use crate::apps::App;
@@ -17,9 +18,9 @@ pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below (3: the snapshot's
-/// `health` and its two events; 4: an app's providers, takeover wait and
+/// `health` and its two events; 5: an app's providers, takeover wait and
 /// policy in the snapshot, with their events).
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +94,10 @@ pub enum Request {
         app: App,
         name: String,
     },
+    /// The provider presets (for one app, or all), as `provider add --preset` takes them.
+    ProviderPresets {
+        app: Option<App>,
+    },
     /// Turn this connection into an event stream. With `since`, replay journal
     /// events after that seq (same epoch) instead of starting with a snapshot.
     Subscribe {
@@ -112,6 +117,7 @@ pub enum Reply {
     /// The action was carried out (or was already so); the text says which.
     Done(String),
     Providers(Vec<ProviderInfo>),
+    Presets(Vec<PresetInfo>),
     /// Events follow on this connection.
     Subscribed,
     Requests(requests::RequestsPage),
@@ -180,17 +186,47 @@ impl std::fmt::Debug for CallerEnv {
     }
 }
 
-/// A provider to add.
+/// A provider to add: from a preset, a base URL, or a preset with some of its
+/// settings replaced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProviderSpec {
     pub app: App,
     pub name: String,
-    pub base_url: String,
+    /// Required without a preset; with one, replaces its base URL.
+    pub base_url: Option<String>,
+    /// A preset id (`switchyard provider presets`).
+    pub preset: Option<String>,
+    /// What the provider speaks; default: the preset's, else the app's own.
+    pub format: Option<Format>,
+    /// `pattern=model` rules, first match wins; default: the preset's.
+    pub model_map: Vec<String>,
+    /// The first key (or passthrough). Without a preset's key variable and
+    /// with a preset that needs a key, `Passthrough` means "the preset's variable".
     pub auth: AuthSpec,
+    /// More keys: a key pool, tried in order, a rate-limited key resting.
+    pub extra_keys: Vec<AuthSpec>,
     pub priority: Option<i64>,
     /// Replace a provider of that name in place (its place in the order kept
     /// unless `priority` is given); without it an existing name is refused.
     pub replace: bool,
+}
+
+impl ProviderSpec {
+    /// A passthrough provider of the app's own format at `base_url`.
+    pub fn new(app: App, name: impl Into<String>, base_url: impl Into<String>) -> Self {
+        ProviderSpec {
+            app,
+            name: name.into(),
+            base_url: Some(base_url.into()),
+            preset: None,
+            format: None,
+            model_map: Vec::new(),
+            auth: AuthSpec::Passthrough,
+            extra_keys: Vec::new(),
+            priority: None,
+            replace: false,
+        }
+    }
 }
 
 /// A provider as listed to clients.
@@ -204,4 +240,28 @@ pub struct ProviderInfo {
     pub priority: i64,
     pub enabled: bool,
     pub active: bool,
+    /// What it speaks; another format than the app's is translated.
+    pub format: Format,
+    /// Its model map's rules, in order.
+    pub model_map: Vec<String>,
+    /// Its keys' labels (`env:VAR`, `stored`, …), never the keys.
+    pub keys: Vec<String>,
+    pub preset: Option<String>,
+}
+
+/// One provider preset as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresetInfo {
+    pub id: String,
+    pub name: String,
+    pub apps: Vec<App>,
+    pub base_url: String,
+    pub format: Format,
+    /// `x-api-key`, `bearer`, `goog-api-key` or `none`.
+    pub auth: String,
+    /// The variable the key is usually in.
+    pub key_env: Option<String>,
+    pub model_map: Vec<String>,
+    pub docs: String,
+    pub note: Option<String>,
 }

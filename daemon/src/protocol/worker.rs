@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::state::{BreakerStatus, RequestLine, Traffic};
+use crate::apps::AuthStyle;
+use crate::translate::Format;
 
 /// Worker → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +47,9 @@ pub struct WorkerConfig {
     pub max_buffered_body: u64,
     /// Bytes of request bodies held for failover over all requests at once.
     pub body_budget: u64,
+    /// Every app's proxy port: a provider on a loopback address at one of them
+    /// would send Switchyard's requests back to itself, so it is refused.
+    pub own_ports: Vec<u16>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -61,10 +66,25 @@ impl std::fmt::Debug for WorkerConfig {
 pub struct WorkerProvider {
     pub name: String,
     pub base_url: String,
-    /// `None`: pass the client's own credentials through.
-    pub key: Option<String>,
+    /// Empty: pass the client's own credentials through. Several: a key pool,
+    /// tried in order.
+    pub keys: Vec<WorkerKey>,
+    /// What the provider speaks; another format than the app's is translated.
+    pub format: Format,
+    /// The header its keys go in.
+    pub auth_style: AuthStyle,
+    /// `pattern=model` rules, checked by the daemon.
+    pub model_map: Vec<String>,
+    pub max_output_tokens: Option<u64>,
     /// The app's official provider (passthrough, at the app's official base
     /// URL): the worker routes each request by its credential (`chatgpt`,
     /// `code-assist`, …) instead of always to `base_url`.
     pub official: bool,
+}
+
+/// One key of a provider's pool: its label (what records show) and the key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WorkerKey {
+    pub label: String,
+    pub key: String,
 }

@@ -5,6 +5,7 @@
 //! State is three atomics rather than a mutex because every request consults it;
 //! the races this allows are benign (at worst two requests see a stale count).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,58 @@ impl Breaker {
 
     pub(crate) fn consecutive_failures(&self) -> u32 {
         self.consecutive_failures.load(Ordering::Acquire)
+    }
+}
+
+/// A breaker verdict owed for one attempt. It is given when the attempt is
+/// really over — for a response that streams, at the end of its body, so that
+/// a stream that breaks (or carries an error event) counts as the failure it
+/// is. Dropped without one (the client left), it frees a half-open probe slot.
+pub(crate) struct Owed {
+    breaker: Arc<Breaker>,
+    policy: BreakerPolicy,
+    probe: bool,
+    settled: bool,
+}
+
+impl Owed {
+    pub(crate) fn new(breaker: &Arc<Breaker>, policy: BreakerPolicy, probe: bool) -> Owed {
+        Owed {
+            breaker: Arc::clone(breaker),
+            policy,
+            probe,
+            settled: false,
+        }
+    }
+
+    /// A verdict already given (a held 429/5xx answer handed back at last).
+    pub(crate) fn given(breaker: &Arc<Breaker>, policy: BreakerPolicy) -> Owed {
+        Owed {
+            breaker: Arc::clone(breaker),
+            policy,
+            probe: false,
+            settled: true,
+        }
+    }
+
+    pub(crate) fn success(&mut self) {
+        if !std::mem::replace(&mut self.settled, true) {
+            self.breaker.record_success();
+        }
+    }
+
+    pub(crate) fn failure(&mut self) {
+        if !std::mem::replace(&mut self.settled, true) {
+            self.breaker.record_failure(&self.policy, Instant::now());
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        if !self.settled && self.probe {
+            self.breaker.release_probe();
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::limits::ClientLimits;
-use crate::apps::App;
+use crate::apps::{App, AuthStyle};
+use crate::translate::{Format, ModelMap};
 
 /// Everything one worker's proxy needs. Built by the worker, swapped at run time with
 /// [`crate::proxy::Proxy::set_config`].
@@ -26,6 +27,9 @@ pub struct ProxyConfig {
     pub breaker: BreakerPolicy,
     /// Deadlines, connection cap and body budget for clients.
     pub limits: ClientLimits,
+    /// Switchyard's own proxy ports: a provider on a loopback address at one
+    /// of them is never sent a request (it would be a loop).
+    pub own_ports: Vec<u16>,
 }
 
 impl ProxyConfig {
@@ -42,12 +46,13 @@ impl ProxyConfig {
             max_buffered_body: Self::DEFAULT_MAX_BUFFERED_BODY,
             breaker: BreakerPolicy::default(),
             limits: ClientLimits::default(),
+            own_ports: Vec::new(),
         }
     }
 }
 
 /// One upstream the proxy may send an app's requests to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderConfig {
     /// Shown in summaries, stats and error messages; also how breaker state is carried
     /// across a config swap.
@@ -62,15 +67,30 @@ pub struct ProviderConfig {
     /// `chatgpt.com/backend-api/codex`, Code Assist to `cloudcode-pa`, …), and
     /// `base_url` serves the default route (`api-key`). Ignored with a key.
     pub official: bool,
+    /// What the provider speaks; `None`: the app's own format (bytes pass
+    /// through). Another format is translated, request and response.
+    pub format: Option<Format>,
+    /// The header keys go in; `None`: the format's usual one.
+    pub auth_style: Option<AuthStyle>,
+    /// Applied to the model of every request to this provider.
+    pub model_map: ModelMap,
+    /// A cap on the output tokens clients ask for (translated requests).
+    pub max_output_tokens: Option<u64>,
 }
 
 /// How requests to a provider are authenticated.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum Credential {
-    /// Forward the client's own auth headers untouched (a logged-in CLI keeps working).
+    /// Forward the client's own auth headers untouched (a logged-in CLI keeps
+    /// working). To a provider of another format the client's credentials are
+    /// not sent at all: they are for its own vendor.
+    #[default]
     Passthrough,
     /// Replace the client's auth headers with this key, in the app's header style.
     Key(String),
+    /// A key pool: (label, key) pairs tried in order; a key answered 429 rests
+    /// for the provider's `Retry-After` (60 s without one) and the next serves.
+    Pool(Vec<(String, String)>),
 }
 
 // Hand-written so a key can never reach a log line through `{:?}`.
@@ -79,6 +99,10 @@ impl fmt::Debug for Credential {
         match self {
             Credential::Passthrough => f.write_str("Passthrough"),
             Credential::Key(_) => f.write_str("Key(<redacted>)"),
+            Credential::Pool(keys) => {
+                let labels: Vec<&str> = keys.iter().map(|(l, _)| l.as_str()).collect();
+                write!(f, "Pool({labels:?}, <redacted>)")
+            }
         }
     }
 }
@@ -136,7 +160,7 @@ mod tests {
             name: "p".into(),
             base_url: "http://127.0.0.1:1".into(),
             credential: Credential::Key("sk-secret-123".into()),
-            official: false,
+            ..ProviderConfig::default()
         };
         let config = ProxyConfig::new(App::Claude, vec![provider]);
         let shown = format!("{config:?}");

@@ -29,6 +29,10 @@ pub enum Fault {
     UpstreamUnavailable,
     /// 503: no worker serves the app (parked, or waiting to restart).
     NotServing,
+    /// 429: every provider is cooling down after its `Retry-After`.
+    RateLimited,
+    /// 426: a WebSocket upgrade to a provider whose format is translated.
+    UpgradeRequired,
 }
 
 impl Fault {
@@ -39,6 +43,8 @@ impl Fault {
             Fault::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Fault::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Fault::NotServing => StatusCode::SERVICE_UNAVAILABLE,
+            Fault::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Fault::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
         }
     }
 
@@ -50,6 +56,8 @@ impl Fault {
             Fault::RequestTimeout => "switchyard_request_timeout",
             Fault::UpstreamUnavailable => "switchyard_upstream_unavailable",
             Fault::NotServing => "switchyard_unavailable",
+            Fault::RateLimited => "rate_limit_exceeded",
+            Fault::UpgradeRequired => "switchyard_upgrade_required",
         }
     }
 }
@@ -67,8 +75,11 @@ pub fn body(app: App, fault: Fault, message: &str) -> String {
 pub fn anthropic(fault: Fault, message: &str) -> String {
     let kind = match fault {
         Fault::Forbidden => "permission_error",
-        Fault::BadRequest | Fault::RequestTimeout => "invalid_request_error",
+        Fault::BadRequest | Fault::RequestTimeout | Fault::UpgradeRequired => {
+            "invalid_request_error"
+        }
         Fault::UpstreamUnavailable | Fault::NotServing => "api_error",
+        Fault::RateLimited => "rate_limit_error",
     };
     json!({"type": "error", "error": {"type": kind, "message": message}}).to_string()
 }
@@ -90,6 +101,8 @@ pub fn gemini(fault: Fault, message: &str) -> String {
         Fault::BadRequest => "INVALID_ARGUMENT",
         Fault::RequestTimeout => "DEADLINE_EXCEEDED",
         Fault::UpstreamUnavailable | Fault::NotServing => "UNAVAILABLE",
+        Fault::RateLimited => "RESOURCE_EXHAUSTED",
+        Fault::UpgradeRequired => "FAILED_PRECONDITION",
     };
     json!({"error": {"code": fault.status().as_u16(), "message": message, "status": status}})
         .to_string()

@@ -14,19 +14,30 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
-use super::breaker::{Admit, Breaker};
-use super::config::BreakerPolicy;
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::HeaderValue;
+
+use super::breaker::{Admit, Owed};
+use super::cooling;
 use super::error::BodyError;
 use super::fault::Fault;
-use super::headers::{inject_credential, strip_hop_by_hop};
+use super::headers::{inject_credential, strip_client_auth, strip_hop_by_hop};
 use super::model;
-use super::provider::{Active, Provider, Target};
+use super::provider::{Active, Api, Key, KeyPick, Provider, Target};
 use super::report::Tracker;
 use super::request::{Collected, Replay, UpstreamBody, collect};
-use super::response::{ProxyBody, json_error};
+use super::response::{ProxyBody, json_error, whole};
 use super::server::Ctx;
+use super::translated::{self, Translating, read_whole};
 use super::tunnel;
 use crate::apps::OfficialRoute;
+use crate::translate::{
+    self, CLIENT_FORMAT_HEADERS, Format, RequestIn, ResponseTranslator, StreamOutcome,
+    TranslateError,
+};
 
 /// The hyper service function.
 pub(crate) async fn handle(
@@ -108,34 +119,6 @@ impl BodySource {
     }
 }
 
-/// A breaker verdict owed for one attempt; an attempt abandoned without one (the
-/// client left mid-wait) frees a half-open probe slot on drop.
-struct Verdict<'a> {
-    breaker: &'a Breaker,
-    policy: &'a BreakerPolicy,
-    probe: bool,
-}
-
-impl Verdict<'_> {
-    fn success(mut self) {
-        self.probe = false;
-        self.breaker.record_success();
-    }
-
-    fn failure(mut self) {
-        self.probe = false;
-        self.breaker.record_failure(self.policy, Instant::now());
-    }
-}
-
-impl Drop for Verdict<'_> {
-    fn drop(&mut self) {
-        if self.probe {
-            self.breaker.release_probe();
-        }
-    }
-}
-
 /// Tries the providers in turn. With `upgrade` (a WebSocket handshake), an
 /// upstream that answers `101` gets the client's connection spliced to its own.
 async fn failover(
@@ -156,17 +139,51 @@ async fn failover(
     let policy = &active.policy;
     let mut attempts: u32 = 0;
     let mut failures: Vec<String> = Vec::new();
-    // The last 429/5xx, kept to hand back as-is if nobody does better.
-    let mut held: Option<(Response<Incoming>, &Provider, Option<OfficialRoute>)> = None;
+    // The last 429/5xx, kept to hand back if nobody does better.
+    let mut held: Option<Held<'_>> = None;
+    // Providers skipped while cooling down: the soonest one back.
+    let mut cooling: Option<Duration> = None;
+    // A request no translating provider could take, and WebSocket upgrades
+    // refused by one: answered when nobody else could serve.
+    let mut refused: Option<TranslateError> = None;
+    let mut upgrade_refused = false;
 
     // First pass honours the breakers; if they skipped every provider, the second
     // pass tries them all anyway, in order, rather than failing without trying.
-    for forced in [false, true] {
+    // Cooling providers and loops are skipped in both: a provider said when to
+    // come back, and a loop never works.
+    'passes: for forced in [false, true] {
         if forced && attempts > 0 {
             break;
         }
         for (index, provider) in active.providers.iter().enumerate() {
-            let probe = if forced {
+            if let Some(port) = provider.loops_to {
+                if !forced {
+                    provider.breaker.record_failure(policy, Instant::now());
+                    failures.push(format!(
+                        "{}: refused, its URL points back at Switchyard's own port {port} (a loop); give it the provider's own address",
+                        provider.name
+                    ));
+                }
+                continue;
+            }
+            if let Some(left) = provider.cooling.left(Instant::now()) {
+                if !forced {
+                    cooling = Some(cooling.map_or(left, |c| c.min(left)));
+                    failures.push(format!(
+                        "{}: cooling down for {} s more, as its Retry-After asked",
+                        provider.name,
+                        left.as_secs_f64().ceil()
+                    ));
+                }
+                continue;
+            }
+            let translates = provider.api.as_ref().is_some_and(|a| a.translates());
+            if translates && upgrade.is_some() {
+                upgrade_refused = true;
+                continue;
+            }
+            let mut probe = if forced {
                 false
             } else {
                 match provider.breaker.admit(policy, Instant::now()) {
@@ -175,88 +192,434 @@ async fn failover(
                     Admit::Skip => continue,
                 }
             };
-            let verdict = Verdict {
-                breaker: &provider.breaker,
-                policy,
-                probe,
-            };
-            let Some(body) = source.next() else {
-                // A streamed body is gone after the first attempt.
-                failures.push(format!(
-                    "{}: not tried (request body too large to retry)",
-                    provider.name
-                ));
-                break;
-            };
-            attempts += 1;
-            let (target, route) = provider.target_for(headers, uri.path());
-            // No attempt follows the last provider's (the forced pass runs only
-            // when nothing was tried), so its request can have the headers
-            // themselves instead of a copy.
-            let headers = if index + 1 == active.providers.len() {
-                std::mem::take(headers)
-            } else {
-                headers.clone()
-            };
-            let request = match build_request(method, provider, &target, target_path, headers, body)
-            {
-                Ok(request) => request,
-                Err(e) => {
-                    // Not the provider's fault: no verdict.
-                    failures.push(format!("{}: {e}", provider.name));
-                    continue;
-                }
-            };
-            let first_byte = active.timeouts.first_byte;
-            let send = target.route.send(request, upgrade.is_some());
-            let outcome = tokio::time::timeout(first_byte, send).await;
-            let failure = match outcome {
-                Ok(Ok(response)) if is_retryable(response.status()) => {
-                    verdict.failure();
-                    let failure =
-                        format!("{}: status {}", provider.name, response.status().as_u16());
-                    held = Some((response, provider, route));
-                    failure
-                }
-                Ok(Ok(response)) => {
-                    verdict.success();
-                    tracker.summary.failovers = attempts - 1;
-                    if response.status() == StatusCode::SWITCHING_PROTOCOLS
-                        && let Some(client) = upgrade.take()
-                    {
-                        return splice(ctx, response, client, provider, route, active, tracker);
+            // One attempt per key: a key that is rate limited rests and the
+            // next one of the pool is tried at once.
+            loop {
+                let key = match provider.pick_key(Instant::now()) {
+                    KeyPick::None => None,
+                    KeyPick::Key(key) => Some(key),
+                    KeyPick::AllResting(left) => {
+                        cooling = Some(cooling.map_or(left, |c| c.min(left)));
+                        failures.push(format!(
+                            "{}: every key is resting after a 429 for {} s more",
+                            provider.name,
+                            left.as_secs_f64().ceil()
+                        ));
+                        break;
                     }
-                    return stream(response, provider, route, active, tracker);
-                }
-                Ok(Err(e)) => {
-                    verdict.failure();
-                    format!("{}: {e}", provider.name)
-                }
-                Err(_) => {
-                    verdict.failure();
-                    format!(
-                        "{}: no response headers within {first_byte:?}",
+                };
+                let mut verdict = Owed::new(&provider.breaker, *policy, std::mem::take(&mut probe));
+                let (target, route) = provider.target_for(headers, uri.path());
+                // No attempt follows the last provider's single one (the forced
+                // pass runs only when nothing was tried), so its request can have
+                // the headers themselves instead of a copy.
+                let last = index + 1 == active.providers.len() && provider.keys.len() <= 1;
+                let headers = if last {
+                    std::mem::take(headers)
+                } else {
+                    headers.clone()
+                };
+                let prepared = match &provider.api {
+                    None => source.next().map(|body| Prepared {
+                        body,
+                        path: None,
+                        translator: None,
+                        headers,
+                        upstream_model: None,
+                    }),
+                    Some(api) => match prepare(api, source, target_path, headers, key.is_some()) {
+                        Ok(prepared) => prepared,
+                        Err(e) => {
+                            // Not the provider's fault: no verdict.
+                            failures.push(format!("{}: {e}", provider.name));
+                            refused = Some(e);
+                            break;
+                        }
+                    },
+                };
+                let Some(prepared) = prepared else {
+                    // A streamed body is gone after the first attempt.
+                    failures.push(format!(
+                        "{}: not tried (request body too large to retry)",
                         provider.name
-                    )
+                    ));
+                    break 'passes;
+                };
+                if let Some(model) = &prepared.upstream_model
+                    && tracker.wanted()
+                {
+                    tracker.summary.upstream_model = Some(model.clone());
                 }
-            };
-            tracing::debug!(failure = %failure, "upstream attempt failed");
-            tracker.counters().set_last_error(failure.clone());
-            failures.push(failure);
+                attempts += 1;
+                let path = prepared.path.as_ref().or(target_path);
+                let request = match build_request(
+                    method,
+                    key,
+                    &target,
+                    path,
+                    prepared.headers,
+                    prepared.body,
+                ) {
+                    Ok(request) => request,
+                    Err(e) => {
+                        // Not the provider's fault: no verdict.
+                        failures.push(format!("{}: {e}", provider.name));
+                        break;
+                    }
+                };
+                let first_byte = active.timeouts.first_byte;
+                let send = target.route.send(request, upgrade.is_some());
+                let outcome = tokio::time::timeout(first_byte, send).await;
+                let failure = match outcome {
+                    Ok(Ok(response)) if is_retryable(response.status()) => {
+                        let status = response.status();
+                        let wait = matches!(status.as_u16(), 429 | 503)
+                            .then(|| cooling::retry_after(response.headers(), SystemTime::now()))
+                            .flatten();
+                        let failure = format!("{}: status {}", provider.name, status.as_u16());
+                        let rotate = status == StatusCode::TOO_MANY_REQUESTS
+                            && key.is_some()
+                            && provider.keys.len() > 1;
+                        held = Some(Held {
+                            response,
+                            provider,
+                            route,
+                            translator: prepared.translator,
+                        });
+                        if rotate && let Some(key) = key {
+                            // The key is limited, not the provider: no verdict.
+                            key.rest
+                                .cool(Instant::now(), wait.unwrap_or(cooling::DEFAULT_KEY_REST));
+                            failures.push(format!("{failure} (key {} rests)", key.label));
+                            continue;
+                        }
+                        if let Some(wait) = wait {
+                            provider.cooling.cool(Instant::now(), wait);
+                        }
+                        verdict.failure();
+                        failure
+                    }
+                    Ok(Ok(response)) => {
+                        tracker.summary.failovers = attempts - 1;
+                        served(&mut tracker, response.status(), provider, route, key);
+                        if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                            && let Some(client) = upgrade.take()
+                        {
+                            verdict.success();
+                            return splice(ctx, response, client, active, tracker);
+                        }
+                        return match prepared.translator {
+                            None => stream(response, verdict, active, tracker),
+                            Some(translator) => {
+                                translate_response(response, translator, verdict, active, tracker)
+                                    .await
+                            }
+                        };
+                    }
+                    Ok(Err(e)) => {
+                        verdict.failure();
+                        format!("{}: {e}", provider.name)
+                    }
+                    Err(_) => {
+                        verdict.failure();
+                        format!(
+                            "{}: no response headers within {first_byte:?}",
+                            provider.name
+                        )
+                    }
+                };
+                tracing::debug!(failure = %failure, "upstream attempt failed");
+                tracker.counters().set_last_error(failure.clone());
+                failures.push(failure);
+                break;
+            }
         }
     }
 
     tracker.summary.failovers = attempts.saturating_sub(1);
-    let summary = if failures.is_empty() {
+    let summary = if failures.is_empty() && !upgrade_refused {
         "no providers are configured".to_owned()
     } else {
         format!("all providers failed: {}", failures.join("; "))
     };
     tracker.fail(summary.clone());
-    match held {
-        Some((response, provider, route)) => stream(response, provider, route, active, tracker),
-        None => json_error(active.app, Fault::UpstreamUnavailable, &summary, tracker),
+    if let Some(held) = held {
+        let Held {
+            response,
+            provider,
+            route,
+            translator,
+        } = held;
+        served(&mut tracker, response.status(), provider, route, None);
+        let verdict = Owed::given(&provider.breaker, *policy);
+        return match translator {
+            None => stream(response, verdict, active, tracker),
+            Some(translator) => {
+                translate_response(response, translator, verdict, active, tracker).await
+            }
+        };
     }
+    if attempts == 0 {
+        if let Some(error) = refused {
+            let body = error.client_body(Format::of_app(active.app));
+            return whole(error.status(), "application/json", body, tracker);
+        }
+        if upgrade_refused {
+            let message = format!(
+                "this provider's API format is translated, which WebSocket connections cannot be; use HTTP streaming ({summary})"
+            );
+            return json_error(active.app, Fault::UpgradeRequired, &message, tracker);
+        }
+        if let Some(wait) = cooling {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let message =
+                format!("every provider is rate limited; try again in {secs} s ({summary})");
+            let mut response = json_error(active.app, Fault::RateLimited, &message, tracker);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
+            return response;
+        }
+    }
+    json_error(active.app, Fault::UpstreamUnavailable, &summary, tracker)
+}
+
+/// A 429/5xx answer kept while other providers are tried.
+struct Held<'a> {
+    response: Response<Incoming>,
+    provider: &'a Provider,
+    route: Option<OfficialRoute>,
+    translator: Option<ResponseTranslator>,
+}
+
+/// One attempt's request, as the provider gets it.
+struct Prepared {
+    body: UpstreamBody,
+    /// The path to send instead of the client's (a translated request's).
+    path: Option<PathAndQuery>,
+    translator: Option<ResponseTranslator>,
+    headers: HeaderMap,
+    /// The model the provider is asked for, when its model map changed it.
+    upstream_model: Option<String>,
+}
+
+/// The request for a provider that does not take the client's bytes as they
+/// are: translated to its format, or with its model mapped. `None` when the
+/// body is not held (too large to translate or rewrite).
+fn prepare(
+    api: &Api,
+    source: &mut BodySource,
+    target_path: Option<&PathAndQuery>,
+    mut headers: HeaderMap,
+    keyed: bool,
+) -> Result<Option<Prepared>, TranslateError> {
+    let BodySource::Replay(chunks) = source else {
+        return if api.translates() {
+            Err(TranslateError::BadRequest {
+                client: api.client,
+                reason: "the body is too large to translate (over the failover buffer)".into(),
+            })
+        } else {
+            Ok(source.next().map(|body| Prepared {
+                body,
+                path: None,
+                translator: None,
+                headers,
+                upstream_model: None,
+            }))
+        };
+    };
+    let body: Cow<'_, [u8]> = match &chunks[..] {
+        [one] => Cow::Borrowed(&one[..]),
+        many => Cow::Owned(many.concat()),
+    };
+    let path = target_path.map_or("/", PathAndQuery::as_str);
+    if !api.translates() {
+        return Ok(Some(map_model(api, chunks, &body, path, headers)));
+    }
+    let translated = translate::translate_request(RequestIn {
+        client: api.client,
+        upstream: api.upstream,
+        path,
+        body: &body,
+        model_map: &api.model_map,
+        max_output_tokens: api.max_output_tokens,
+    })?;
+    for name in CLIENT_FORMAT_HEADERS {
+        headers.remove(*name);
+    }
+    if !keyed {
+        // The client's own credentials are for its own vendor, not this one.
+        strip_client_auth(&mut headers);
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static(if translated.stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    let path = PathAndQuery::try_from(translated.path.as_str()).map_err(|e| {
+        TranslateError::BadRequest {
+            client: api.client,
+            reason: e.to_string(),
+        }
+    })?;
+    for note in &translated.notes {
+        tracing::debug!(%note, "left out in translation");
+    }
+    Ok(Some(Prepared {
+        body: UpstreamBody::bytes(Bytes::from(translated.body)),
+        path: Some(path),
+        translator: Some(translated.response),
+        headers,
+        upstream_model: Some(translated.upstream_model),
+    }))
+}
+
+/// A same-format request with the provider's model map applied: the body's
+/// `model` (or, for Gemini, the path's) rewritten, every other byte kept.
+fn map_model(api: &Api, chunks: &Replay, body: &[u8], path: &str, headers: HeaderMap) -> Prepared {
+    let unchanged = |headers| Prepared {
+        body: UpstreamBody::replay(chunks),
+        path: None,
+        translator: None,
+        headers,
+        upstream_model: None,
+    };
+    if api.client == Format::Gemini {
+        let Some(model) = super::model::from_path(path.split('?').next().unwrap_or(path)) else {
+            return unchanged(headers);
+        };
+        let mapped = api.model_map.map(&model);
+        if mapped == model.as_str() {
+            return unchanged(headers);
+        }
+        let Some(new_path) = translate::rewrite_path_model(path, &mapped)
+            .and_then(|p| PathAndQuery::try_from(p).ok())
+        else {
+            return unchanged(headers);
+        };
+        return Prepared {
+            body: UpstreamBody::replay(chunks),
+            path: Some(new_path),
+            translator: None,
+            headers,
+            upstream_model: Some(mapped.into_owned()),
+        };
+    }
+    let Some(model) = super::model::from_json_body(
+        headers.get(header::CONTENT_TYPE),
+        &[Bytes::copy_from_slice(body)],
+    ) else {
+        return unchanged(headers);
+    };
+    let mapped = api.model_map.map(&model).into_owned();
+    if mapped == model {
+        return unchanged(headers);
+    }
+    match translate::rewrite_body_model(body, &mapped) {
+        Ok((rewritten, _)) => {
+            let mut headers = headers;
+            headers.remove(header::CONTENT_LENGTH);
+            Prepared {
+                body: UpstreamBody::bytes(Bytes::from(rewritten)),
+                path: None,
+                translator: None,
+                headers,
+                upstream_model: Some(mapped),
+            }
+        }
+        Err(_) => unchanged(headers),
+    }
+}
+
+/// The answer to a translated request, in the client's format: a 2xx event
+/// stream translated as it arrives; anything else read whole (bounded) and
+/// translated at once.
+async fn translate_response(
+    response: Response<Incoming>,
+    translator: ResponseTranslator,
+    mut verdict: Owed,
+    active: &Active,
+    tracker: Tracker,
+) -> Response<ProxyBody> {
+    let (parts, body) = response.into_parts();
+    let idle = active.timeouts.idle;
+    let is_sse = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if parts.status.is_success() && translator.is_stream() && is_sse {
+        let stream = Translating::new(body, idle, translator.stream());
+        let mut response = Response::new(ProxyBody::translated(stream, verdict, tracker));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return response;
+    }
+    let mut tracker = tracker;
+    let read = read_whole(body, translated::MAX_WHOLE, idle).await;
+    let status = parts.status;
+    if !status.is_success() {
+        // The provider's error, in the client's shape; its status kept.
+        let upstream = read.unwrap_or_default();
+        verdict.success();
+        tracker.fail(format!("the provider answered {}", status.as_u16()));
+        return whole(
+            status,
+            "application/json",
+            translator.error(status.as_u16(), &upstream),
+            tracker,
+        );
+    }
+    let upstream = match read {
+        Ok(bytes) => bytes,
+        Err(why) => {
+            verdict.failure();
+            let message = format!("the provider's answer broke off: {why}");
+            tracker.fail(message.clone());
+            let body = translator.error(502, message.as_bytes());
+            return whole(StatusCode::BAD_GATEWAY, "application/json", body, tracker);
+        }
+    };
+    if translator.is_stream() {
+        // A server that ignored `stream` and answered whole.
+        let mut stream = translator.stream();
+        let mut out = bytes::BytesMut::new();
+        stream.whole(&upstream, &mut out);
+        match stream.outcome() {
+            StreamOutcome::Failed(why) => {
+                verdict.failure();
+                tracker.fail(format!("the provider's answer failed: {why}"));
+            }
+            _ => verdict.success(),
+        }
+        return whole(StatusCode::OK, "text/event-stream", out.to_vec(), tracker);
+    }
+    let translated = translator.body(&upstream);
+    if translated.status == 200 {
+        verdict.success();
+    } else {
+        verdict.failure();
+        tracker.fail("the provider's answer could not be read".to_owned());
+    }
+    let status = StatusCode::from_u16(translated.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    whole(status, "application/json", translated.body, tracker)
 }
 
 fn is_retryable(status: StatusCode) -> bool {
@@ -265,7 +628,7 @@ fn is_retryable(status: StatusCode) -> bool {
 
 fn build_request(
     method: &Method,
-    provider: &Provider,
+    key: Option<&Key>,
     target: &Target,
     target_path: Option<&PathAndQuery>,
     mut headers: HeaderMap,
@@ -273,8 +636,8 @@ fn build_request(
 ) -> Result<Request<UpstreamBody>, http::Error> {
     let uri = target.uri_for(target_path)?;
     headers.insert(header::HOST, target.host.clone());
-    if let Some(credential) = &provider.credential {
-        inject_credential(&mut headers, credential);
+    if let Some(key) = key {
+        inject_credential(&mut headers, &key.header);
     }
     let mut request = Request::new(body);
     *request.method_mut() = method.clone();
@@ -289,12 +652,9 @@ fn splice(
     ctx: &Ctx,
     response: Response<Incoming>,
     client: OnUpgrade,
-    provider: &Provider,
-    route: Option<OfficialRoute>,
     active: &Active,
-    mut tracker: Tracker,
+    tracker: Tracker,
 ) -> Response<ProxyBody> {
-    served(&mut tracker, response.status(), provider, route);
     let splice = tunnel::Splice {
         idle: active.timeouts.idle,
         counters: Arc::clone(&ctx.sink.counters),
@@ -305,40 +665,39 @@ fn splice(
     response
 }
 
-/// Notes who answered, for the summary.
+/// Notes who answered (and with which key of its pool), for the summary.
 fn served(
     tracker: &mut Tracker,
     status: StatusCode,
     provider: &Provider,
     route: Option<OfficialRoute>,
+    key: Option<&Key>,
 ) {
     tracker.summary.status = status.as_u16();
     if tracker.wanted() {
         tracker.summary.provider = Some(provider.name.clone());
         tracker.summary.route = route.map(OfficialRoute::name);
         tracker.summary.ttfb = Some(tracker.started().elapsed());
+        tracker.summary.key = key.map(|k| Arc::clone(&k.label));
     }
 }
 
-/// Hands the upstream response to the client, to be streamed from now on.
+/// Hands the upstream response to the client, to be streamed from now on; the
+/// breaker's verdict is given when the body ends.
 fn stream(
     response: Response<Incoming>,
-    provider: &Provider,
-    route: Option<OfficialRoute>,
+    verdict: Owed,
     active: &Active,
-    mut tracker: Tracker,
+    tracker: Tracker,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     // The client connection is HTTP/1.1 whatever the upstream spoke.
     parts.version = Version::HTTP_11;
-    served(&mut tracker, parts.status, provider, route);
-    let body = ProxyBody::upstream(
-        body,
-        active.timeouts.idle,
-        Arc::clone(&provider.breaker),
-        active.policy,
-        tracker,
-    );
+    let event_stream = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let body = ProxyBody::upstream(body, active.timeouts.idle, verdict, event_stream, tracker);
     Response::from_parts(parts, body)
 }

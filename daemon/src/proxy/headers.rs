@@ -71,6 +71,13 @@ pub(crate) fn credential_header(style: AuthStyle, key: &str) -> Option<(HeaderNa
     Some((name, value))
 }
 
+/// Removes the client's credentials (for a provider of another vendor).
+pub(crate) fn strip_client_auth(headers: &mut HeaderMap) {
+    for name in &CLIENT_AUTH {
+        headers.remove(name);
+    }
+}
+
 /// Replaces the client's credentials with the provider's key.
 pub(crate) fn inject_credential(headers: &mut HeaderMap, credential: &(HeaderName, HeaderValue)) {
     for name in &CLIENT_AUTH {

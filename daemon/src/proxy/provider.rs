@@ -8,14 +8,18 @@ use std::sync::Arc;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
+use std::time::{Duration, Instant};
+
 use super::breaker::Breaker;
 use super::client::{Route, Upstream};
 use super::config::{BreakerPolicy, Credential, ProviderConfig, ProxyConfig, Timeouts};
+use super::cooling::Cooling;
 use super::error::ProxyError;
 use super::headers::credential_header;
 use super::limits::ClientLimits;
 use super::official;
-use crate::apps::{self, App, OfficialRoute};
+use crate::apps::{self, App, AuthStyle, OfficialRoute};
+use crate::translate::{Format, ModelMap};
 
 /// The config requests run with.
 pub(crate) struct Active {
@@ -34,12 +38,54 @@ pub(crate) struct Provider {
     /// Where its requests go: the base URL (for an official provider, the
     /// default route's upstream).
     target: Target,
-    /// Set for [`Credential::Key`]; `None` passes the client's own headers through.
-    pub(crate) credential: Option<(HeaderName, HeaderValue)>,
+    /// Its keys in order (a pool when several); empty passes the client's
+    /// own headers through.
+    pub(crate) keys: Vec<Key>,
     pub(crate) breaker: Arc<Breaker>,
+    /// Set while the provider's `Retry-After` runs; carried across config
+    /// swaps like the breaker.
+    pub(crate) cooling: Arc<Cooling>,
     /// Set for the app's official provider: it routes each request by its
     /// credential and path. Boxed: most providers have none.
     official: Option<Box<Official>>,
+    /// Set when requests are not passed through as they are: another API
+    /// format (translated), or a model map. Boxed: most providers have none.
+    pub(crate) api: Option<Box<Api>>,
+    /// Set when the base URL points back at one of Switchyard's own ports:
+    /// never sent a request.
+    pub(crate) loops_to: Option<u16>,
+}
+
+/// One key of a provider.
+pub(crate) struct Key {
+    /// What request records name (`env:VAR`, `stored-2`): never the key.
+    pub(crate) label: Arc<str>,
+    pub(crate) header: (HeaderName, HeaderValue),
+    /// Set while the key rests after a 429.
+    pub(crate) rest: Arc<Cooling>,
+}
+
+/// How requests to a provider differ from the client's.
+pub(crate) struct Api {
+    pub(crate) client: Format,
+    pub(crate) upstream: Format,
+    pub(crate) model_map: ModelMap,
+    pub(crate) max_output_tokens: Option<u64>,
+}
+
+impl Api {
+    pub(crate) fn translates(&self) -> bool {
+        self.client != self.upstream
+    }
+}
+
+/// Which key a request to a provider takes.
+pub(crate) enum KeyPick<'a> {
+    /// Passthrough: the client's own credentials.
+    None,
+    Key(&'a Key),
+    /// Every key is resting; the soonest is back after this long.
+    AllResting(Duration),
 }
 
 /// One upstream: where a request is sent and how it leaves the machine.
@@ -78,34 +124,60 @@ impl Active {
             let route = upstream.route(&base, config.timeouts.connect);
             let target = Target::new(&base, base_path, route)
                 .ok_or_else(|| invalid(&p, "the host is not a valid Host header"))?;
-            let credential = match &p.credential {
-                Credential::Passthrough => None,
-                Credential::Key(key) => Some(
-                    credential_header(config.app.auth_style(), key).ok_or_else(|| {
-                        ProxyError::InvalidKey {
-                            provider: p.name.clone(),
-                        }
-                    })?,
-                ),
+            let client = Format::of_app(config.app);
+            let format = p.format.unwrap_or(client);
+            let style = p.auth_style.unwrap_or(AuthStyle::of_format(format));
+            let old = previous.and_then(|prev| {
+                prev.providers
+                    .iter()
+                    .find(|old| old.name == p.name && old.base_url == p.base_url)
+            });
+            let labelled: Vec<(String, &String)> = match &p.credential {
+                Credential::Passthrough => Vec::new(),
+                Credential::Key(key) => vec![("key".to_owned(), key)],
+                Credential::Pool(keys) => keys.iter().map(|(l, k)| (l.clone(), k)).collect(),
             };
-            // A configured key is an API key: nothing to route by.
-            let official = (p.official && credential.is_none())
+            let mut keys = Vec::with_capacity(labelled.len());
+            for (label, key) in labelled {
+                let header =
+                    credential_header(style, key).ok_or_else(|| ProxyError::InvalidKey {
+                        provider: p.name.clone(),
+                    })?;
+                let rest = old
+                    .and_then(|old| old.keys.iter().find(|k| *k.label == *label))
+                    .map_or_else(Arc::default, |k| Arc::clone(&k.rest));
+                keys.push(Key {
+                    label: label.into(),
+                    header,
+                    rest,
+                });
+            }
+            // A configured key is an API key: nothing to route by; nor is a
+            // provider of another format.
+            let official = (p.official && keys.is_empty() && format == client)
                 .then(|| Official::build(config.app, upstream, config.timeouts.connect))
                 .map(Box::new);
-            let breaker = previous
-                .and_then(|prev| {
-                    prev.providers
-                        .iter()
-                        .find(|old| old.name == p.name && old.base_url == p.base_url)
+            let api = (format != client || !p.model_map.is_empty()).then(|| {
+                Box::new(Api {
+                    client,
+                    upstream: format,
+                    model_map: p.model_map.clone(),
+                    max_output_tokens: p.max_output_tokens,
                 })
-                .map_or_else(|| Arc::new(Breaker::new()), |old| Arc::clone(&old.breaker));
+            });
+            let breaker =
+                old.map_or_else(|| Arc::new(Breaker::new()), |old| Arc::clone(&old.breaker));
+            let cooling = old.map_or_else(Arc::default, |old| Arc::clone(&old.cooling));
             providers.push(Provider {
+                loops_to: super::loops::own_port(&p.base_url, &config.own_ports),
                 name: p.name,
                 base_url: p.base_url,
                 target,
-                credential,
+                keys,
                 breaker,
+                cooling,
                 official,
+                api,
             });
         }
         Ok(Active {
@@ -120,6 +192,21 @@ impl Active {
 }
 
 impl Provider {
+    /// The first key that is not resting (or none, for passthrough).
+    pub(crate) fn pick_key(&self, now: Instant) -> KeyPick<'_> {
+        if self.keys.is_empty() {
+            return KeyPick::None;
+        }
+        let mut soonest = Duration::MAX;
+        for key in &self.keys {
+            match key.rest.left(now) {
+                None => return KeyPick::Key(key),
+                Some(left) => soonest = soonest.min(left),
+            }
+        }
+        KeyPick::AllResting(soonest)
+    }
+
     /// Where this request goes, and the official route it takes (`None` for a
     /// provider that is not official). For most providers, a borrow of its one
     /// upstream: nothing is looked at.
@@ -298,7 +385,7 @@ mod tests {
             name: "p".into(),
             base_url: url.into(),
             credential,
-            official: false,
+            ..ProviderConfig::default()
         }
     }
 

@@ -43,6 +43,12 @@ pub struct RequestSummary {
     pub bytes_out: u64,
     /// Providers given up on before the one that answered (or before giving up).
     pub failovers: u32,
+    /// The label of the provider's key that served (`env:VAR`, `stored-2`):
+    /// never the key. `None` for passthrough.
+    pub key: Option<Arc<str>>,
+    /// The model the provider was asked for, when its model map (or
+    /// translation) changed it; `model` keeps the client's.
+    pub upstream_model: Option<String>,
     pub error: Option<String>,
 }
 

@@ -162,6 +162,16 @@ impl UpstreamBody {
         }
     }
 
+    /// A body built here (a translated request, a rewritten model).
+    pub(crate) fn bytes(body: Bytes) -> Self {
+        let remaining = body.len() as u64;
+        UpstreamBody::Replay {
+            chunks: Arc::from([body]),
+            next: 0,
+            remaining,
+        }
+    }
+
     /// A one-shot streaming body; `seen` receives the count of bytes read past the
     /// prefix (the prefix is already counted).
     pub(crate) fn stream(

@@ -4,7 +4,6 @@
 //! finished when the body ends, fails, or is dropped because the client left.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,13 +11,14 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
-use super::breaker::Breaker;
-use super::config::BreakerPolicy;
+use super::breaker::Owed;
 use super::error::{BodyError, chain};
 use super::fault::{self, Fault};
 use super::idle::IdleTimer;
 use super::report::Tracker;
+use super::translated::{ErrorWatch, Translating};
 use crate::apps::App;
+use crate::translate::StreamOutcome;
 
 pub(crate) struct ProxyBody {
     inner: Inner,
@@ -39,27 +39,40 @@ enum Inner {
         /// Armed the first time the upstream makes us wait: a response that
         /// arrives whole (most small ones) never touches the timer wheel.
         idle: IdleTimer,
-        /// A stream that breaks mid-way counts against its provider's breaker.
-        breaker: Arc<Breaker>,
-        policy: BreakerPolicy,
+        /// The breaker's verdict, given at the end: a stream that breaks
+        /// mid-way (or, for an event stream, carries an error event) counts
+        /// against its provider.
+        verdict: Owed,
+        /// Set for an event stream: notices error events passing through.
+        watch: Option<ErrorWatch>,
     },
+    /// A response translated from another API format as it streams.
+    Translated(Box<(Translating, Owed)>),
 }
 
 impl ProxyBody {
     pub(crate) fn upstream(
         body: Incoming,
         idle: Duration,
-        breaker: Arc<Breaker>,
-        policy: BreakerPolicy,
+        verdict: Owed,
+        event_stream: bool,
         tracker: Tracker,
     ) -> Self {
         ProxyBody {
             inner: Inner::Upstream {
                 body,
                 idle: IdleTimer::new(idle),
-                breaker,
-                policy,
+                verdict,
+                watch: event_stream.then(ErrorWatch::default),
             },
+            tracker,
+            ready: None,
+        }
+    }
+
+    pub(crate) fn translated(stream: Translating, verdict: Owed, tracker: Tracker) -> Self {
+        ProxyBody {
+            inner: Inner::Translated(Box::new((stream, verdict))),
             tracker,
             ready: None,
         }
@@ -90,6 +103,26 @@ impl ProxyBody {
             ready: None,
         }
     }
+}
+
+/// A whole body the proxy has ready (a translated answer), sent as it is.
+pub(crate) fn whole(
+    status: http::StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+    mut tracker: Tracker,
+) -> Response<ProxyBody> {
+    tracker.summary.status = status.as_u16();
+    let mut response = Response::new(ProxyBody {
+        inner: Inner::Local(Some(Bytes::from(body))),
+        tracker,
+        ready: None,
+    });
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 /// An error the proxy answers itself, in `app`'s API error shape ([`fault`]).
@@ -130,15 +163,33 @@ impl Body for ProxyBody {
         }
         let polled = match &mut this.inner {
             Inner::Local(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Inner::Translated(translated) => {
+                let (stream, verdict) = &mut **translated;
+                let polled = stream.poll_next(cx);
+                if let Poll::Ready(None) = polled {
+                    match stream.outcome() {
+                        StreamOutcome::Failed(why) => {
+                            verdict.failure();
+                            this.tracker
+                                .fail(format!("the provider's stream failed: {why}"));
+                        }
+                        _ => verdict.success(),
+                    }
+                }
+                polled.map(|data| data.map(|d| Ok(Frame::data(d))))
+            }
             Inner::Upstream {
                 body,
                 idle,
-                breaker,
-                policy,
+                verdict,
+                watch,
             } => {
                 let polled = match Pin::new(body).poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => {
                         idle.touch();
+                        if let (Some(watch), Some(data)) = (watch.as_mut(), frame.data_ref()) {
+                            watch.scan(data);
+                        }
                         Poll::Ready(Some(Ok(frame)))
                     }
                     Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Upstream(e)))),
@@ -150,8 +201,15 @@ impl Body for ProxyBody {
                         Poll::Pending => Poll::Pending,
                     },
                 };
-                if let Poll::Ready(Some(Err(_))) = &polled {
-                    breaker.record_failure(policy, std::time::Instant::now());
+                match &polled {
+                    Poll::Ready(Some(Err(_))) => verdict.failure(),
+                    Poll::Ready(None) if watch.as_ref().is_some_and(|w| w.seen) => {
+                        verdict.failure();
+                        this.tracker
+                            .fail("the provider sent an error event in its stream".to_owned());
+                    }
+                    Poll::Ready(None) => verdict.success(),
+                    _ => {}
                 }
                 polled
             }
@@ -180,6 +238,7 @@ impl Body for ProxyBody {
         match &self.inner {
             Inner::Local(data) => data.is_none(),
             Inner::Upstream { body, .. } => body.is_end_stream(),
+            Inner::Translated(translated) => translated.0.is_end(),
         }
     }
 
@@ -188,6 +247,7 @@ impl Body for ProxyBody {
             Inner::Local(Some(data)) => SizeHint::with_exact(data.len() as u64),
             Inner::Local(None) => SizeHint::with_exact(0),
             Inner::Upstream { body, .. } => body.size_hint(),
+            Inner::Translated(_) => SizeHint::default(),
         };
         let held = match &self.ready {
             Some(Some(Ok(frame))) => frame.data_ref().map_or(0, |d| d.len() as u64),
@@ -202,6 +262,11 @@ impl Drop for ProxyBody {
         // hyper may stop polling once `is_end_stream` says so (HEAD, 204, exact
         // lengths): that is a complete response, not a client that went away.
         if self.is_end_stream() {
+            if let Inner::Upstream { verdict, watch, .. } = &mut self.inner
+                && !watch.as_ref().is_some_and(|w| w.seen)
+            {
+                verdict.success();
+            }
             self.tracker.finish();
         }
     }

@@ -27,7 +27,7 @@ use tokio::sync::{oneshot, watch};
 
 pub use apps::AppRow;
 pub use open::marker_path;
-pub use providers::{ProviderAuth, ProviderRow};
+pub use providers::{ProviderAuth, ProviderKey, ProviderRow};
 pub use runs::OpenRun;
 pub use takeover::TakeoverRecord;
 pub use writer::{MAX_HELD_EVENTS, Timing};
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../assets/migrations/0003_journal_index.sql"),
     include_str!("../../../assets/migrations/0004_requests.sql"),
     include_str!("../../../assets/migrations/0005_process_start.sql"),
+    include_str!("../../../assets/migrations/0006_provider_format.sql"),
 ];
 
 /// How to get out of a refused database, the same in every message.

@@ -45,7 +45,7 @@ pub fn provider(name: &str, url: &str) -> ProviderConfig {
         name: name.into(),
         base_url: url.into(),
         credential: Credential::Passthrough,
-        official: false,
+        ..ProviderConfig::default()
     }
 }
 

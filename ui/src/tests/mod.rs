@@ -147,6 +147,10 @@ pub fn providers() -> Vec<ProviderInfo> {
                     priority: 0,
                     enabled: true,
                     active: true,
+                    format: switchyard_daemon::translate::Format::of_app(app),
+                    model_map: Vec::new(),
+                    keys: Vec::new(),
+                    preset: None,
                 },
                 ProviderInfo {
                     app,
@@ -156,6 +160,10 @@ pub fn providers() -> Vec<ProviderInfo> {
                     priority: 10,
                     enabled: true,
                     active: false,
+                    format: switchyard_daemon::translate::Format::of_app(app),
+                    model_map: Vec::new(),
+                    keys: vec!["env:BACKUP_KEY".to_owned()],
+                    preset: None,
                 },
             ]
         })

@@ -1,0 +1,177 @@
+//! The response side of a translated request: the upstream's body goes through
+//! the [`StreamTranslator`] as it arrives and the client's events leave as soon
+//! as each upstream event is whole — nothing is held to the end. A broken,
+//! malformed or silent upstream ends the client's stream with an error event in
+//! its own format and a clean end (never a cut connection), and counts as the
+//! provider's failure. Small whole answers (a non-streamed request, an error, a
+//! server that ignored `stream`) are read, bounded, and translated at once.
+//!
+//! Also here: the check that passes a same-format SSE stream through untouched
+//! but notices the error events in it ([`ErrorWatch`]).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+
+use super::error::chain;
+use super::idle::IdleTimer;
+use crate::translate::{StreamOutcome, StreamTranslator};
+
+/// Largest whole upstream answer read for translation.
+pub(crate) const MAX_WHOLE: usize = 32 * 1024 * 1024;
+
+/// A streamed upstream body, translated.
+pub(crate) struct Translating {
+    body: Incoming,
+    idle: IdleTimer,
+    translator: StreamTranslator,
+    out: BytesMut,
+    ended: bool,
+}
+
+impl Translating {
+    pub(crate) fn new(body: Incoming, idle: Duration, translator: StreamTranslator) -> Self {
+        Translating {
+            body,
+            idle: IdleTimer::new(idle),
+            translator,
+            out: BytesMut::new(),
+            ended: false,
+        }
+    }
+
+    /// The next client-format bytes; `None` once the stream is over. Never an
+    /// error: what broke is told to the client inside the stream.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        loop {
+            if self.ended {
+                return Poll::Ready((!self.out.is_empty()).then(|| self.out.split().freeze()));
+            }
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    self.idle.touch();
+                    if let Ok(data) = frame.into_data() {
+                        self.translator.feed(&data, &mut self.out);
+                    }
+                    if *self.translator.outcome() != StreamOutcome::Open {
+                        self.ended = true;
+                    } else if !self.out.is_empty() {
+                        return Poll::Ready(Some(self.out.split().freeze()));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.translator.abort(&chain(&e), &mut self.out);
+                    self.ended = true;
+                }
+                Poll::Ready(None) => {
+                    self.translator.finish(&mut self.out);
+                    self.ended = true;
+                }
+                Poll::Pending => match self.idle.poll_expired(cx) {
+                    Poll::Ready(()) => {
+                        let why = format!("no data for {:?} (idle timeout)", self.idle.idle());
+                        self.translator.abort(&why, &mut self.out);
+                        self.ended = true;
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+    }
+
+    pub(crate) fn outcome(&self) -> &StreamOutcome {
+        self.translator.outcome()
+    }
+
+    pub(crate) fn is_end(&self) -> bool {
+        self.ended && self.out.is_empty()
+    }
+}
+
+/// Reads a whole upstream body, at most `limit` bytes, each chunk within `idle`.
+pub(crate) async fn read_whole(
+    mut body: Incoming,
+    limit: usize,
+    idle: Duration,
+) -> Result<Bytes, String> {
+    let mut out = BytesMut::new();
+    loop {
+        let frame = tokio::time::timeout(idle, body.frame())
+            .await
+            .map_err(|_| format!("no data for {idle:?} (idle timeout)"))?;
+        match frame {
+            None => return Ok(out.freeze()),
+            Some(Err(e)) => return Err(chain(&e)),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if out.len() + data.len() > limit {
+                        return Err(format!("the answer is larger than {limit} bytes"));
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+/// Notices error events in a same-format event stream passed through
+/// untouched: Anthropic's `event: error` (overloaded, …), the Responses API's
+/// `response.failed` and `error`, and a Chat or Gemini `data: {"error": …}`.
+/// One SIMD scan per chunk for `error` or `failed`; the patterns are checked only
+/// in a chunk that has one. (A pattern split across two chunks is missed: rare,
+/// and then the stream still counts as what its end says.)
+#[derive(Debug, Default)]
+pub(crate) struct ErrorWatch {
+    pub(crate) seen: bool,
+}
+
+const ERROR_PATTERNS: [&[u8]; 6] = [
+    b"event: error",
+    b"event:error",
+    b"event: response.failed",
+    b"event:response.failed",
+    b"data: {\"error\"",
+    b"data:{\"error\"",
+];
+
+impl ErrorWatch {
+    pub(crate) fn scan(&mut self, data: &[u8]) {
+        if self.seen {
+            return;
+        }
+        let candidate = memchr::memmem::find(data, b"error").is_some()
+            || memchr::memmem::find(data, b"failed").is_some();
+        if candidate {
+            self.seen = ERROR_PATTERNS
+                .iter()
+                .any(|p| memchr::memmem::find(data, p).is_some());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_events_are_noticed_and_text_about_errors_is_not() {
+        let seen = |chunk: &[u8]| {
+            let mut w = ErrorWatch::default();
+            w.scan(chunk);
+            w.seen
+        };
+        assert!(seen(b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n"));
+        assert!(seen(b"event: response.failed\ndata: {}\n\n"));
+        assert!(seen(b"data: {\"error\":{\"message\":\"boom\"}}\n\n"));
+        assert!(!seen(
+            b"event: content_block_delta\ndata: {\"delta\":{\"text\":\"an error occurred\"}}\n\n"
+        ));
+        assert!(!seen(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"failed\"}}]}\n\n"
+        ));
+    }
+}
