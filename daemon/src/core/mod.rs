@@ -174,6 +174,7 @@ impl Core {
         );
         let providers = Providers::new(store.providers(None).await?);
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut policies = HashMap::new();
         let supervisors = rows
             .iter()
             .map(|row| {
@@ -184,6 +185,7 @@ impl Core {
                         policy.clone()
                     }),
                 };
+                policies.insert(row.app, policy.info());
                 let handle = AppHandle::spawn(
                     row.app,
                     policy,
@@ -201,6 +203,7 @@ impl Core {
                 let mut state = AppState::new(row.app, false, row.port);
                 state.usage = today.remove(&row.app).unwrap_or_default();
                 state.usage.day_start_ms = book.day_start_ms();
+                state.policy = policies.remove(&row.app).unwrap_or_default();
                 state
             })
             .collect();
@@ -247,6 +250,10 @@ impl Core {
             .collect();
         core.reconcile_takeover(wanted).await;
         for row in rows {
+            core.emit(EventKind::ProvidersChanged {
+                app: row.app,
+                providers: core.providers.infos_of(row.app),
+            });
             core.emit(EventKind::ProviderSelected {
                 app: row.app,
                 provider: core.first_provider(row.app),
@@ -407,6 +414,29 @@ impl Core {
 
     fn app_state(&self, app: App) -> Option<&AppState> {
         self.snapshot.apps.iter().find(|s| s.app == app)
+    }
+
+    /// `app`'s files start (`Some`) or stop (`None`) waiting for its port;
+    /// clients hear of it as [`EventKind::TakeoverWaiting`].
+    fn set_awaiting(&mut self, app: App, env: Option<Option<CallerEnv>>) {
+        match env {
+            Some(env) => {
+                let entry = self.awaiting_port.entry(app).or_insert(None);
+                if env.is_some() {
+                    *entry = env;
+                }
+            }
+            None => {
+                self.awaiting_port.remove(&app);
+            }
+        }
+        let waiting = self.awaiting_port.contains_key(&app);
+        if self
+            .app_state(app)
+            .is_some_and(|s| s.takeover_waiting != waiting)
+        {
+            self.emit(EventKind::TakeoverWaiting { app, waiting });
+        }
     }
 }
 

@@ -18,10 +18,11 @@ pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below (3: the snapshot's
-/// `health` and its two events; 4: provider formats, presets and key pools,
-/// and every request on record — `Requests` batches from workers,
+/// `health` and its two events; 4: provider formats, presets and key pools;
+/// 5: an app's providers, takeover wait and policy in the snapshot, with their
+/// events, and every request on record — `Requests` batches from workers,
 /// `RequestsFinished`, `UsageDay`, each app's `usage` and `traffic.dropped`).
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,6 +208,9 @@ pub struct ProviderSpec {
     /// More keys: a key pool, tried in order, a rate-limited key resting.
     pub extra_keys: Vec<AuthSpec>,
     pub priority: Option<i64>,
+    /// Replace a provider of that name in place (its place in the order kept
+    /// unless `priority` is given); without it an existing name is refused.
+    pub replace: bool,
 }
 
 impl ProviderSpec {
@@ -222,6 +226,7 @@ impl ProviderSpec {
             auth: AuthSpec::Passthrough,
             extra_keys: Vec::new(),
             priority: None,
+            replace: false,
         }
     }
 }

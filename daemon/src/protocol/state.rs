@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::apps::App;
+use crate::protocol::ProviderInfo;
 use crate::protocol::requests::{Outcome, RequestRecord, Tokens};
 
 /// The whole observable state of one daemon run.
@@ -90,6 +91,32 @@ pub struct AppState {
     /// daemon starts, then kept by [`EventKind::RequestsFinished`]).
     #[serde(default)]
     pub usage: UsageToday,
+    /// The app's providers in the order requests try them, with how each
+    /// authenticates (never a key); changes by [`EventKind::ProvidersChanged`].
+    #[serde(default)]
+    pub providers: Vec<ProviderInfo>,
+    /// `enable --takeover` while another program holds the port: the CLI's
+    /// files are left as they are and get pointed once the proxy serves it.
+    #[serde(default)]
+    pub takeover_waiting: bool,
+    /// How the supervisor restarts this app's worker (defaults with the
+    /// app's stored overrides); fixed for the daemon's run.
+    #[serde(default)]
+    pub policy: PolicyInfo,
+}
+
+/// The supervision policy as clients see it, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub healthy_after_ms: u64,
+    pub rapid_window_ms: u64,
+    pub park_after: u32,
+    pub hung_after_ms: u64,
+    pub ready_timeout_ms: u64,
+    pub drain_ms: u64,
+    pub term_grace_ms: u64,
 }
 
 /// One app's totals for one local day. Counts nobody reported are left out of
@@ -170,6 +197,9 @@ impl AppState {
             traffic: Traffic::default(),
             breakers: Vec::new(),
             usage: UsageToday::default(),
+            providers: Vec::new(),
+            takeover_waiting: false,
+            policy: PolicyInfo::default(),
         }
     }
 }
@@ -424,6 +454,17 @@ pub enum EventKind {
     UsageDay {
         day_start_ms: u64,
     },
+    /// The app's providers (order, credentials kind, enabled) changed.
+    ProvidersChanged {
+        app: App,
+        providers: Vec<ProviderInfo>,
+    },
+    /// `enable --takeover` began (`true`) or stopped (`false`) waiting for
+    /// the proxy to serve a port another program held.
+    TakeoverWaiting {
+        app: App,
+        waiting: bool,
+    },
     DaemonStopping,
     /// The store stopped (`Some`) or resumed (`None`) writing to the database.
     RecordingChanged {
@@ -456,7 +497,9 @@ impl EventKind {
             | ProviderSelected { app, .. }
             | BreakerChanged { app, .. }
             | Traffic { app, .. }
-            | RequestsFinished { app, .. } => Some(*app),
+            | RequestsFinished { app, .. }
+            | ProvidersChanged { app, .. }
+            | TakeoverWaiting { app, .. } => Some(*app),
             DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | UsageDay { .. } => {
                 None
             }
@@ -505,6 +548,7 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
         AppDisabled { .. } => {
             state.enabled = false;
             state.takeover = false;
+            state.takeover_waiting = false;
             state.parked = None;
             state.backoff_until_ms = None;
             state.port_error = None;
@@ -589,6 +633,8 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
                 }
             }
         }
+        ProvidersChanged { providers, .. } => state.providers.clone_from(providers),
+        TakeoverWaiting { waiting, .. } => state.takeover_waiting = *waiting,
         DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | UsageDay { .. } => {}
     }
 }

@@ -101,17 +101,29 @@ fn note_model(tracker: &mut Tracker, parts: &Parts, body: &[bytes::Bytes]) {
         .or_else(|| model::from_path(parts.uri.path()));
 }
 
-/// Providers given up on, in order, each with its reason: the request's
-/// record keeps them, and the 502's message names them.
+/// Providers given up on, in order, each with its reason: the 502's message
+/// names them all; the request's record keeps those that were tried (not the
+/// ones skipped without a request: cooling, resting keys, loops, refusals).
 #[derive(Default)]
-struct Failures(Vec<Failover>);
+struct Failures(Vec<(Failover, bool)>);
 
 impl Failures {
+    /// A provider tried and given up on.
     fn push(&mut self, provider: &str, reason: String) {
-        self.0.push(Failover {
+        self.add(provider, reason, true);
+    }
+
+    /// A provider passed over without a request.
+    fn skip(&mut self, provider: &str, reason: String) {
+        self.add(provider, reason, false);
+    }
+
+    fn add(&mut self, provider: &str, reason: String, tried: bool) {
+        let failover = Failover {
             provider: provider.to_owned(),
             reason,
-        });
+        };
+        self.0.push((failover, tried));
     }
 
     fn is_empty(&self) -> bool {
@@ -123,13 +135,17 @@ impl Failures {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|f| format!("{}: {}", f.provider, f.reason))
+            .map(|(f, _)| format!("{}: {}", f.provider, f.reason))
             .collect();
         parts.join("; ")
     }
 
+    /// The attempts given up on, for the record.
     fn take(&mut self) -> Vec<Failover> {
         std::mem::take(&mut self.0)
+            .into_iter()
+            .filter_map(|(f, tried)| tried.then_some(f))
+            .collect()
     }
 }
 
@@ -190,7 +206,7 @@ async fn failover(
             if let Some(port) = provider.loops_to {
                 if !forced {
                     provider.breaker.record_failure(policy, Instant::now());
-                    failures.push(&provider.name, format!(
+                    failures.skip(&provider.name, format!(
                         "refused, its URL points back at Switchyard's own port {port} (a loop); give it the provider's own address"
                     ));
                 }
@@ -199,7 +215,7 @@ async fn failover(
             if let Some(left) = provider.cooling.left(Instant::now()) {
                 if !forced {
                     cooling = Some(cooling.map_or(left, |c| c.min(left)));
-                    failures.push(
+                    failures.skip(
                         &provider.name,
                         format!(
                             "cooling down for {} s more, as its Retry-After asked",
@@ -231,7 +247,7 @@ async fn failover(
                     KeyPick::Key(key) => Some(key),
                     KeyPick::AllResting(left) => {
                         cooling = Some(cooling.map_or(left, |c| c.min(left)));
-                        failures.push(
+                        failures.skip(
                             &provider.name,
                             format!(
                                 "every key is resting after a 429 for {} s more",
@@ -264,7 +280,7 @@ async fn failover(
                         Ok(prepared) => prepared,
                         Err(e) => {
                             // Not the provider's fault: no verdict.
-                            failures.push(&provider.name, e.to_string());
+                            failures.skip(&provider.name, e.to_string());
                             refused = Some(e);
                             break;
                         }
@@ -272,7 +288,7 @@ async fn failover(
                 };
                 let Some(prepared) = prepared else {
                     // A streamed body is gone after the first attempt.
-                    failures.push(
+                    failures.skip(
                         &provider.name,
                         "not tried (request body too large to retry)".to_owned(),
                     );

@@ -183,15 +183,14 @@ impl Body for ProxyBody {
             Inner::Translated(translated) => {
                 let (stream, verdict) = &mut **translated;
                 let polled = stream.poll_next(cx);
-                if let Poll::Ready(None) = polled {
-                    match stream.outcome() {
-                        StreamOutcome::Failed(why) => {
-                            verdict.failure();
-                            this.failure =
-                                Some((format!("the provider's stream failed: {why}"), End::Cut));
-                        }
-                        _ => verdict.success(),
+                match stream.take_outcome() {
+                    Some(StreamOutcome::Failed(why)) => {
+                        verdict.failure();
+                        this.failure =
+                            Some((format!("the provider's stream failed: {why}"), End::Cut));
                     }
+                    Some(_) => verdict.success(),
+                    None => {}
                 }
                 polled.map(|data| data.map(|d| Ok(Frame::data(d))))
             }
