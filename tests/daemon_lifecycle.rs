@@ -21,6 +21,15 @@ fn start_status_stop_round_trip() {
     assert!(started.contains("daemon started"), "{started}");
     let status = home.status();
     assert_eq!(status["daemon"]["state"], "running");
+    // One vocabulary for people (issue 16, bug 6): a disabled app reads `off`
+    // as on the dashboard; JSON keeps the contract's `stopped`.
+    let text = home.ok(&["status"]);
+    let claude = text
+        .lines()
+        .find(|l| l.starts_with("claude"))
+        .expect("a claude row");
+    assert!(claude.starts_with("claude   off "), "{text}");
+    assert_eq!(status["apps"][0]["state"], "stopped");
     let pid = status["daemon"]["pid"].as_u64().expect("pid") as u32;
     assert!(alive(pid));
     assert_eq!(status["daemon"]["version"], env!("CARGO_PKG_VERSION"));
