@@ -241,3 +241,33 @@ fn a_daemon_that_does_not_answer_is_not_called_stale() {
         env!("CARGO_PKG_VERSION")
     );
 }
+
+/// Issue 16, bug 8: a `SWITCHYARD_HOME` too deep for a Unix socket path
+/// still works (the socket moves to a short private directory) and `status`
+/// keeps its exit codes: 3 before start, 0 while running, 3 after stop.
+#[test]
+fn a_long_home_works_and_status_keeps_its_exit_codes() {
+    let base = Home::new();
+    let deep = base.path().join("a-rather-long-directory-name-".repeat(4));
+    std::fs::create_dir_all(&deep).unwrap();
+    let status = |args: &[&str]| {
+        let mut cmd = base.command(args);
+        cmd.env("SWITCHYARD_HOME", &deep);
+        base.run_command(cmd)
+    };
+    let out = status(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("sun_path"), "{err}");
+    let out = status(&["daemon", "start"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = status(&["status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let socket = json["daemon"]["socket"].as_str().unwrap().to_owned();
+    assert!(socket.len() <= 103, "{socket}");
+    let out = status(&["daemon", "stop"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(status(&["status"]).status.code(), Some(3));
+    assert!(!std::path::Path::new(&socket).exists(), "{socket} removed");
+}
