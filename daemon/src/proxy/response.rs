@@ -166,15 +166,14 @@ impl Body for ProxyBody {
             Inner::Translated(translated) => {
                 let (stream, verdict) = &mut **translated;
                 let polled = stream.poll_next(cx);
-                if let Poll::Ready(None) = polled {
-                    match stream.outcome() {
-                        StreamOutcome::Failed(why) => {
-                            verdict.failure();
-                            this.tracker
-                                .fail(format!("the provider's stream failed: {why}"));
-                        }
-                        _ => verdict.success(),
+                match stream.take_outcome() {
+                    Some(StreamOutcome::Failed(why)) => {
+                        verdict.failure();
+                        this.tracker
+                            .fail(format!("the provider's stream failed: {why}"));
                     }
+                    Some(_) => verdict.success(),
+                    None => {}
                 }
                 polled.map(|data| data.map(|d| Ok(Frame::data(d))))
             }

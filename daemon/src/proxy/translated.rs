@@ -31,6 +31,7 @@ pub(crate) struct Translating {
     translator: StreamTranslator,
     out: BytesMut,
     ended: bool,
+    reported: bool,
 }
 
 impl Translating {
@@ -41,6 +42,7 @@ impl Translating {
             translator,
             out: BytesMut::new(),
             ended: false,
+            reported: false,
         }
     }
 
@@ -83,8 +85,13 @@ impl Translating {
         }
     }
 
-    pub(crate) fn outcome(&self) -> &StreamOutcome {
-        self.translator.outcome()
+    /// How the stream ended, once, as soon as it has (hyper may stop polling
+    /// before a last `None` once the body says it is at its end).
+    pub(crate) fn take_outcome(&mut self) -> Option<StreamOutcome> {
+        if !self.ended || std::mem::replace(&mut self.reported, true) {
+            return None;
+        }
+        Some(self.translator.outcome().clone())
     }
 
     pub(crate) fn is_end(&self) -> bool {
