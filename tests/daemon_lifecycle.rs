@@ -271,3 +271,27 @@ fn a_long_home_works_and_status_keeps_its_exit_codes() {
     assert_eq!(status(&["status"]).status.code(), Some(3));
     assert!(!std::path::Path::new(&socket).exists(), "{socket} removed");
 }
+
+/// Issue 16, bug 10: a worker's lines in `logs` carry its own level, once
+/// (not `INFO DEBUG …`).
+#[test]
+fn worker_lines_in_the_log_say_their_level_once() {
+    let home = Home::new().env("SWITCHYARD_LOG", "debug");
+    home.start();
+    home.ok(&["port", "claude", &common::free_port().to_string()]);
+    home.ok(&["enable", "claude"]);
+    home.ok(&["disable", "claude"]);
+    let logs = home.ok(&["logs", "--app", "claude"]);
+    let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+    let worker_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" pid=")).collect();
+    assert!(!worker_lines.is_empty(), "{logs}");
+    for line in logs.lines() {
+        let words: Vec<&str> = line.split_whitespace().take(3).collect();
+        let doubled = words.len() == 3 && levels.contains(&words[1]) && levels.contains(&words[2]);
+        assert!(!doubled, "level said twice: {line}");
+    }
+    assert!(
+        logs.contains("DEBUG"),
+        "the worker's debug lines are kept as such: {logs}"
+    );
+}

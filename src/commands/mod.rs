@@ -64,12 +64,46 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Doctor => doctor::run(&paths).await,
         Command::Service(command) => service::run(command),
         Command::Completions { shell } => {
-            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut cmd = completable(&cmd);
             clap_complete::generate(shell, &mut cmd, "switchyard", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker { .. } => Err(eyre!("the worker is started by the daemon only")),
     }
+}
+
+/// `cmd` as a person completes it: without hidden arguments and commands
+/// (`--detached`, `worker`) nor `--daemon`, which only service files run —
+/// the generators would offer them all.
+fn completable(cmd: &clap::Command) -> clap::Command {
+    let mut out = clap::Command::new(cmd.get_name().to_owned());
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    if cmd.get_version().is_some() {
+        out = out.version(env!("CARGO_PKG_VERSION"));
+    }
+    for arg in cmd.get_arguments() {
+        if !arg.is_hide_set() && arg.get_id() != "daemon" {
+            out = out.arg(arg.clone());
+        }
+    }
+    for group in cmd.get_groups() {
+        let kept = group.get_args().all(|id| {
+            cmd.get_arguments()
+                .any(|a| a.get_id() == id && !a.is_hide_set())
+        });
+        if kept {
+            out = out.group(group.clone());
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        if !sub.is_hide_set() {
+            out = out.subcommand(completable(sub));
+        }
+    }
+    out
 }
 
 /// Connects to a running daemon, with an error that says how to start one.
