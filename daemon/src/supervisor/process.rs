@@ -138,6 +138,9 @@ fn split_level(line: &str) -> (Option<tracing::Level>, &str) {
     }
 }
 
+pub use crate::lock::signal;
+pub use crate::process_info::start_time;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +164,3 @@ mod tests {
         );
     }
 }
-
-pub use crate::lock::signal;
-pub use crate::process_info::start_time;
