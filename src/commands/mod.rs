@@ -33,12 +33,17 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Daemon(DaemonCommand::Restart) => daemon::restart(&paths).await,
         Command::Daemon(DaemonCommand::Status(flag)) => daemon::status(&paths, flag.json).await,
         Command::Status(flag) => status::run(&paths, flag.json).await,
-        Command::Enable { app, takeover } => {
+        Command::Enable { apps, takeover } => {
             let env = CallerEnv::current();
-            request_done(&paths, Request::Enable { app, takeover, env }).await
+            each_app(&paths, apps, |app| Request::Enable {
+                app,
+                takeover,
+                env: env.clone(),
+            })
+            .await
         }
-        Command::Disable { app } => request_done(&paths, Request::Disable { app }).await,
-        Command::Restart { app } => request_done(&paths, Request::Restart { app }).await,
+        Command::Disable { apps } => each_app(&paths, apps, |app| Request::Disable { app }).await,
+        Command::Restart { apps } => each_app(&paths, apps, |app| Request::Restart { app }).await,
         Command::Port { app, port } => request_done(&paths, Request::SetPort { app, port }).await,
         Command::Provider(command) => provider::run(&paths, command).await,
         Command::Events { json, since } => events::run(&paths, json, since).await,
@@ -109,6 +114,31 @@ fn completable(cmd: &clap::Command) -> clap::Command {
 /// Connects to a running daemon, with an error that says how to start one.
 pub async fn connect(paths: &Paths) -> Result<Client> {
     Ok(Client::connect(paths, "switchyard-cli").await?)
+}
+
+/// One request per app, in the order given (an app named twice is done
+/// once), each answer printed as it comes; exit 1 if any failed, after all
+/// were tried.
+async fn each_app(
+    paths: &Paths,
+    mut apps: Vec<switchyard_daemon::apps::App>,
+    request: impl Fn(switchyard_daemon::apps::App) -> Request,
+) -> Result<ExitCode> {
+    let mut seen = Vec::new();
+    apps.retain(|app| {
+        let first = !seen.contains(app);
+        seen.push(*app);
+        first
+    });
+    let mut failed = false;
+    for app in apps {
+        failed |= request_done(paths, request(app)).await? != ExitCode::SUCCESS;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Sends one request (`enable`, `disable`, …), printing a `Done` reply's text.
