@@ -72,6 +72,9 @@ fn on_conn(model: &mut Model, msg: ConnMsg) -> Option<Action> {
             reason,
             retry_in_ms,
         } => {
+            if model.lost_at_ms.is_none() && model.snapshot.is_some() {
+                model.lost_at_ms = Some(model.now_ms);
+            }
             model.link = Link::Lost {
                 reason,
                 retry_in_ms,
@@ -105,6 +108,7 @@ fn attach(model: &mut Model, snapshot: Snapshot) {
         );
     }
     model.link = Link::Connected;
+    model.lost_at_ms = None;
     model.start_error = None;
     resync(model, snapshot);
 }
