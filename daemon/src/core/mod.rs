@@ -370,8 +370,12 @@ impl Core {
         };
         self.store
             .append_events(self.snapshot.epoch, vec![journaled]);
-        // No subscribers is fine; a lagging one resyncs on its own.
-        // Encoded once here, not once per subscriber: fan-out is a write each.
+        // No subscribers is fine (nothing to encode then); a lagging one
+        // resyncs on its own. Encoded once here, not once per subscriber:
+        // fan-out is a write each.
+        if self.events.receiver_count() == 0 {
+            return;
+        }
         let seq = event.seq;
         match Encoded::new(&ServerMessage::Event(event)) {
             Ok(frame) => {

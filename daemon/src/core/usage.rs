@@ -22,11 +22,12 @@ use tokio_util::sync::CancellationToken;
 use super::Core;
 use crate::apps::App;
 use crate::paths::Paths;
-use crate::protocol::requests::{GroupBy, RequestRecord, UsageQuery};
+use crate::protocol::requests::{GroupBy, RequestRecord, Tokens, UsageQuery};
 use crate::protocol::state::{EventKind, UsageToday};
 use crate::store::requests::DEFAULT_RETENTION_DAYS;
 use crate::store::{Store, now_ms};
 use crate::usage::Prices;
+use crate::usage::prices::{self, PriceEntry};
 
 /// How often old request rows are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -132,10 +133,16 @@ fn next_day_ms(day_start_ms: u64) -> u64 {
         .map_or(day_start_ms + DAY_MS, |m| m.timestamp_millis() as u64)
 }
 
+/// Models whose price entry is remembered, at most (then it starts afresh).
+const PRICE_CACHE: usize = 1024;
+
 /// The core's usage state: the prices and the day being counted.
 #[derive(Debug)]
 pub(super) struct Book {
     pub(super) prices: Prices,
+    /// Each model's entry as last looked up: the table's patterns are matched
+    /// once per model, not once per request.
+    entries: HashMap<String, Option<PriceEntry>>,
     day_start_ms: u64,
     next_day_ms: u64,
 }
@@ -145,6 +152,7 @@ impl Book {
         let day = day_start_ms(now_ms);
         Book {
             prices,
+            entries: HashMap::new(),
             day_start_ms: day,
             next_day_ms: next_day_ms(day),
         }
@@ -157,6 +165,20 @@ impl Book {
     /// How long until the day ends (for the core's midnight timer).
     pub(super) fn until_next_day(&self) -> Duration {
         Duration::from_millis(self.next_day_ms.saturating_sub(now_ms()))
+    }
+
+    /// The cost of `tokens` on `model` in nano-USD; `None` when the model, a
+    /// count or a needed price is unknown.
+    fn cost(&mut self, model: Option<&str>, tokens: &Tokens) -> Option<u64> {
+        let model = model?;
+        if !self.entries.contains_key(model) {
+            if self.entries.len() >= PRICE_CACHE {
+                self.entries.clear();
+            }
+            let entry = self.prices.entry(model).cloned();
+            self.entries.insert(model.to_owned(), entry);
+        }
+        prices::cost_nano_usd(self.entries.get(model)?.as_ref()?, tokens)
     }
 
     /// Whether a new day has begun by `now`; moves on to it if so.
@@ -241,10 +263,7 @@ impl Core {
         }
         self.new_day_if_due();
         for record in &mut records {
-            record.cost_nano_usd = self
-                .usage
-                .prices
-                .cost_nano_usd(record.model.as_deref(), &record.tokens);
+            record.cost_nano_usd = self.usage.cost(record.model.as_deref(), &record.tokens);
         }
         self.store.record_requests(records.clone());
         self.emit(EventKind::RequestsFinished {
@@ -277,6 +296,29 @@ mod tests {
         assert!(next > now);
         assert_eq!(day_start_ms(next), next);
         assert_eq!(day_start_ms(next - 1), start);
+    }
+
+    #[test]
+    fn costs_come_from_the_table_once_per_model_and_unknown_models_cost_nothing_known() {
+        let mut book = Book::new(Prices::load(None).unwrap(), now_ms());
+        let tokens = Tokens {
+            input: Some(1_000_000),
+            output: Some(0),
+            cache_read: Some(0),
+            cache_write: Some(0),
+            cache_write_1h: Some(0),
+            reasoning: None,
+        };
+        let direct = book
+            .prices
+            .cost_nano_usd(Some("claude-sonnet-4-5"), &tokens);
+        assert!(direct.is_some_and(|c| c > 0));
+        for _ in 0..2 {
+            assert_eq!(book.cost(Some("claude-sonnet-4-5"), &tokens), direct);
+            assert_eq!(book.cost(Some("no-such-model"), &tokens), None);
+        }
+        assert_eq!(book.cost(None, &tokens), None);
+        assert_eq!(book.entries.len(), 2);
     }
 
     #[test]
