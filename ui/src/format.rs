@@ -177,6 +177,7 @@ pub fn request(request: &Request) -> String {
         Request::ProviderUse { app, name } => format!("switch {app} to {name}"),
         Request::ProviderPresets { .. } => "list provider presets".to_owned(),
         Request::Subscribe { .. } => "subscribe".to_owned(),
+        Request::SubscribeLogs => "stream the log".to_owned(),
         Request::Requests(_) => "read the request history".to_owned(),
         Request::Usage(_) => "read usage".to_owned(),
     }

@@ -14,6 +14,7 @@ mod connection;
 mod event_loop;
 mod format;
 mod keys;
+mod logs;
 mod model;
 mod msg;
 mod perform;
@@ -64,7 +65,7 @@ pub async fn run(paths: Paths) -> color_eyre::Result<()> {
         tx.clone(),
         cancel.clone(),
     ));
-    let performer = Performer::new(paths, tx);
+    let mut performer = Performer::new(paths, tx);
     let result = event_loop::run_loop(
         &mut terminal,
         &mut model,

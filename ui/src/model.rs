@@ -163,6 +163,8 @@ pub struct Model {
     /// When the link was lost (unix ms), while it is: uptimes stop there,
     /// since nobody knows whether the daemon still runs.
     pub lost_at_ms: Option<u64>,
+    /// The log pane, while open (`l`).
+    pub logs: Option<crate::logs::LogPane>,
 }
 
 impl Model {
@@ -192,6 +194,7 @@ impl Model {
             status: None,
             stopping: false,
             lost_at_ms: None,
+            logs: None,
         }
     }
 

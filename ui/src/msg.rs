@@ -24,6 +24,19 @@ pub enum Msg {
     },
     /// The outcome of an [`Action::StopDaemon`]: a sentence either way.
     Stopped(Result<String, String>),
+    /// News for the log pane (only while it is open).
+    Logs(LogsMsg),
+}
+
+/// What the log task reports (see `perform.rs`).
+#[derive(Debug, Clone)]
+pub enum LogsMsg {
+    /// The end of the log file as the pane opened; `cut`: it starts mid-line.
+    Tail { text: String, cut: bool },
+    /// A live line.
+    Line(switchyard_daemon::protocol::LogLine),
+    /// The live stream stopped (the daemon went away); the text says why.
+    Ended(String),
 }
 
 /// What the attach task reports (see `connection.rs`).
@@ -53,6 +66,10 @@ pub enum Action {
     Request(Request),
     /// Stop the daemon (and its workers), then quit.
     StopDaemon,
+    /// The log pane opened: read the log's end, then stream live lines.
+    OpenLogs,
+    /// The log pane closed: stop streaming.
+    CloseLogs,
     /// Leave the dashboard.
     Quit(Exit),
 }

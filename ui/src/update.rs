@@ -9,7 +9,7 @@ use switchyard_daemon::protocol::{Reply, Request};
 use crate::format;
 use crate::keys;
 use crate::model::{Link, LogEntry, Model, RATE_SAMPLES, STATUS_TTL_MS, Severity, TrafficEntry};
-use crate::msg::{Action, ConnMsg, Exit, Msg};
+use crate::msg::{Action, ConnMsg, Exit, LogsMsg, Msg};
 
 pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
     match msg {
@@ -22,6 +22,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
         Msg::Conn(conn) => on_conn(model, conn),
         Msg::Reply { request, result } => on_reply(model, request, result),
         Msg::Stopped(Ok(text)) => Some(Action::Quit(Exit::Stopped(text))),
+        Msg::Logs(msg) => {
+            on_logs(model, msg);
+            None
+        }
         Msg::Stopped(Err(err)) => {
             model.stopping = false;
             model.set_status(Severity::Bad, format!("could not stop the daemon: {err}"));
@@ -197,4 +201,29 @@ fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) 
         ),
     }
     None
+}
+
+/// Log lines arrive only while the pane is open; late ones are dropped.
+fn on_logs(model: &mut Model, msg: LogsMsg) {
+    let offset = model.utc_offset_s;
+    let Some(pane) = model.logs.as_mut() else {
+        return;
+    };
+    match msg {
+        LogsMsg::Tail { text, cut } => {
+            // Live lines may have come first: the file's lines go before them.
+            let live: Vec<_> = pane.lines.drain(..).collect();
+            for line in crate::logs::parse_tail(&text, cut, offset) {
+                pane.push(line);
+            }
+            for line in live {
+                pane.push(line);
+            }
+        }
+        LogsMsg::Line(line) => {
+            pane.ended = None;
+            pane.push(crate::logs::from_live(line, offset));
+        }
+        LogsMsg::Ended(reason) => pane.ended = Some(reason),
+    }
 }

@@ -26,6 +26,11 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         filter_key(model, key.code);
         return None;
     }
+    if model.logs.is_some()
+        && let Some(action) = logs_key(model, key.code)
+    {
+        return action;
+    }
     match key.code {
         KeyCode::Char('q') => Some(detach(model)),
         KeyCode::Char('Q') => {
@@ -85,8 +90,58 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('t') => toggle_takeover(model),
         KeyCode::Char('p') => pick_provider(model),
         KeyCode::Char('e') => edit_port(model),
+        KeyCode::Char('l') => {
+            model.logs = Some(crate::logs::LogPane::default());
+            Some(Action::OpenLogs)
+        }
         _ => None,
     }
+}
+
+/// Keys of the open log pane; `None` lets the dashboard's own keys act
+/// (`q`, `Q`, `?`, …). Its scroll keys scroll the log.
+fn logs_key(model: &mut Model, code: KeyCode) -> Option<Option<Action>> {
+    let pane = model.logs.as_mut()?;
+    if pane.search_editing {
+        match code {
+            KeyCode::Enter => pane.search_editing = false,
+            KeyCode::Esc => {
+                pane.search_editing = false;
+                pane.search.clear();
+            }
+            KeyCode::Backspace => {
+                pane.search.pop();
+            }
+            KeyCode::Char(c) => pane.search.push(c),
+            _ => {}
+        }
+        pane.scroll.offset = 0;
+        return Some(None);
+    }
+    let len = pane.visible().len();
+    let delta: isize = match code {
+        KeyCode::Char('l') | KeyCode::Esc => {
+            model.logs = None;
+            return Some(Some(Action::CloseLogs));
+        }
+        KeyCode::Char('a') => {
+            pane.next_app();
+            return Some(None);
+        }
+        KeyCode::Char('/') => {
+            pane.search_editing = true;
+            return Some(None);
+        }
+        KeyCode::Up | KeyCode::Char('k') => -1,
+        KeyCode::Down | KeyCode::Char('j') => 1,
+        KeyCode::PageUp => -10,
+        KeyCode::PageDown => 10,
+        KeyCode::Home | KeyCode::Char('g') => isize::MIN,
+        KeyCode::End | KeyCode::Char('G') => isize::MAX,
+        _ => return None,
+    };
+    scroll(&mut pane.scroll, len, delta);
+    Some(None)
 }
 
 fn detach(model: &Model) -> Action {

@@ -3,6 +3,7 @@
 
 mod event_loop;
 mod keys;
+mod logs;
 mod update;
 mod view;
 

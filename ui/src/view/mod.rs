@@ -9,6 +9,7 @@ mod events;
 mod footer;
 mod header;
 mod help;
+mod logs;
 mod popup;
 mod theme;
 mod traffic;
@@ -63,6 +64,11 @@ fn draw_body(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let [table, rest] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Fill(1)]).areas(area);
     apps::draw(frame, table, model, theme);
+    // The log pane, while open, takes everything under the apps table.
+    if let Some(pane) = &model.logs {
+        logs::draw(frame, rest, pane, theme);
+        return;
+    }
 
     let show_traffic = rest.height >= TRAFFIC_MIN_HEIGHT;
     let middle = if show_traffic {
