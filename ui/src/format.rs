@@ -154,7 +154,11 @@ pub fn event(kind: &EventKind) -> (String, Severity) {
         {
             Warn
         }
-        RequestFinished { request, .. } if request.status >= 500 => Bad,
+        RequestsFinished { requests, .. }
+            if requests.iter().any(|r| r.status.is_some_and(|s| s >= 500)) =>
+        {
+            Bad
+        }
         _ => Info,
     };
     (kind.to_string(), severity)

@@ -162,11 +162,15 @@ fn on_event(model: &mut Model, event: Event) -> Option<Action> {
 fn record(model: &mut Model, event: &Event) {
     match &event.kind {
         EventKind::Traffic { .. } => {}
-        EventKind::RequestFinished { app, request } => model.push_traffic(TrafficEntry {
-            at_ms: event.at_ms,
-            app: *app,
-            request: request.clone(),
-        }),
+        EventKind::RequestsFinished { app, requests, .. } => {
+            for request in requests {
+                model.push_traffic(TrafficEntry {
+                    at_ms: request.time_ms + request.latency_ms,
+                    app: *app,
+                    request: request.into(),
+                });
+            }
+        }
         kind => {
             let (text, severity) = format::event(kind);
             model.push_log(LogEntry {

@@ -163,6 +163,13 @@ impl AppTask {
         self.listener = None;
     }
 
+    fn finished(&self, records: Vec<crate::protocol::requests::RequestRecord>) {
+        let _ = self.core.send(CoreMsg::Requests {
+            app: self.app,
+            records,
+        });
+    }
+
     fn emit(&self, kind: EventKind) {
         let _ = self.core.send(CoreMsg::Emit(kind));
     }

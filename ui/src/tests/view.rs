@@ -84,6 +84,7 @@ fn with_rates(model: &mut Model) {
                         in_flight: 2,
                         bytes_in: 250_000,
                         bytes_out: 4_800_000,
+                        dropped: 0,
                     },
                 },
             ),
