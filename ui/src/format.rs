@@ -81,6 +81,16 @@ pub fn state_symbol(state: WorkerState, enabled: bool, port_error: bool) -> &'st
 
 pub use switchyard_daemon::text::state_word;
 
+/// A count in at most five characters: `950`, `12.3k`, `4.1M`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=99_999 => format!("{:.1}k", n as f64 / 1e3),
+        100_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 /// `text` cut to `width` terminal columns, ending in `…` when it was cut.
 pub fn ellipsize(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
     use unicode_width::UnicodeWidthChar;

@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 
 use switchyard_daemon::apps::App;
 use switchyard_daemon::protocol::ProviderInfo;
-use switchyard_daemon::protocol::state::{AppState, RequestLine, Snapshot};
+use switchyard_daemon::protocol::requests::RequestRecord;
+use switchyard_daemon::protocol::state::{AppState, Snapshot};
 
 /// How many req/s samples each app keeps (one a second: a minute).
 pub const RATE_SAMPLES: usize = 60;
@@ -67,6 +68,8 @@ pub enum Popup {
         input: String,
         error: Option<String>,
     },
+    /// Enter on a traffic row: the whole record.
+    Inspect(Box<TrafficEntry>),
     /// `p`: pick the active provider.
     Provider {
         app: App,
@@ -102,9 +105,11 @@ pub struct LogEntry {
 /// One finished request in the traffic pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrafficEntry {
+    /// When it finished (unix ms).
     pub at_ms: u64,
     pub app: App,
-    pub request: RequestLine,
+    /// The whole record: the inspector (Enter) and `y` show all of it.
+    pub record: RequestRecord,
 }
 
 /// req/s of one app, sampled once a tick from the `requests` counter deltas of
@@ -239,6 +244,21 @@ impl Model {
             .iter()
             .filter(|e| needle.is_empty() || e.text.to_lowercase().contains(&needle))
             .collect()
+    }
+
+    /// The traffic row the focused pane points at: the bottom one shown
+    /// (the newest, or as far back as it was scrolled).
+    pub fn selected_traffic(&self) -> Option<&TrafficEntry> {
+        let len = self.traffic.len();
+        let offset = self.traffic_scroll.offset.min(len.checked_sub(1)?);
+        self.traffic.get(len - 1 - offset)
+    }
+
+    /// The event line the focused pane points at (as `selected_traffic`).
+    pub fn selected_log(&self) -> Option<&LogEntry> {
+        let shown = self.filtered_log();
+        let offset = self.log_scroll.offset.min(shown.len().checked_sub(1)?);
+        shown.get(shown.len() - 1 - offset).copied()
     }
 
     pub fn set_status(&mut self, severity: Severity, text: impl Into<String>) {

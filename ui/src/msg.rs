@@ -70,6 +70,8 @@ pub enum Action {
     OpenLogs,
     /// The log pane closed: stop streaming.
     CloseLogs,
+    /// Put this text on the clipboard (OSC 52: works over SSH and in tmux).
+    Copy(String),
     /// Leave the dashboard.
     Quit(Exit),
 }

@@ -79,6 +79,13 @@ impl Performer {
                     cancel.cancel();
                 }
             }
+            Action::Copy(text) => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = out
+                    .write_all(osc52(&text).as_bytes())
+                    .and_then(|()| out.flush());
+            }
             Action::Quit(_) => {}
         }
     }
@@ -157,4 +164,13 @@ fn read_tail(file: &std::path::Path) -> std::io::Result<(String, bool)> {
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)?;
     Ok((String::from_utf8_lossy(&bytes).into_owned(), start > 0))
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` on the
+/// clipboard: terminals honour it over SSH too, and tmux passes it on
+/// (`set-clipboard on`, its default for terminals that support it).
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    format!("\x1b]52;c;{encoded}\x07")
 }

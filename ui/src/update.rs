@@ -167,7 +167,7 @@ fn record(model: &mut Model, event: &Event) {
                 model.push_traffic(TrafficEntry {
                     at_ms: request.time_ms + request.latency_ms,
                     app: *app,
-                    request: request.into(),
+                    record: request.clone(),
                 });
             }
         }

@@ -85,6 +85,12 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
             model.status = None;
             None
         }
+        KeyCode::Enter if model.focus == Focus::Traffic => {
+            let entry = model.selected_traffic()?.clone();
+            model.popup = Some(Popup::Inspect(Box::new(entry)));
+            None
+        }
+        KeyCode::Char('y') => copy(model),
         KeyCode::Char(' ') | KeyCode::Enter => toggle(model),
         KeyCode::Char('r') => app_request(model, "restart", |app| Request::Restart { app }),
         KeyCode::Char('t') => toggle_takeover(model),
@@ -142,6 +148,33 @@ fn logs_key(model: &mut Model, code: KeyCode) -> Option<Option<Action>> {
     };
     scroll(&mut pane.scroll, len, delta);
     Some(None)
+}
+
+/// `y`: the selected request (traffic pane, or the one inspected) or the
+/// selected event line, as one JSON object, to the clipboard.
+pub(super) fn copy(model: &mut Model) -> Option<Action> {
+    let (what, json) = match (&model.popup, model.focus) {
+        (Some(Popup::Inspect(entry)), _) => ("the request", record_json(entry)),
+        (_, Focus::Traffic) => ("the request", record_json(model.selected_traffic()?)),
+        (_, Focus::Events) => {
+            let entry = model.selected_log()?;
+            let json = serde_json::json!({"at_ms": entry.at_ms, "text": entry.text});
+            ("the event line", json.to_string())
+        }
+        _ => {
+            model.set_status(
+                Severity::Info,
+                "y copies the selected request or event line: Tab to the traffic or events pane first",
+            );
+            return None;
+        }
+    };
+    model.set_status(Severity::Good, format!("copied {what} as JSON (OSC 52)"));
+    Some(Action::Copy(json))
+}
+
+fn record_json(entry: &crate::model::TrafficEntry) -> String {
+    switchyard_daemon::usage::report::record_json(&entry.record).to_string()
 }
 
 fn detach(model: &Model) -> Action {

@@ -9,6 +9,7 @@ mod events;
 mod footer;
 mod header;
 mod help;
+mod inspect;
 mod logs;
 mod popup;
 mod theme;
@@ -48,6 +49,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     footer::draw(frame, bottom, model, &theme);
     match &model.popup {
         Some(Popup::Help) => help::draw(frame, frame.area(), &theme),
+        Some(Popup::Inspect(entry)) => inspect::draw(frame, frame.area(), entry, model, &theme),
         Some(popup) => popup::draw(frame, frame.area(), popup, model, &theme),
         None => {}
     }
