@@ -81,6 +81,16 @@ pub fn state_symbol(state: WorkerState, enabled: bool, port_error: bool) -> &'st
 
 pub use switchyard_daemon::text::state_word;
 
+/// Dollars from nano-USD, short: `$0.31`, `$12.40`, `$1.2k`.
+pub fn usd(nano: u64) -> String {
+    let dollars = nano as f64 / 1e9;
+    if dollars >= 1000.0 {
+        format!("${:.1}k", dollars / 1000.0)
+    } else {
+        format!("${dollars:.2}")
+    }
+}
+
 /// A count in at most five characters: `950`, `12.3k`, `4.1M`.
 pub fn count(n: u64) -> String {
     match n {

@@ -19,6 +19,7 @@ mod model;
 mod msg;
 mod perform;
 mod update;
+mod usage_view;
 mod view;
 
 #[cfg(test)]

@@ -170,6 +170,18 @@ pub struct Model {
     pub lost_at_ms: Option<u64>,
     /// The log pane, while open (`l`).
     pub logs: Option<crate::logs::LogPane>,
+    /// Per app, what requests finished while this dashboard watched used.
+    pub since_attach: [AttachUsage; 3],
+    /// The usage view (`u`), while open.
+    pub usage_view: Option<crate::usage_view::UsageView>,
+}
+
+/// Tokens and cost of the requests seen live since the dashboard attached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttachUsage {
+    pub requests: u64,
+    pub tokens: u64,
+    pub cost_nano_usd: u64,
 }
 
 impl Model {
@@ -200,6 +212,8 @@ impl Model {
             stopping: false,
             lost_at_ms: None,
             logs: None,
+            since_attach: [AttachUsage::default(); 3],
+            usage_view: None,
         }
     }
 

@@ -64,6 +64,8 @@ pub enum ConnMsg {
 pub enum Action {
     /// Send one request on the request connection.
     Request(Request),
+    /// Carry out each of these (requests are answered one by one).
+    Many(Vec<Action>),
     /// Stop the daemon (and its workers), then quit.
     StopDaemon,
     /// The log pane opened: read the log's end, then stream live lines.

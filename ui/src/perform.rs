@@ -62,6 +62,11 @@ impl Performer {
                     let _ = tx.send(Msg::Stopped(result));
                 });
             }
+            Action::Many(actions) => {
+                for action in actions {
+                    self.perform(action);
+                }
+            }
             Action::OpenLogs => {
                 let cancel = CancellationToken::new();
                 if let Some(old) = self.logs.replace(cancel.clone()) {

@@ -150,6 +150,19 @@ fn on_event(model: &mut Model, event: Event) -> Option<Action> {
             count_requests(model, *app, traffic.requests);
             None
         }
+        EventKind::RequestsFinished { app, requests, .. } => {
+            let seen = &mut model.since_attach[app.index()];
+            for r in requests {
+                let t = &r.tokens;
+                seen.requests += 1;
+                seen.tokens += [t.input, t.output, t.cache_read, t.cache_write]
+                    .iter()
+                    .map(|n| n.unwrap_or(0))
+                    .sum::<u64>();
+                seen.cost_nano_usd += r.cost_nano_usd.unwrap_or(0);
+            }
+            None
+        }
         EventKind::DaemonStopping if !model.stopping => {
             model.set_status(Severity::Warn, "the daemon is stopping");
             None
@@ -196,6 +209,18 @@ fn count_requests(model: &mut Model, app: App, requests: u64) {
 }
 
 fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) -> Option<Action> {
+    if let Request::Usage(query) = &request {
+        let now = model.now_ms;
+        if let Some(view) = model.usage_view.as_mut() {
+            let result = match result {
+                Ok(Reply::Usage(report)) => Ok(*report),
+                Ok(other) => Err(format!("unexpected answer: {other:?}")),
+                Err(err) => Err(err),
+            };
+            view.answer(query, result, now);
+        }
+        return None;
+    }
     match result {
         Ok(Reply::Done(text)) => model.set_status(Severity::Good, text),
         Ok(_) => {}

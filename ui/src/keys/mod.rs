@@ -31,6 +31,11 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
     {
         return action;
     }
+    if model.usage_view.is_some()
+        && let Some(action) = usage_key(model, key.code)
+    {
+        return action;
+    }
     match key.code {
         KeyCode::Char('q') => Some(detach(model)),
         KeyCode::Char('Q') => {
@@ -97,8 +102,48 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('p') => pick_provider(model),
         KeyCode::Char('e') => edit_port(model),
         KeyCode::Char('l') => {
+            model.usage_view = None;
             model.logs = Some(crate::logs::LogPane::default());
             Some(Action::OpenLogs)
+        }
+        KeyCode::Char('u') => {
+            if refuse(model, "show usage") {
+                return None;
+            }
+            let mut view = crate::usage_view::UsageView::default();
+            let asked = requests(view.requests(model.now_ms, model.utc_offset_s));
+            model.usage_view = Some(view);
+            // One view at a time: the log pane closes.
+            Some(match model.logs.take() {
+                Some(_) => Action::Many(vec![Action::CloseLogs, asked]),
+                None => asked,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn requests(list: [Request; 2]) -> Action {
+    Action::Many(list.into_iter().map(Action::Request).collect())
+}
+
+/// Keys of the open usage view: `d` the period, `b` the grouping, `u` or
+/// `Esc` closes; `None` lets the dashboard's own keys act.
+fn usage_key(model: &mut Model, code: KeyCode) -> Option<Option<Action>> {
+    let (now, offset) = (model.now_ms, model.utc_offset_s);
+    let view = model.usage_view.as_mut()?;
+    match code {
+        KeyCode::Char('u') | KeyCode::Esc => {
+            model.usage_view = None;
+            Some(None)
+        }
+        KeyCode::Char('d') => {
+            view.next_period();
+            Some(Some(requests(view.requests(now, offset))))
+        }
+        KeyCode::Char('b') => {
+            view.next_by();
+            Some(Some(requests(view.requests(now, offset))))
         }
         _ => None,
     }

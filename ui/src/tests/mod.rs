@@ -6,6 +6,7 @@ mod inspect;
 mod keys;
 mod logs;
 mod update;
+mod usage;
 mod view;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

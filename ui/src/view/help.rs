@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::{Theme, centered};
 
 /// Every key the dashboard knows, as shown in the overlay.
-pub const KEYS: [(&str, &str); 18] = [
+pub const KEYS: [(&str, &str); 21] = [
     ("↑ ↓  k j", "select an app / scroll the focused pane"),
     ("PgUp PgDn", "scroll ten lines"),
     ("g G  Home End", "oldest / newest (End follows live)"),
@@ -20,6 +20,9 @@ pub const KEYS: [(&str, &str); 18] = [
     ("e", "edit the selected app's port"),
     ("/", "filter the event log (Enter keeps, Esc clears)"),
     ("l", "daemon + worker logs (a app, / search, l closes)"),
+    ("u", "usage: bars per day, table (d period, b group)"),
+    ("Enter", "traffic pane: inspect the selected request"),
+    ("y", "copy the selected request or event as JSON"),
     ("Esc", "clear the status line"),
     ("?", "this help"),
     ("q  Ctrl-C", "detach: the daemon keeps serving"),

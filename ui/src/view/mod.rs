@@ -14,6 +14,7 @@ mod logs;
 mod popup;
 mod theme;
 mod traffic;
+mod usage;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -69,6 +70,10 @@ fn draw_body(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     // The log pane, while open, takes everything under the apps table.
     if let Some(pane) = &model.logs {
         logs::draw(frame, rest, pane, theme);
+        return;
+    }
+    if let Some(view) = &model.usage_view {
+        usage::draw(frame, rest, view, theme);
         return;
     }
 
