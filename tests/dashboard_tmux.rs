@@ -112,9 +112,11 @@ fn space_enables_q_detaches_and_the_daemon_keeps_serving() {
     // The inspector: a request, Tab to the traffic pane, Enter.
     let (status, body) = http(port, "POST", "/v1/messages", "{}").expect("a request");
     assert_eq!(status, 200, "{body}");
-    wait_for("the request in the traffic pane", Duration::from_secs(10), || {
-        tmux.screen().contains("/v1/messages")
-    });
+    wait_for(
+        "the request in the traffic pane",
+        Duration::from_secs(10),
+        || tmux.screen().contains("/v1/messages"),
+    );
     tmux.cmd(&["send-keys", "-t", "sy", "Tab", "Tab", "Enter"]);
     wait_for("the inspector", Duration::from_secs(10), || {
         let s = tmux.screen();
@@ -127,10 +129,14 @@ fn space_enables_q_detaches_and_the_daemon_keeps_serving() {
 
     // The usage view: today's request is in it.
     tmux.cmd(&["send-keys", "-t", "sy", "u"]);
-    wait_for("the usage view with a total", Duration::from_secs(10), || {
-        let s = tmux.screen();
-        s.contains("Usage · last 7 days") && s.contains("total")
-    });
+    wait_for(
+        "the usage view with a total",
+        Duration::from_secs(10),
+        || {
+            let s = tmux.screen();
+            s.contains("Usage · last 7 days") && s.contains("total")
+        },
+    );
     tmux.cmd(&["send-keys", "-t", "sy", "u"]);
     wait_for("the usage view to close", Duration::from_secs(10), || {
         !tmux.screen().contains("Usage · last 7 days")

@@ -67,6 +67,10 @@ pub async fn run(paths: Paths) -> color_eyre::Result<()> {
         cancel.clone(),
     ));
     let mut performer = Performer::new(paths, tx);
+    // The mouse is captured from the start (the wheel, clicks); `m` gives it
+    // back to the terminal for selecting text.
+    performer.perform(msg::Action::MouseCapture(true));
+    model.mouse = true;
     let result = event_loop::run_loop(
         &mut terminal,
         &mut model,
@@ -76,6 +80,7 @@ pub async fn run(paths: Paths) -> color_eyre::Result<()> {
         now_ms,
     )
     .await;
+    performer.perform(msg::Action::MouseCapture(false));
     ratatui::restore();
 
     cancel.cancel();

@@ -174,6 +174,8 @@ pub struct Model {
     pub since_attach: [AttachUsage; 3],
     /// The usage view (`u`), while open.
     pub usage_view: Option<crate::usage_view::UsageView>,
+    /// Whether the mouse is captured (`m` toggles it).
+    pub mouse: bool,
 }
 
 /// Tokens and cost of the requests seen live since the dashboard attached.
@@ -214,6 +216,7 @@ impl Model {
             logs: None,
             since_attach: [AttachUsage::default(); 3],
             usage_view: None,
+            mouse: false,
         }
     }
 

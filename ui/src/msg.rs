@@ -11,6 +11,11 @@ use switchyard_daemon::protocol::{Reply, Request};
 pub enum Msg {
     /// A key press (or auto-repeat).
     Key(KeyEvent),
+    /// A mouse event (while captured), with the screen's size it happened on.
+    Mouse {
+        event: crossterm::event::MouseEvent,
+        screen: ratatui::layout::Rect,
+    },
     /// The terminal changed size: nothing to update, only redraw.
     Resize,
     /// The 1 Hz clock: uptimes, countdowns and the req/s samples move on.
@@ -74,6 +79,8 @@ pub enum Action {
     CloseLogs,
     /// Put this text on the clipboard (OSC 52: works over SSH and in tmux).
     Copy(String),
+    /// Capture the mouse (`true`) or leave it to the terminal.
+    MouseCapture(bool),
     /// Leave the dashboard.
     Quit(Exit),
 }

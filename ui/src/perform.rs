@@ -84,6 +84,15 @@ impl Performer {
                     cancel.cancel();
                 }
             }
+            Action::MouseCapture(on) => {
+                use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+                let mut out = std::io::stdout();
+                let _ = if on {
+                    crossterm::execute!(out, EnableMouseCapture)
+                } else {
+                    crossterm::execute!(out, DisableMouseCapture)
+                };
+            }
             Action::Copy(text) => {
                 use std::io::Write;
                 let mut out = std::io::stdout().lock();

@@ -14,6 +14,10 @@ use crate::msg::{Action, ConnMsg, Exit, LogsMsg, Msg};
 pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
     match msg {
         Msg::Key(key) => keys::on_key(model, key),
+        Msg::Mouse { event, screen } => {
+            keys::on_mouse(model, event, screen);
+            None
+        }
         Msg::Resize => None,
         Msg::Tick { now_ms } => {
             tick(model, now_ms);

@@ -6,7 +6,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use switchyard_daemon::protocol::{CallerEnv, Request};
 use switchyard_daemon::takeover::env::CallerEnvExt;
 
+mod mouse;
 mod popup;
+
+pub use mouse::on_mouse;
 
 use crate::model::{Focus, Model, Popup, Scroll, Severity};
 use crate::msg::{Action, Exit};
@@ -96,6 +99,18 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
             None
         }
         KeyCode::Char('y') => copy(model),
+        KeyCode::Char('m') => {
+            model.mouse = !model.mouse;
+            model.set_status(
+                crate::model::Severity::Info,
+                if model.mouse {
+                    "mouse on: the wheel scrolls, a click selects (m gives the terminal its text selection back)"
+                } else {
+                    "mouse off: the terminal selects text again (m turns the mouse back on)"
+                },
+            );
+            Some(Action::MouseCapture(model.mouse))
+        }
         KeyCode::Char(' ') | KeyCode::Enter => toggle(model),
         KeyCode::Char('r') => app_request(model, "restart", |app| Request::Restart { app }),
         KeyCode::Char('t') => toggle_takeover(model),

@@ -5,6 +5,7 @@ mod event_loop;
 mod inspect;
 mod keys;
 mod logs;
+mod mouse;
 mod update;
 mod usage;
 mod view;
