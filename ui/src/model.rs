@@ -176,6 +176,82 @@ pub struct Model {
     pub usage_view: Option<crate::usage_view::UsageView>,
     /// Whether the mouse is captured (`m` toggles it).
     pub mouse: bool,
+    /// Which requests the traffic pane shows.
+    pub traffic_filter: TrafficFilter,
+}
+
+/// The traffic pane's filter: `a` cycles the app, `s` the status class, `/`
+/// (with the pane focused) matches the model or provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrafficFilter {
+    pub app: Option<App>,
+    pub class: StatusClass,
+    /// Part of the model or provider name (case-insensitive).
+    pub text: String,
+    pub editing: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusClass {
+    #[default]
+    All,
+    Success,
+    ClientError,
+    ServerError,
+    /// Aborted by the client or cut by the upstream.
+    Broken,
+    /// Answered after at least one failover.
+    FailedOver,
+}
+
+impl StatusClass {
+    pub fn next(self) -> StatusClass {
+        match self {
+            StatusClass::All => StatusClass::Success,
+            StatusClass::Success => StatusClass::ClientError,
+            StatusClass::ClientError => StatusClass::ServerError,
+            StatusClass::ServerError => StatusClass::Broken,
+            StatusClass::Broken => StatusClass::FailedOver,
+            StatusClass::FailedOver => StatusClass::All,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StatusClass::All => "",
+            StatusClass::Success => "2xx/3xx",
+            StatusClass::ClientError => "4xx",
+            StatusClass::ServerError => "5xx",
+            StatusClass::Broken => "aborted/cut",
+            StatusClass::FailedOver => "failed over",
+        }
+    }
+}
+
+impl TrafficFilter {
+    pub fn is_active(&self) -> bool {
+        self.app.is_some() || self.class != StatusClass::All || !self.text.is_empty()
+    }
+
+    pub fn shows(&self, entry: &TrafficEntry) -> bool {
+        use switchyard_daemon::protocol::requests::Outcome;
+        let r = &entry.record;
+        let class = match self.class {
+            StatusClass::All => true,
+            StatusClass::Success => matches!(r.status, Some(200..=399)),
+            StatusClass::ClientError => matches!(r.status, Some(400..=499)),
+            StatusClass::ServerError => matches!(r.status, Some(500..=599)),
+            StatusClass::Broken => matches!(r.outcome, Outcome::Aborted | Outcome::Cut),
+            StatusClass::FailedOver => !r.failovers.is_empty(),
+        };
+        let needle = self.text.to_lowercase();
+        let text = needle.is_empty()
+            || [&r.model, &r.provider, &r.mapped_model].iter().any(|v| {
+                v.as_deref()
+                    .is_some_and(|v| v.to_lowercase().contains(&needle))
+            });
+        self.app.is_none_or(|app| entry.app == app) && class && text
+    }
 }
 
 /// Tokens and cost of the requests seen live since the dashboard attached.
@@ -217,6 +293,7 @@ impl Model {
             since_attach: [AttachUsage::default(); 3],
             usage_view: None,
             mouse: false,
+            traffic_filter: TrafficFilter::default(),
         }
     }
 
@@ -263,12 +340,20 @@ impl Model {
             .collect()
     }
 
+    /// The requests the traffic pane shows (through its filter), oldest first.
+    pub fn shown_traffic(&self) -> Vec<&TrafficEntry> {
+        self.traffic
+            .iter()
+            .filter(|e| self.traffic_filter.shows(e))
+            .collect()
+    }
+
     /// The traffic row the focused pane points at: the bottom one shown
     /// (the newest, or as far back as it was scrolled).
     pub fn selected_traffic(&self) -> Option<&TrafficEntry> {
-        let len = self.traffic.len();
-        let offset = self.traffic_scroll.offset.min(len.checked_sub(1)?);
-        self.traffic.get(len - 1 - offset)
+        let shown = self.shown_traffic();
+        let offset = self.traffic_scroll.offset.min(shown.len().checked_sub(1)?);
+        shown.get(shown.len() - 1 - offset).copied()
     }
 
     /// The event line the focused pane points at (as `selected_traffic`).
@@ -306,8 +391,9 @@ impl Model {
         if self.traffic.len() == TRAFFIC_MAX {
             self.traffic.pop_front();
         }
+        let shown = self.traffic_filter.shows(&entry);
         self.traffic.push_back(entry);
-        if self.traffic_scroll.offset > 0 {
+        if self.traffic_scroll.offset > 0 && shown {
             self.traffic_scroll.offset += 1;
         }
     }

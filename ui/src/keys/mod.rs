@@ -29,6 +29,23 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         filter_key(model, key.code);
         return None;
     }
+    if model.traffic_filter.editing {
+        let filter = &mut model.traffic_filter;
+        match key.code {
+            KeyCode::Enter => filter.editing = false,
+            KeyCode::Esc => {
+                filter.editing = false;
+                filter.text.clear();
+            }
+            KeyCode::Backspace => {
+                filter.text.pop();
+            }
+            KeyCode::Char(c) => filter.text.push(c),
+            _ => {}
+        }
+        model.traffic_scroll.offset = 0;
+        return None;
+    }
     if model.logs.is_some()
         && let Some(action) = logs_key(model, key.code)
     {
@@ -82,6 +99,29 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         }
         KeyCode::End | KeyCode::Char('G') => {
             move_by(model, isize::MAX);
+            None
+        }
+        // The traffic pane's own filter: app, status class, model/provider.
+        KeyCode::Char('a') if model.focus == Focus::Traffic => {
+            let filter = &mut model.traffic_filter;
+            filter.app = match filter.app {
+                None => Some(switchyard_daemon::apps::App::ALL[0]),
+                Some(app) => switchyard_daemon::apps::App::ALL
+                    .iter()
+                    .position(|a| *a == app)
+                    .and_then(|i| switchyard_daemon::apps::App::ALL.get(i + 1))
+                    .copied(),
+            };
+            model.traffic_scroll.offset = 0;
+            None
+        }
+        KeyCode::Char('s') if model.focus == Focus::Traffic => {
+            model.traffic_filter.class = model.traffic_filter.class.next();
+            model.traffic_scroll.offset = 0;
+            None
+        }
+        KeyCode::Char('/') if model.focus == Focus::Traffic => {
+            model.traffic_filter.editing = true;
             None
         }
         KeyCode::Char('/') => {
@@ -283,7 +323,7 @@ fn move_by(model: &mut Model, delta: isize) {
             scroll(&mut model.log_scroll, len, delta);
         }
         Focus::Traffic => {
-            let len = model.traffic.len();
+            let len = model.shown_traffic().len();
             scroll(&mut model.traffic_scroll, len, delta);
         }
     }

@@ -40,7 +40,7 @@ pub fn on_mouse(model: &mut Model, event: MouseEvent, screen: Rect) {
             scroll(&mut model.log_scroll, len, delta * WHEEL_LINES);
         }
         Pane::Traffic => {
-            let len = model.traffic.len();
+            let len = model.shown_traffic().len();
             scroll(&mut model.traffic_scroll, len, delta * WHEEL_LINES);
         }
         Pane::Overlay => {
@@ -73,7 +73,7 @@ fn click(model: &mut Model, pane: Pane, at: &crate::view::Areas, y: u16) {
             };
             // The rows shown, as the traffic pane computes them.
             let height = usize::from(area.height.saturating_sub(3));
-            let len = model.traffic.len();
+            let len = model.shown_traffic().len();
             let offset = model.traffic_scroll.offset.min(len.saturating_sub(height));
             let end = len - offset;
             let start = end.saturating_sub(height);

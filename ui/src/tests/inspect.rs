@@ -111,3 +111,50 @@ fn inspector_80x24() {
     update(&mut model, code(KeyCode::Enter));
     assert_snapshot!(render(&model, 80, 24).backend());
 }
+
+/// The traffic filter: `a` the app, `s` the status class (aborted/cut,
+/// failed over, …), `/` the model or provider; Enter inspects within it.
+#[test]
+fn traffic_filters_by_app_status_class_and_model() {
+    let mut model = with_traffic();
+    update(
+        &mut model,
+        request(SEQ + 3, NOW, App::Gemini, "/v1beta/models", 503, 40),
+    );
+    assert_eq!(model.shown_traffic().len(), 3);
+    update(&mut model, key('a'));
+    assert_eq!(model.traffic_filter.app, Some(App::Claude));
+    assert_eq!(model.shown_traffic().len(), 1);
+    update(&mut model, key('a'));
+    update(&mut model, key('a'));
+    update(&mut model, key('a'));
+    assert_eq!(model.traffic_filter.app, None);
+    for _ in 0..4 {
+        update(&mut model, key('s'));
+    }
+    let shown: Vec<_> = model
+        .shown_traffic()
+        .iter()
+        .map(|e| e.record.path.clone())
+        .collect();
+    assert_eq!(shown, ["/v1/responses"], "aborted/cut only");
+    update(&mut model, key('s'));
+    assert_eq!(model.shown_traffic().len(), 1, "failed over: the same one");
+    update(&mut model, key('s'));
+    assert_eq!(model.shown_traffic().len(), 3, "back to all");
+    update(&mut model, key('/'));
+    type_keys(&mut model, "codex");
+    update(&mut model, code(KeyCode::Enter));
+    assert_eq!(model.shown_traffic().len(), 1, "gpt-5-codex matches");
+    update(&mut model, code(KeyCode::Enter));
+    let Some(Popup::Inspect(entry)) = &model.popup else {
+        panic!("no inspector");
+    };
+    assert_eq!(entry.record.model.as_deref(), Some("gpt-5-codex"));
+    update(&mut model, code(KeyCode::Esc));
+    let screen = format!("{:?}", render(&model, 120, 35).backend());
+    assert!(
+        screen.contains("/codex"),
+        "the title says what is filtered: {screen}"
+    );
+}

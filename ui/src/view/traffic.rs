@@ -35,12 +35,34 @@ const PROVIDER: usize = 9;
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let focused = model.focus == Focus::Traffic;
     let height = usize::from(area.height.saturating_sub(3));
-    let len = model.traffic.len();
+    let shown = model.shown_traffic();
+    let len = shown.len();
     let offset = model.traffic_scroll.offset.min(len.saturating_sub(height));
     let end = len - offset;
     let start = end.saturating_sub(height);
 
     let mut title = vec![Span::styled(" Traffic ", theme.bold())];
+    let filter = &model.traffic_filter;
+    if filter.is_active() || filter.editing {
+        let mut parts = Vec::new();
+        if let Some(app) = filter.app {
+            parts.push(app.name().to_owned());
+        }
+        if !filter.class.label().is_empty() {
+            parts.push(filter.class.label().to_owned());
+        }
+        if filter.editing || !filter.text.is_empty() {
+            let cursor = if filter.editing { "▏" } else { "" };
+            parts.push(format!("/{}{cursor}", filter.text));
+        }
+        title.push(Span::styled(
+            format!("{} ", parts.join(" · ")),
+            theme.accent(),
+        ));
+    }
+    if focused {
+        title.push(Span::styled("(a app · s status · / model) ", theme.dim()));
+    }
     if offset > 0 {
         title.push(Span::styled(format!("↑{offset} "), theme.dim()));
     }
@@ -48,14 +70,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .title(Line::from(title))
         .border_style(theme.border(focused));
     if len == 0 {
-        let text = Line::styled("no requests yet", theme.dim());
+        let text = if model.traffic.is_empty() {
+            "no requests yet"
+        } else {
+            "no request matches the filter"
+        };
+        let text = Line::styled(text, theme.dim());
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     }
     let mut widths: Vec<u16> = COLUMNS.iter().map(|(_, w)| *w).collect();
-    widths[PROVIDER] = model
-        .traffic
-        .range(start..end)
+    widths[PROVIDER] = shown[start..end]
+        .iter()
         .map(|entry| provider_cell(&entry.record).chars().count() as u16)
         .fold(COLUMNS[PROVIDER].0.len() as u16, u16::max)
         .min(COLUMNS[PROVIDER].1);
@@ -71,9 +97,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     )
     .style(theme.dim());
     let selected = end.checked_sub(1).filter(|_| focused);
-    let rows: Vec<Row> = model
-        .traffic
-        .range(start..end)
+    let rows: Vec<Row> = shown[start..end]
+        .iter()
         .enumerate()
         .map(|(n, entry)| {
             let cells = row(entry, model, theme);
