@@ -20,6 +20,14 @@ pub(super) fn on_key(model: &mut Model, code: KeyCode) -> Option<Action> {
     match popup {
         // Any key closes the help.
         Popup::Help => None,
+        Popup::Inspect(entry) => {
+            if code == KeyCode::Char('y') {
+                model.popup = Some(Popup::Inspect(entry));
+                let action = super::copy(model);
+                return action;
+            }
+            None
+        }
         Popup::ConfirmStop => match code {
             KeyCode::Char('y' | 'Y') => {
                 model.stopping = true;
