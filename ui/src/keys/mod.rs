@@ -234,6 +234,16 @@ fn logs_key(model: &mut Model, code: KeyCode) -> Option<Option<Action>> {
             pane.next_app();
             return Some(None);
         }
+        // The selected line (the bottom one shown) as JSON.
+        KeyCode::Char('y') => {
+            let shown = pane.visible();
+            let offset = pane.scroll.offset.min(shown.len().checked_sub(1)?);
+            let line = shown.get(shown.len() - 1 - offset)?;
+            let json = serde_json::json!({"time": line.clock, "level": line.level,
+                "app": line.app, "worker": line.worker, "text": line.text});
+            model.set_status(Severity::Good, "copied the log line as JSON (OSC 52)");
+            return Some(Some(Action::Copy(json.to_string())));
+        }
         KeyCode::Char('/') => {
             pane.search_editing = true;
             return Some(None);
