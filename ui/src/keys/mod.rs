@@ -156,6 +156,15 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('t') => toggle_takeover(model),
         KeyCode::Char('p') => pick_provider(model),
         KeyCode::Char('e') => edit_port(model),
+        KeyCode::Char('+') => {
+            if refuse(model, "add a provider") {
+                return None;
+            }
+            let app = model.selected_app()?.app;
+            model.pending_presets = Some(app);
+            model.set_status(Severity::Info, format!("listing the presets for {app}…"));
+            Some(Action::Request(Request::ProviderPresets { app: Some(app) }))
+        }
         KeyCode::Char('l') => {
             model.usage_view = None;
             model.logs = Some(crate::logs::LogPane::default());
