@@ -68,6 +68,12 @@ pub enum Popup {
         input: String,
         error: Option<String>,
     },
+    /// `+`: add a provider to `app` from one of the curated presets.
+    Presets {
+        app: App,
+        items: Vec<switchyard_daemon::protocol::PresetInfo>,
+        selected: usize,
+    },
     /// Enter on a traffic row: the whole record.
     Inspect(Box<TrafficEntry>),
     /// `p`: pick the active provider.
@@ -178,6 +184,8 @@ pub struct Model {
     pub mouse: bool,
     /// Which requests the traffic pane shows.
     pub traffic_filter: TrafficFilter,
+    /// `+` asked for this app's presets: the picker opens when they come.
+    pub pending_presets: Option<App>,
 }
 
 /// The traffic pane's filter: `a` cycles the app, `s` the status class, `/`
@@ -294,6 +302,7 @@ impl Model {
             usage_view: None,
             mouse: false,
             traffic_filter: TrafficFilter::default(),
+            pending_presets: None,
         }
     }
 

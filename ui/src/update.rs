@@ -225,6 +225,23 @@ fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) 
         }
         return None;
     }
+    if let (Request::ProviderPresets { app: Some(app) }, Ok(Reply::Presets(items))) =
+        (&request, &result)
+    {
+        if model.pending_presets.take() == Some(*app) {
+            if items.is_empty() {
+                model.set_status(Severity::Warn, format!("no preset serves {app}"));
+            } else {
+                model.status = None;
+                model.popup = Some(crate::model::Popup::Presets {
+                    app: *app,
+                    items: items.clone(),
+                    selected: 0,
+                });
+            }
+        }
+        return None;
+    }
     match result {
         Ok(Reply::Done(text)) => model.set_status(Severity::Good, text),
         Ok(_) => {}

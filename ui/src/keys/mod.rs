@@ -156,6 +156,15 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('t') => toggle_takeover(model),
         KeyCode::Char('p') => pick_provider(model),
         KeyCode::Char('e') => edit_port(model),
+        KeyCode::Char('+') => {
+            if refuse(model, "add a provider") {
+                return None;
+            }
+            let app = model.selected_app()?.app;
+            model.pending_presets = Some(app);
+            model.set_status(Severity::Info, format!("listing the presets for {app}…"));
+            Some(Action::Request(Request::ProviderPresets { app: Some(app) }))
+        }
         KeyCode::Char('l') => {
             model.usage_view = None;
             model.logs = Some(crate::logs::LogPane::default());
@@ -233,6 +242,16 @@ fn logs_key(model: &mut Model, code: KeyCode) -> Option<Option<Action>> {
         KeyCode::Char('a') => {
             pane.next_app();
             return Some(None);
+        }
+        // The selected line (the bottom one shown) as JSON.
+        KeyCode::Char('y') => {
+            let shown = pane.visible();
+            let offset = pane.scroll.offset.min(shown.len().checked_sub(1)?);
+            let line = shown.get(shown.len() - 1 - offset)?;
+            let json = serde_json::json!({"time": line.clock, "level": line.level,
+                "app": line.app, "worker": line.worker, "text": line.text});
+            model.set_status(Severity::Good, "copied the log line as JSON (OSC 52)");
+            return Some(Some(Action::Copy(json.to_string())));
         }
         KeyCode::Char('/') => {
             pane.search_editing = true;

@@ -99,6 +99,15 @@ fn l_opens_streams_filters_and_closes() {
     assert_eq!(pane.visible().len(), 1);
     assert!(!pane.search_editing);
 
+    let Some(Action::Copy(json)) = update(&mut model, key('y')) else {
+        panic!("y copies the selected line");
+    };
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (value["level"].as_str(), value["worker"].as_bool()),
+        (Some("DEBUG"), Some(true))
+    );
+
     // Back to every app, no search: scrolled back, a new line keeps the view.
     for _ in 0..3 {
         update(&mut model, key('a'));

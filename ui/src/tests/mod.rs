@@ -6,6 +6,7 @@ mod inspect;
 mod keys;
 mod logs;
 mod mouse;
+mod presets;
 mod update;
 mod usage;
 mod view;
