@@ -148,8 +148,13 @@ async fn serve(app: App) -> Result<(), WorkerError> {
                 };
                 let mut batch = Ok(());
                 while let Ok(report) = reports.try_recv() {
-                    let line = summary_line(report);
-                    batch = batch.and(control.feed(WorkerMessage::Finished(line)).await);
+                    let message = match report {
+                        ProxyReport::Finished(summary) => WorkerMessage::Finished(summary_line(summary)),
+                        ProxyReport::Failover { provider, reason } => {
+                            WorkerMessage::Failover { provider, reason }
+                        }
+                    };
+                    batch = batch.and(control.feed(message).await);
                 }
                 if control_open && (batch.is_err() || control.send(beat).await.is_err()) {
                     control_open = false;
@@ -172,8 +177,7 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     }
 }
 
-fn summary_line(report: ProxyReport) -> RequestLine {
-    let ProxyReport::Finished(s) = report;
+fn summary_line(s: proxy::RequestSummary) -> RequestLine {
     RequestLine {
         method: s.method,
         path: s.path,

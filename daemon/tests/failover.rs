@@ -18,7 +18,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use support::{BoxError, SCENARIO, TestResult, config, provider, start, within};
 use switchyard_daemon::apps::App;
-use switchyard_daemon::proxy::{BreakerPolicy, BreakerState, Credential, ProviderConfig};
+use switchyard_daemon::proxy::{
+    BreakerPolicy, BreakerState, Credential, ProviderConfig, ProxyReport,
+};
 use switchyard_daemon::translate::{Format, ModelMap};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -333,6 +335,14 @@ async fn overloaded_529_fails_over_like_a_5xx() -> TestResult {
         let (status, _, body) = post(h.addr, "/v1/messages", &claude_request(false)).await?;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, OK_BODY.as_bytes());
+        // The failover is reported (the daemon makes it an event) before the request ends.
+        match within(Duration::from_secs(5), h.reports.recv()).await? {
+            Some(ProxyReport::Failover { provider, reason }) => {
+                assert_eq!(provider, "a");
+                assert_eq!(reason, "status 529");
+            }
+            other => return Err(format!("expected a failover report, got {other:?}").into()),
+        }
         let s = h.next_summary().await?;
         assert_eq!((s.provider.as_deref(), s.failovers), (Some("b"), 1));
         Ok(())

@@ -213,9 +213,12 @@ struct Harness {
 
 impl Harness {
     async fn next_summary(&mut self) -> Result<RequestSummary, BoxError> {
-        match within(Duration::from_secs(5), self.reports.recv()).await? {
-            Some(ProxyReport::Finished(s)) => Ok(s),
-            None => Err("report channel closed".into()),
+        loop {
+            match within(Duration::from_secs(5), self.reports.recv()).await? {
+                Some(ProxyReport::Finished(s)) => return Ok(s),
+                Some(ProxyReport::Failover { .. }) => {}
+                None => return Err("report channel closed".into()),
+            }
         }
     }
 }

@@ -324,6 +324,14 @@ pub enum EventKind {
         app: App,
         request: RequestLine,
     },
+    /// A provider failed a request (an error status, a refused connection, a
+    /// rate limit, a loop) and the next one was tried. At most one a second
+    /// per provider: the breaker's transitions say the rest.
+    Failover {
+        app: App,
+        provider: String,
+        reason: String,
+    },
     DaemonStopping,
     /// The store stopped (`Some`) or resumed (`None`) writing to the database.
     RecordingChanged {
@@ -356,7 +364,8 @@ impl EventKind {
             | ProviderSelected { app, .. }
             | BreakerChanged { app, .. }
             | Traffic { app, .. }
-            | RequestFinished { app, .. } => Some(*app),
+            | RequestFinished { app, .. }
+            | Failover { app, .. } => Some(*app),
             DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } => None,
         }
     }
@@ -462,7 +471,7 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
                 state.route.clone_from(&request.route);
             }
         }
-        DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } => {}
+        DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | Failover { .. } => {}
     }
 }
 

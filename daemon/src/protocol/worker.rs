@@ -24,6 +24,12 @@ pub enum WorkerMessage {
         last_error: Option<String>,
     },
     Finished(RequestLine),
+    /// A provider failed a request and the next was tried (rate limited by
+    /// the proxy: at most one a second per provider).
+    Failover {
+        provider: String,
+        reason: String,
+    },
 }
 
 /// Daemon → worker.

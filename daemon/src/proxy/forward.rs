@@ -160,10 +160,12 @@ async fn failover(
             if let Some(port) = provider.loops_to {
                 if !forced {
                     provider.breaker.record_failure(policy, Instant::now());
-                    failures.push(format!(
+                    let failure = format!(
                         "{}: refused, its URL points back at Switchyard's own port {port} (a loop); give it the provider's own address",
                         provider.name
-                    ));
+                    );
+                    note_failover(&tracker, provider, &failure);
+                    failures.push(failure);
                 }
                 continue;
             }
@@ -290,12 +292,20 @@ async fn failover(
                             // The key is limited, not the provider: no verdict.
                             key.rest
                                 .cool(Instant::now(), wait.unwrap_or(cooling::DEFAULT_KEY_REST));
-                            failures.push(format!("{failure} (key {} rests)", key.label));
+                            let failure = format!("{failure} (key {} rests)", key.label);
+                            note_failover(&tracker, provider, &failure);
+                            failures.push(failure);
                             continue;
                         }
-                        if let Some(wait) = wait {
+                        let failure = if let Some(wait) = wait {
                             provider.cooling.cool(Instant::now(), wait);
-                        }
+                            format!(
+                                "{failure}, cooling down for {} s",
+                                wait.as_secs_f64().ceil()
+                            )
+                        } else {
+                            failure
+                        };
                         verdict.failure();
                         failure
                     }
@@ -329,6 +339,7 @@ async fn failover(
                     }
                 };
                 tracing::debug!(failure = %failure, "upstream attempt failed");
+                note_failover(&tracker, provider, &failure);
                 tracker.counters().set_last_error(failure.clone());
                 failures.push(failure);
                 break;
@@ -382,6 +393,20 @@ async fn failover(
         }
     }
     json_error(active.app, Fault::UpstreamUnavailable, &summary, tracker)
+}
+
+/// Tells the daemon (an event) that `provider` failed this request: at most
+/// once a second per provider, so an outage is a line, not a flood.
+fn note_failover(tracker: &Tracker, provider: &Provider, failure: &str) {
+    let now = Instant::now();
+    if provider.noted.left(now).is_none() {
+        provider.noted.cool(now, Duration::from_secs(1));
+        let prefix = format!("{}: ", provider.name);
+        tracker.report_failover(
+            &provider.name,
+            failure.strip_prefix(&prefix).unwrap_or(failure),
+        );
+    }
 }
 
 /// A 429/5xx answer kept while other providers are tried.

@@ -18,6 +18,8 @@ use super::stats::Counters;
 pub enum ProxyReport {
     /// One request is over: its response finished, failed, or the client left.
     Finished(RequestSummary),
+    /// A provider failed a request and the next was tried.
+    Failover { provider: String, reason: String },
 }
 
 /// One finished request. Never contains headers, query strings or keys.
@@ -162,6 +164,14 @@ impl Tracker {
         std::mem::replace(self, husk)
     }
 
+    /// Tells the worker a provider failed this request (dropped if its queue is full).
+    pub(crate) fn report_failover(&self, provider: &str, reason: &str) {
+        let _ = self.sink.reports.try_send(ProxyReport::Failover {
+            provider: provider.to_owned(),
+            reason: reason.to_owned(),
+        });
+    }
+
     /// Marks the request failed: it counts in `errors` and becomes the last error.
     pub(crate) fn fail(&mut self, message: String) {
         self.counts_as_error = true;
@@ -270,7 +280,7 @@ mod tests {
         // The first request found room; the others skipped their summaries.
         assert!(
             rx.try_recv()
-                .is_ok_and(|ProxyReport::Finished(s)| s.path == "/")
+                .is_ok_and(|r| matches!(r, ProxyReport::Finished(s) if s.path == "/"))
         );
         assert!(rx.try_recv().is_err());
         let t = Tracker::start(&sink, &http::Method::GET, "/again");

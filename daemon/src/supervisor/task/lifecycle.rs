@@ -113,6 +113,11 @@ impl AppTask {
                 app: self.app,
                 request,
             }),
+            WorkerMessage::Failover { provider, reason } => self.emit(EventKind::Failover {
+                app: self.app,
+                provider,
+                reason,
+            }),
         }
     }
 
