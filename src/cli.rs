@@ -186,7 +186,8 @@ pub enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add (or replace) a provider: from a preset, or a base URL and format.
+    /// Add a provider: from a preset, or a base URL and format (--replace:
+    /// change one in place).
     #[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["base_url", "preset"]))]
     Add {
         /// Which app's proxy.
@@ -220,9 +221,14 @@ pub enum ProviderCommand {
         /// Forward the client's own key (the default without a key).
         #[arg(long, conflicts_with = "key_env")]
         passthrough: bool,
-        /// Lower goes first; default: after the existing ones.
+        /// Lower goes first; default: after the existing ones (with
+        /// --replace: where it was).
         #[arg(long, allow_hyphen_values = true)]
         priority: Option<i64>,
+        /// Replace the provider of that name in place, keeping its place in
+        /// the order (without it, an existing name is refused).
+        #[arg(long)]
+        replace: bool,
     },
     /// The curated provider presets (all, or those for APP).
     Presets {

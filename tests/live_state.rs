@@ -69,24 +69,52 @@ async fn subscribe(paths: &Paths) -> (Subscription, Snapshot) {
 #[derive(Debug, Clone)]
 enum Op {
     Enable(App),
+    Takeover(App),
     Disable(App),
     Port(App),
     Provider(App),
+    /// Replace the first provider in place.
+    Replace(App),
+    /// Remove the app's last provider.
+    Remove(App),
+    /// Put the app's last provider first.
+    Use(App),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let app = prop_oneof![Just(App::Claude), Just(App::Codex), Just(App::Gemini)];
-    (0..4u8, app).prop_map(|(kind, app)| match kind {
+    (0..8u8, app).prop_map(|(kind, app)| match kind {
         0 => Op::Enable(app),
-        1 => Op::Disable(app),
-        2 => Op::Port(app),
-        _ => Op::Provider(app),
+        1 => Op::Takeover(app),
+        2 => Op::Disable(app),
+        3 => Op::Port(app),
+        4 => Op::Provider(app),
+        5 => Op::Replace(app),
+        6 => Op::Remove(app),
+        _ => Op::Use(app),
     })
 }
 
+/// The app's providers as a fresh `provider list` gives them, in order.
+async fn listed(paths: &Paths, app: App) -> Vec<switchyard_daemon::protocol::ProviderInfo> {
+    let mut client = Client::connect(paths, "test").await.unwrap();
+    match client
+        .request(Request::ProviderList { app: Some(app) })
+        .await
+        .unwrap()
+    {
+        Reply::Providers(list) => list,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 16, bug 1: every fact a client shows is in the snapshot and changes
+/// only through events, providers (order, credential kind) and the takeover
+/// included: after any mix of requests the folded state equals a fresh
+/// snapshot, and the snapshot's providers equal a fresh `provider list`.
 #[test]
 fn folding_the_events_reproduces_the_daemon_snapshot() {
-    let home = Home::new();
+    let home = Home::with_user_home();
     home.start();
     let paths = paths(&home);
     let rt = runtime();
@@ -97,8 +125,30 @@ fn folding_the_events_reproduces_the_daemon_snapshot() {
             let (mut sub, mut view) = subscribe(&paths).await;
             let mut client = Client::connect(&paths, "test").await.unwrap();
             for op in &ops {
+                let spec = |app: App, name: String, replace| switchyard_daemon::protocol::ProviderSpec {
+                    auth: switchyard_daemon::protocol::AuthSpec::KeyEnv("SOME_KEY".into()),
+                    replace,
+                    ..switchyard_daemon::protocol::ProviderSpec::new(app, name, format!("http://127.0.0.1:{}", free_port()))
+                };
+                let names: Vec<String> = status(&paths).await.apps.iter()
+                    .find(|s| Some(s.app) == op_app(op))
+                    .map(|s| s.providers.iter().map(|p| p.name.clone()).collect())
+                    .unwrap_or_default();
                 let request = match op {
                     Op::Enable(app) => Request::Enable { app: *app, takeover: false, env: Default::default() },
+                    Op::Takeover(app) => Request::Enable { app: *app, takeover: true, env: home_env(&home) },
+                    Op::Replace(app) => match names.first() {
+                        Some(name) => Request::ProviderAdd(spec(*app, name.clone(), true)),
+                        None => continue,
+                    },
+                    Op::Remove(app) => match names.last() {
+                        Some(name) => Request::ProviderRemove { app: *app, name: name.clone() },
+                        None => continue,
+                    },
+                    Op::Use(app) => match names.last() {
+                        Some(name) => Request::ProviderUse { app: *app, name: name.clone() },
+                        None => continue,
+                    },
                     Op::Disable(app) => Request::Disable { app: *app },
                     Op::Port(app) => Request::SetPort { app: *app, port: free_port() },
                     Op::Provider(app) => Request::ProviderAdd(switchyard_daemon::protocol::ProviderSpec {
@@ -112,8 +162,29 @@ fn folding_the_events_reproduces_the_daemon_snapshot() {
             let truth = status(&paths).await;
             fold_until(&mut sub, &mut view, truth.seq).await;
             assert_eq!(view, truth);
+            for state in &truth.apps {
+                assert_eq!(state.providers, listed(&paths, state.app).await, "{}", state.app);
+            }
         });
     });
+}
+
+fn op_app(op: &Op) -> Option<App> {
+    match op {
+        Op::Replace(app) | Op::Remove(app) | Op::Use(app) => Some(*app),
+        _ => None,
+    }
+}
+
+/// The caller's environment of a user whose home is the test's own.
+fn home_env(home: &Home) -> switchyard_daemon::protocol::CallerEnv {
+    use std::os::unix::ffi::OsStrExt;
+    switchyard_daemon::protocol::CallerEnv {
+        vars: vec![(
+            "HOME".to_owned(),
+            home.user().as_os_str().as_bytes().to_vec(),
+        )],
+    }
 }
 
 #[test]

@@ -197,3 +197,57 @@ fn three_failures_on_three_connections_open_the_one_breaker_and_status_says_so()
         },
     );
 }
+
+/// Issue 16, bug 4: adding a name that exists is refused with a hint and
+/// changes nothing; `--replace` changes it in place, keeps its place in the
+/// order and says "replaced".
+#[test]
+fn an_existing_name_is_refused_or_replaced_in_place_never_moved() {
+    let home = Home::new();
+    home.start();
+    home.ok(&[
+        "provider",
+        "add",
+        "claude",
+        "second",
+        "--base-url",
+        "https://two.example",
+    ]);
+    let before = names(&home, "claude");
+    assert_eq!(before, ["anthropic", "second"]);
+
+    let out = home.run(&[
+        "provider",
+        "add",
+        "claude",
+        "anthropic",
+        "--base-url",
+        "https://other.example",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already has a provider named anthropic"),
+        "{err}"
+    );
+    assert!(err.contains("--replace"), "{err}");
+    assert_eq!(names(&home, "claude"), before, "nothing moved");
+
+    let out = home.ok(&[
+        "provider",
+        "add",
+        "claude",
+        "anthropic",
+        "--base-url",
+        "https://other.example",
+        "--replace",
+    ]);
+    assert!(
+        out.contains("provider anthropic replaced in claude"),
+        "{out}"
+    );
+    assert_eq!(names(&home, "claude"), before, "its place is kept");
+    let list: serde_json::Value =
+        serde_json::from_str(&home.ok(&["provider", "list", "claude", "--json"])).unwrap();
+    assert_eq!(list[0]["base_url"], "https://other.example");
+}

@@ -258,12 +258,19 @@ fn a_taken_port_hands_the_file_back_until_the_proxy_serves_it() {
     let port = holder.local_addr().expect("addr").port();
     home.ok(&["port", "claude", &port.to_string()]);
     let out = home.run(&["enable", "claude", "--takeover"]);
-    assert_eq!(out.status.code(), Some(1));
+    // The app is enabled and waits for its port: a success, said as such
+    // (issue 16, bug 6), never "failed".
+    assert!(out.status.success(), "{out:?}");
     // Another program holds the port: the CLI must not send its key there,
     // so the file was never pointed, and the message says what is true now
     // and what will happen (issue 16, bug 2).
     assert_eq!(read(&path), CLAUDE);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        err.contains("claude enabled, not serving yet: port"),
+        "{err}"
+    );
+    assert!(home.app("claude")["enabled"] == true, "{err}");
     assert!(!err.contains("now points at"), "{err}");
     assert!(
         err.contains(&format!(

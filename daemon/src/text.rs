@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::protocol::state::{BreakerState, EventKind, ExitInfo, NotRecording};
+use crate::protocol::state::{BreakerState, EventKind, ExitInfo, NotRecording, WorkerState};
 
 /// `s` with its control characters (line breaks, ESC, …) written as escapes
 /// (`\n`, `\u{1b}`): for text a client or a worker supplied, on its way to a
@@ -86,6 +86,17 @@ pub fn served_by(provider: &str, route: Option<&str>) -> String {
     match route {
         Some(route) => format!("{} · {}", clean(provider), clean(route)),
         None => clean(provider).into_owned(),
+    }
+}
+
+/// A worker state's word for people, the same in `status` and the
+/// dashboard: a disabled, stopped app reads `off`, an enabled one that cannot
+/// bind its port `no port` (JSON keeps the machine word, `stopped`).
+pub fn state_word(state: WorkerState, enabled: bool, port_error: bool) -> &'static str {
+    match state {
+        WorkerState::Stopped if enabled && port_error => "no port",
+        WorkerState::Stopped if !enabled => "off",
+        other => other.as_str(),
     }
 }
 
@@ -192,6 +203,25 @@ impl fmt::Display for EventKind {
                     n => write!(f, " after {n} failovers"),
                 }
             }
+            ProvidersChanged { app, providers } => {
+                write!(f, "{app} providers:")?;
+                if providers.is_empty() {
+                    return f.write_str(" none");
+                }
+                for (i, p) in providers.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{} ({})", clean(&p.name), clean(&p.auth))?;
+                }
+                Ok(())
+            }
+            TakeoverWaiting { app, waiting: true } => write!(
+                f,
+                "{app} takeover waits: its files are pointed once the proxy serves the port"
+            ),
+            TakeoverWaiting {
+                app,
+                waiting: false,
+            } => write!(f, "{app} takeover no longer waits for the port"),
             DaemonStopping => f.write_str("daemon stopping"),
             RecordingChanged {
                 not_recording: Some(not),

@@ -24,6 +24,7 @@ pub async fn run(paths: &Paths, command: ProviderCommand) -> Result<ExitCode> {
             key_stdin,
             passthrough: _,
             priority,
+            replace,
         } => {
             let mut keys: Vec<AuthSpec> = key_env.into_iter().map(AuthSpec::KeyEnv).collect();
             if key_stdin {
@@ -54,6 +55,7 @@ pub async fn run(paths: &Paths, command: ProviderCommand) -> Result<ExitCode> {
                 auth: keys.next().unwrap_or(AuthSpec::Passthrough),
                 extra_keys: keys.collect(),
                 priority,
+                replace,
             };
             super::request_done(paths, Request::ProviderAdd(spec)).await
         }

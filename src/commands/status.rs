@@ -113,7 +113,7 @@ pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
             println!(
                 "{:<8} {:<9} {:<6} {:<8} {:<9} {:<8} {:<9} {}",
                 app.app.name(),
-                app.state.as_str(),
+                text::state_word(app.state, app.enabled, app.port_error.is_some()),
                 app.port,
                 app.pid.map_or_else(|| "-".into(), |p| p.to_string()),
                 app.restarts,

@@ -79,14 +79,7 @@ pub fn state_symbol(state: WorkerState, enabled: bool, port_error: bool) -> &'st
     }
 }
 
-/// A worker state's word; a disabled, stopped app reads `off`.
-pub fn state_word(state: WorkerState, enabled: bool, port_error: bool) -> &'static str {
-    match state {
-        WorkerState::Stopped if enabled && port_error => "no port",
-        WorkerState::Stopped if !enabled => "off",
-        other => other.as_str(),
-    }
-}
+pub use switchyard_daemon::text::state_word;
 
 pub fn state_severity(state: WorkerState, enabled: bool, port_error: bool) -> Severity {
     match state {

@@ -157,10 +157,6 @@ pub struct Model {
     pub traffic: VecDeque<TrafficEntry>,
     pub traffic_scroll: Scroll,
     pub rates: [Rate; 3],
-    /// Every provider as last listed; `None` until the first answer.
-    pub providers: Option<Vec<ProviderInfo>>,
-    /// `p` was pressed: open the picker when this app's list arrives.
-    pub pending_pick: Option<App>,
     pub status: Option<Status>,
     /// `Q` was confirmed: the daemon is being stopped.
     pub stopping: bool,
@@ -190,8 +186,6 @@ impl Model {
             traffic: VecDeque::new(),
             traffic_scroll: Scroll::default(),
             rates: [rate.clone(), rate.clone(), rate],
-            providers: None,
-            pending_pick: None,
             status: None,
             stopping: false,
         }
@@ -217,12 +211,13 @@ impl Model {
         &self.rates[app.index()]
     }
 
-    /// The app's providers as last listed, in priority order.
-    pub fn providers_of(&self, app: App) -> Option<Vec<&ProviderInfo>> {
-        let list = self.providers.as_ref()?;
-        let mut mine: Vec<&ProviderInfo> = list.iter().filter(|p| p.app == app).collect();
-        mine.sort_by_key(|p| p.priority);
-        Some(mine)
+    /// The app's providers in the order requests try them (from the
+    /// snapshot, so always current).
+    pub fn providers_of(&self, app: App) -> &[ProviderInfo] {
+        self.apps()
+            .iter()
+            .find(|s| s.app == app)
+            .map_or(&[], |s| s.providers.as_slice())
     }
 
     /// The log lines that pass the filter (case-insensitive substring).

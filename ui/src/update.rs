@@ -8,9 +8,7 @@ use switchyard_daemon::protocol::{Reply, Request};
 
 use crate::format;
 use crate::keys;
-use crate::model::{
-    Link, LogEntry, Model, Popup, RATE_SAMPLES, STATUS_TTL_MS, Severity, TrafficEntry,
-};
+use crate::model::{Link, LogEntry, Model, RATE_SAMPLES, STATUS_TTL_MS, Severity, TrafficEntry};
 use crate::msg::{Action, ConnMsg, Exit, Msg};
 
 pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
@@ -79,11 +77,7 @@ fn on_conn(model: &mut Model, msg: ConnMsg) -> Option<Action> {
                 retry_in_ms,
             };
         }
-        ConnMsg::Attached(snapshot) => {
-            attach(model, *snapshot);
-            // The detail pane and the picker want the provider list.
-            return Some(Action::Request(Request::ProviderList { app: None }));
-        }
+        ConnMsg::Attached(snapshot) => attach(model, *snapshot),
         ConnMsg::Resync(snapshot) => resync(model, *snapshot),
         ConnMsg::Event(event) => return on_event(model, event),
     }
@@ -148,9 +142,6 @@ fn on_event(model: &mut Model, event: Event) -> Option<Action> {
             count_requests(model, *app, traffic.requests);
             None
         }
-        EventKind::ProviderSelected { app, .. } => {
-            Some(Action::Request(Request::ProviderList { app: Some(*app) }))
-        }
         EventKind::DaemonStopping if !model.stopping => {
             model.set_status(Severity::Warn, "the daemon is stopping");
             None
@@ -193,64 +184,13 @@ fn count_requests(model: &mut Model, app: App, requests: u64) {
 }
 
 fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) -> Option<Action> {
-    match (result, &request) {
-        (Ok(Reply::Providers(list)), Request::ProviderList { app }) => {
-            let mut all = model.providers.take().unwrap_or_default();
-            match app {
-                Some(app) => all.retain(|p| p.app != *app),
-                None => all.clear(),
-            }
-            all.extend(list);
-            model.providers = Some(all);
-            open_picker(model);
-        }
-        (Ok(Reply::Done(text)), _) => model.set_status(Severity::Good, text),
-        (Ok(_), _) => {}
-        (Err(err), _) => {
-            if matches!(request, Request::ProviderList { app: Some(app) } if model.pending_pick == Some(app))
-            {
-                model.pending_pick = None;
-            }
-            model.set_status(
-                Severity::Bad,
-                format!("{} failed: {err}", format::request(&request)),
-            );
-        }
+    match result {
+        Ok(Reply::Done(text)) => model.set_status(Severity::Good, text),
+        Ok(_) => {}
+        Err(err) => model.set_status(
+            Severity::Bad,
+            format!("{} failed: {err}", format::request(&request)),
+        ),
     }
     None
-}
-
-/// `p` asked for a list: show the picker now that it is here.
-fn open_picker(model: &mut Model) {
-    let Some(app) = model.pending_pick.take() else {
-        return;
-    };
-    let items: Vec<_> = model
-        .providers_of(app)
-        .unwrap_or_default()
-        .into_iter()
-        .cloned()
-        .collect();
-    if items.is_empty() {
-        model.set_status(
-            Severity::Warn,
-            format!("{app} has no providers; add one with `switchyard provider add {app} …`"),
-        );
-        return;
-    }
-    let active = model
-        .apps()
-        .iter()
-        .find(|s| s.app == app)
-        .and_then(|s| s.provider.clone());
-    let selected = items
-        .iter()
-        .position(|p| Some(&p.name) == active.as_ref() || p.active)
-        .unwrap_or(0);
-    model.status = None;
-    model.popup = Some(Popup::Provider {
-        app,
-        items,
-        selected,
-    });
 }

@@ -36,14 +36,14 @@ impl Core {
             return Outcome::Later(with_note(now(Ok(Reply::Done(text))), note, app));
         }
         let saved = self.store.set_enabled(app, true, false);
-        self.awaiting_port.remove(&app);
+        self.set_awaiting(app, None);
         if enabled && had {
             self.emit(EventKind::AppEnabled {
                 app,
                 takeover: false,
             });
         }
-        let started = self.enable(app, false);
+        let started = waiting_is_enabled(app, self.enable(app, false));
         Outcome::Later(with_note(once_saved(saved, started), note, app))
     }
 
@@ -82,8 +82,8 @@ impl Core {
             return Outcome::Later(with_note(now(Ok(Reply::Done(text))), note, app));
         }
         let saved = self.store.set_enabled(app, false, false);
-        self.awaiting_port.remove(&app);
         self.emit(EventKind::AppDisabled { app });
+        self.set_awaiting(app, None);
         // The hand-back is queued before the supervisor hears of it; it takes
         // milliseconds, while the worker drains for up to seconds.
         let note = self.takeover_release(app);
@@ -177,6 +177,29 @@ impl Core {
             handle.send(command);
         }
     }
+}
+
+/// The enable is done when the port is held by another program: the app is
+/// enabled and Switchyard starts it once the port is free, so the answer says
+/// that (exit 0), not that it failed.
+fn waiting_is_enabled(
+    app: App,
+    rx: oneshot::Receiver<Result<Reply, ErrorReply>>,
+) -> oneshot::Receiver<Result<Reply, ErrorReply>> {
+    let (tx, out) = oneshot::channel();
+    tokio::spawn(async move {
+        let result = rx.await.unwrap_or_else(|_| Err(super::stopping()));
+        let _ = tx.send(match result {
+            Err(err) if err.kind == ErrorKind::Conflict => Ok(Reply::Done(waiting_text(app, &err))),
+            other => other,
+        });
+    });
+    out
+}
+
+/// `claude enabled, not serving yet: port … is in use …; Switchyard keeps trying …`.
+pub(super) fn waiting_text(app: App, err: &ErrorReply) -> String {
+    format!("{app} enabled, not serving yet: {}", err.message)
 }
 
 pub(super) fn unknown(app: App) -> Outcome {

@@ -158,6 +158,7 @@ impl Core {
         let rows = store.apps().await?;
         let providers = Providers::new(store.providers(None).await?);
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut policies = HashMap::new();
         let supervisors = rows
             .iter()
             .map(|row| {
@@ -168,6 +169,7 @@ impl Core {
                         policy.clone()
                     }),
                 };
+                policies.insert(row.app, policy.info());
                 let handle = AppHandle::spawn(
                     row.app,
                     policy,
@@ -181,7 +183,11 @@ impl Core {
             .collect();
         let apps = rows
             .iter()
-            .map(|row| AppState::new(row.app, false, row.port))
+            .map(|row| {
+                let mut state = AppState::new(row.app, false, row.port);
+                state.policy = policies.remove(&row.app).unwrap_or_default();
+                state
+            })
             .collect();
         let snapshot = Snapshot {
             epoch: daemon.started_at_ms,
@@ -225,6 +231,10 @@ impl Core {
             .collect();
         core.reconcile_takeover(wanted).await;
         for row in rows {
+            core.emit(EventKind::ProvidersChanged {
+                app: row.app,
+                providers: core.providers.infos_of(row.app),
+            });
             core.emit(EventKind::ProviderSelected {
                 app: row.app,
                 provider: core.first_provider(row.app),
@@ -357,6 +367,29 @@ impl Core {
 
     fn app_state(&self, app: App) -> Option<&AppState> {
         self.snapshot.apps.iter().find(|s| s.app == app)
+    }
+
+    /// `app`'s files start (`Some`) or stop (`None`) waiting for its port;
+    /// clients hear of it as [`EventKind::TakeoverWaiting`].
+    fn set_awaiting(&mut self, app: App, env: Option<Option<CallerEnv>>) {
+        match env {
+            Some(env) => {
+                let entry = self.awaiting_port.entry(app).or_insert(None);
+                if env.is_some() {
+                    *entry = env;
+                }
+            }
+            None => {
+                self.awaiting_port.remove(&app);
+            }
+        }
+        let waiting = self.awaiting_port.contains_key(&app);
+        if self
+            .app_state(app)
+            .is_some_and(|s| s.takeover_waiting != waiting)
+        {
+            self.emit(EventKind::TakeoverWaiting { app, waiting });
+        }
     }
 }
 

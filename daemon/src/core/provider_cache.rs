@@ -91,6 +91,13 @@ impl Providers {
     }
 }
 
+impl Providers {
+    /// `app`'s providers as clients see them, in order.
+    pub fn infos_of(&self, app: App) -> Vec<ProviderInfo> {
+        self.infos().into_iter().filter(|i| i.app == app).collect()
+    }
+}
+
 fn sort(rows: &mut [ProviderRow]) {
     rows.sort_by(|a, b| (a.app, a.priority, &a.name).cmp(&(b.app, b.priority, &b.name)));
 }

@@ -98,6 +98,20 @@ impl Core {
     fn try_provider_add(&mut self, spec: ProviderSpec) -> Result<Outcome, ErrorReply> {
         validate_name(&spec.name)?;
         let app = spec.app;
+        let existing = self
+            .providers
+            .of(app)
+            .find(|row| row.name == spec.name)
+            .map(|row| (row.priority, row.base_url.clone()));
+        if let (Some((priority, url)), false) = (&existing, spec.replace) {
+            let name = &spec.name;
+            return Err(ErrorReply::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{app} already has a provider named {name} ({url}, priority {priority}); nothing changed. To change it in place, add --replace; to move it, `switchyard provider use {app} {name}`"
+                ),
+            ));
+        }
         let preset = match &spec.preset {
             None => None,
             Some(id) => Some(self.preset_for(app, id)?),
@@ -196,7 +210,9 @@ impl Core {
             preset: preset.as_ref().map(|p| p.id.clone()),
         };
         // The same row in memory and in the store: the priority is decided here.
-        let row = self.providers.upsert(row, spec.priority);
+        // Replaced in place: its place in the order stays unless one is given.
+        let priority = spec.priority.or(existing.as_ref().map(|(p, _)| *p));
+        let row = self.providers.upsert(row, priority);
         let saved = self.store.upsert_provider(row);
         self.providers_changed(app);
         let translated = if format == own {
@@ -205,8 +221,13 @@ impl Core {
             format!(", {format}, translated from {own}")
         };
         let text = format!(
-            "provider {} added to {app} ({base_url}{translated}, {described}){warning}",
-            spec.name
+            "provider {} {verb} {app} ({base_url}{translated}, {described}){warning}",
+            spec.name,
+            verb = if existing.is_some() {
+                "replaced in"
+            } else {
+                "added to"
+            }
         );
         Ok(saved_then(saved, Ok(Reply::Done(text))))
     }
@@ -270,6 +291,10 @@ impl Core {
     fn providers_changed(&mut self, app: App) -> Option<String> {
         self.provider_infos
             .send_replace(Arc::new(self.providers.infos()));
+        self.emit(EventKind::ProvidersChanged {
+            app,
+            providers: self.providers.infos_of(app),
+        });
         let config = self.worker_config(app);
         let provider = config.providers.first().map(|p| p.name.clone());
         if self.app_state(app).is_some_and(|s| s.provider != provider) {

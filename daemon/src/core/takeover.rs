@@ -169,18 +169,19 @@ impl Core {
         match result {
             // Another program holds the port: the file stays as it is until
             // the proxy serves it.
-            Err(mut err) if err.kind == ErrorKind::Conflict => {
+            // The app is enabled all the same: the answer is a success.
+            Err(err) if err.kind == ErrorKind::Conflict => {
                 let file = takeover::config_path_in(app, &env).map_or_else(
                     |_| format!("{app}'s configuration"),
                     |p| p.display().to_string(),
                 );
-                err.message = format!(
+                let text = format!(
                     "{}; {file} was left as it is, and will point at {} once the proxy serves port {port}",
-                    err.message,
+                    super::apps::waiting_text(app, &err),
                     takeover::proxy_url(port)
                 );
-                self.awaiting_port.insert(app, Some(env));
-                let _ = reply.send(Err(err));
+                self.set_awaiting(app, Some(Some(env)));
+                let _ = reply.send(Ok(Reply::Done(text)));
             }
             // Served, or by the daemon's own 503 answer while it cannot be:
             // the port is Switchyard's either way.
@@ -260,7 +261,7 @@ impl Core {
     /// there. Its files are handed back until the proxy serves the port.
     fn takeover_port_taken(&mut self, app: App) {
         if self.app_state(app).is_some_and(|s| s.enabled && s.takeover) {
-            self.awaiting_port.entry(app).or_insert(None);
+            self.set_awaiting(app, Some(None));
         }
         log_when_done(
             app,
@@ -271,9 +272,10 @@ impl Core {
 
     /// The proxy serves `app`'s port again: files waiting for it are pointed.
     fn takeover_port_served(&mut self, app: App) {
-        let Some(env) = self.awaiting_port.remove(&app) else {
+        let Some(env) = self.awaiting_port.get(&app).cloned() else {
             return;
         };
+        self.set_awaiting(app, None);
         let Some(state) = self.app_state(app) else {
             return;
         };

@@ -18,8 +18,10 @@ pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below (3: the snapshot's
-/// `health` and its two events).
-pub const PROTOCOL_VERSION: u32 = 4;
+/// `health` and its two events; 5: an app's providers, takeover wait and
+/// policy in the snapshot, with their events; 6: provider formats, presets,
+/// key pools and the `Failover` event).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,6 +207,9 @@ pub struct ProviderSpec {
     /// More keys: a key pool, tried in order, a rate-limited key resting.
     pub extra_keys: Vec<AuthSpec>,
     pub priority: Option<i64>,
+    /// Replace a provider of that name in place (its place in the order kept
+    /// unless `priority` is given); without it an existing name is refused.
+    pub replace: bool,
 }
 
 impl ProviderSpec {
@@ -220,6 +225,7 @@ impl ProviderSpec {
             auth: AuthSpec::Passthrough,
             extra_keys: Vec::new(),
             priority: None,
+            replace: false,
         }
     }
 }

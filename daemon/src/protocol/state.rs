@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::apps::App;
+use crate::protocol::ProviderInfo;
 
 /// The whole observable state of one daemon run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +85,32 @@ pub struct AppState {
     pub port_error: Option<String>,
     pub traffic: Traffic,
     pub breakers: Vec<BreakerStatus>,
+    /// The app's providers in the order requests try them, with how each
+    /// authenticates (never a key); changes by [`EventKind::ProvidersChanged`].
+    #[serde(default)]
+    pub providers: Vec<ProviderInfo>,
+    /// `enable --takeover` while another program holds the port: the CLI's
+    /// files are left as they are and get pointed once the proxy serves it.
+    #[serde(default)]
+    pub takeover_waiting: bool,
+    /// How the supervisor restarts this app's worker (defaults with the
+    /// app's stored overrides); fixed for the daemon's run.
+    #[serde(default)]
+    pub policy: PolicyInfo,
+}
+
+/// The supervision policy as clients see it, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub healthy_after_ms: u64,
+    pub rapid_window_ms: u64,
+    pub park_after: u32,
+    pub hung_after_ms: u64,
+    pub ready_timeout_ms: u64,
+    pub drain_ms: u64,
+    pub term_grace_ms: u64,
 }
 
 impl AppState {
@@ -107,6 +134,9 @@ impl AppState {
             port_error: None,
             traffic: Traffic::default(),
             breakers: Vec::new(),
+            providers: Vec::new(),
+            takeover_waiting: false,
+            policy: PolicyInfo::default(),
         }
     }
 }
@@ -332,6 +362,17 @@ pub enum EventKind {
         provider: String,
         reason: String,
     },
+    /// The app's providers (order, credentials kind, enabled) changed.
+    ProvidersChanged {
+        app: App,
+        providers: Vec<ProviderInfo>,
+    },
+    /// `enable --takeover` began (`true`) or stopped (`false`) waiting for
+    /// the proxy to serve a port another program held.
+    TakeoverWaiting {
+        app: App,
+        waiting: bool,
+    },
     DaemonStopping,
     /// The store stopped (`Some`) or resumed (`None`) writing to the database.
     RecordingChanged {
@@ -365,7 +406,9 @@ impl EventKind {
             | BreakerChanged { app, .. }
             | Traffic { app, .. }
             | RequestFinished { app, .. }
-            | Failover { app, .. } => Some(*app),
+            | Failover { app, .. }
+            | ProvidersChanged { app, .. }
+            | TakeoverWaiting { app, .. } => Some(*app),
             DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } => None,
         }
     }
@@ -402,6 +445,7 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
         AppDisabled { .. } => {
             state.enabled = false;
             state.takeover = false;
+            state.takeover_waiting = false;
             state.parked = None;
             state.backoff_until_ms = None;
             state.port_error = None;
@@ -471,6 +515,8 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
                 state.route.clone_from(&request.route);
             }
         }
+        ProvidersChanged { providers, .. } => state.providers.clone_from(providers),
+        TakeoverWaiting { waiting, .. } => state.takeover_waiting = *waiting,
         DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | Failover { .. } => {}
     }
 }

@@ -58,6 +58,22 @@ struct Overrides {
 }
 
 impl Policy {
+    /// The policy as clients see it (the snapshot's [`PolicyInfo`]).
+    pub fn info(&self) -> crate::protocol::state::PolicyInfo {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        crate::protocol::state::PolicyInfo {
+            initial_delay_ms: ms(self.initial_delay),
+            max_delay_ms: ms(self.max_delay),
+            healthy_after_ms: ms(self.healthy_after),
+            rapid_window_ms: ms(self.rapid_window),
+            park_after: self.park_after,
+            hung_after_ms: ms(self.hung_after),
+            ready_timeout_ms: ms(self.ready_timeout),
+            drain_ms: ms(self.drain),
+            term_grace_ms: ms(self.term_grace),
+        }
+    }
+
     /// The defaults with an app's stored overrides applied.
     pub fn with_overrides(mut self, json: &str) -> Result<Policy, serde_json::Error> {
         let o: Overrides = serde_json::from_str(json)?;

@@ -190,10 +190,28 @@ fn pick_provider(model: &mut Model) -> Option<Action> {
     if refuse(model, "pick a provider") {
         return None;
     }
-    let app = model.selected_app()?.app;
-    model.pending_pick = Some(app);
-    model.set_status(Severity::Info, format!("listing {app}'s providers…"));
-    Some(Action::Request(Request::ProviderList { app: Some(app) }))
+    let state = model.selected_app()?;
+    let app = state.app;
+    let items = state.providers.clone();
+    if items.is_empty() {
+        model.set_status(
+            Severity::Warn,
+            format!("{app} has no providers; add one with `switchyard provider add {app} …`"),
+        );
+        return None;
+    }
+    let selected = items
+        .iter()
+        .position(|p| Some(&p.name) == state.provider.as_ref())
+        .or_else(|| items.iter().position(|p| p.active))
+        .unwrap_or(0);
+    model.status = None;
+    model.popup = Some(Popup::Provider {
+        app,
+        items,
+        selected,
+    });
+    None
 }
 
 fn edit_port(model: &mut Model) -> Option<Action> {

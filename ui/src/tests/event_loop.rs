@@ -56,14 +56,11 @@ async fn keys_become_actions_and_q_detaches() {
     );
     assert!(matches!(
         performed.as_slice(),
-        [
-            Action::Request(Request::ProviderList { app: None }),
-            Action::Request(Request::Enable {
-                app: App::Claude,
-                takeover: false,
-                ..
-            }),
-        ]
+        [Action::Request(Request::Enable {
+            app: App::Claude,
+            takeover: false,
+            ..
+        }),]
     ));
     let screen = terminal.backend().to_string();
     assert!(screen.contains("enable claude…"), "{screen}");

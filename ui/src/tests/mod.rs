@@ -44,7 +44,10 @@ pub fn snapshot(apps: Vec<AppState>) -> Snapshot {
 }
 
 pub fn off(app: App) -> AppState {
-    AppState::new(app, false, app.default_port())
+    AppState {
+        providers: providers().into_iter().filter(|p| p.app == app).collect(),
+        ..AppState::new(app, false, app.default_port())
+    }
 }
 
 pub fn running(app: App, pid: u32, up_s: u64) -> AppState {
@@ -72,6 +75,7 @@ pub fn running(app: App, pid: u32, up_s: u64) -> AppState {
                 state: BreakerState::Open,
             },
         ],
+        providers: providers().into_iter().filter(|p| p.app == app).collect(),
         ..AppState::new(app, true, app.default_port())
     }
 }
@@ -166,21 +170,11 @@ pub fn providers() -> Vec<ProviderInfo> {
         .collect()
 }
 
-/// A model attached to `snapshot`, with the provider list loaded.
+/// A model attached to `snapshot` (which carries the providers: no request).
 pub fn attached(snapshot: Snapshot) -> Model {
     let mut model = Model::new(NOW, true);
     let action = update(&mut model, Msg::Conn(ConnMsg::Attached(Box::new(snapshot))));
-    assert!(matches!(
-        action,
-        Some(Action::Request(Request::ProviderList { app: None }))
-    ));
-    update(
-        &mut model,
-        Msg::Reply {
-            request: Request::ProviderList { app: None },
-            result: Ok(Reply::Providers(providers())),
-        },
-    );
+    assert!(action.is_none(), "{action:?}");
     model
 }
 

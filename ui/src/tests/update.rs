@@ -198,3 +198,36 @@ fn starting_and_start_failures_are_shown() {
     let banner = crate::view::banner(&model);
     assert!(banner.is_some_and(|(text, _)| text.contains("could not start the daemon: boom")));
 }
+
+/// Issue 16, bug 1: a provider added or removed while attached shows at once,
+/// from the event alone (no re-attach, no list request).
+#[test]
+fn the_providers_panel_follows_provider_events() {
+    let mut model = attached(snapshot(all_running()));
+    let mut list = model.providers_of(App::Claude).to_vec();
+    list.retain(|p| p.name != "anthropic");
+    list.push(switchyard_daemon::protocol::ProviderInfo {
+        name: "tmp2".to_owned(),
+        ..list[0].clone()
+    });
+    let action = update(
+        &mut model,
+        event(
+            SEQ + 1,
+            NOW,
+            EventKind::ProvidersChanged {
+                app: App::Claude,
+                providers: list,
+            },
+        ),
+    );
+    assert!(action.is_none(), "{action:?}");
+    let names: Vec<_> = model
+        .providers_of(App::Claude)
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["backup", "tmp2"]);
+    let screen = format!("{:?}", render(&model, 120, 35).backend());
+    assert!(screen.contains("    tmp2"), "{screen}");
+}

@@ -138,17 +138,11 @@ fn providers<'a>(state: &AppState, model: &Model, theme: &Theme) -> Vec<Line<'a>
             .find(|b| b.provider == name)
             .map(|b| b.state)
     };
-    let mut rows: Vec<(String, bool, Option<BreakerState>)> = match model.providers_of(state.app) {
-        Some(list) => list
-            .into_iter()
-            .map(|p| (p.name.clone(), p.enabled, breaker(&p.name)))
-            .collect(),
-        None => state
-            .breakers
-            .iter()
-            .map(|b| (b.provider.clone(), true, Some(b.state)))
-            .collect(),
-    };
+    let mut rows: Vec<(String, bool, Option<BreakerState>)> = model
+        .providers_of(state.app)
+        .iter()
+        .map(|p| (p.name.clone(), p.enabled, breaker(&p.name)))
+        .collect();
     if rows.is_empty()
         && let Some(active) = &state.provider
     {
