@@ -182,8 +182,9 @@ async fn failover(
             }
             let translates = provider.api.as_ref().is_some_and(|a| a.translates());
             if translates && upgrade.is_some() {
+                // The client falls back to plain HTTP, which this provider takes.
                 upgrade_refused = true;
-                continue;
+                break 'passes;
             }
             let mut probe = if forced {
                 false
@@ -348,7 +349,12 @@ async fn failover(
     }
 
     tracker.summary.failovers = attempts.saturating_sub(1);
-    let summary = if failures.is_empty() && !upgrade_refused {
+    if upgrade_refused {
+        let message = "the provider's API format is translated, which a WebSocket cannot carry; use HTTP streaming";
+        tracker.fail(message.to_owned());
+        return json_error(active.app, Fault::UpgradeRequired, message, tracker);
+    }
+    let summary = if failures.is_empty() {
         "no providers are configured".to_owned()
     } else {
         format!("all providers failed: {}", failures.join("; "))
@@ -374,12 +380,6 @@ async fn failover(
         if let Some(error) = refused {
             let body = error.client_body(Format::of_app(active.app));
             return whole(error.status(), "application/json", body, tracker);
-        }
-        if upgrade_refused {
-            let message = format!(
-                "this provider's API format is translated, which WebSocket connections cannot be; use HTTP streaming ({summary})"
-            );
-            return json_error(active.app, Fault::UpgradeRequired, &message, tracker);
         }
         if let Some(wait) = cooling {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
