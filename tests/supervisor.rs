@@ -302,9 +302,12 @@ fn a_taken_port_is_reported_then_taken_as_soon_as_it_is_free() {
     // Accepted for a disabled app, with a word about the other program.
     let moved = home.ok(&["port", "claude", &port.to_string()]);
     assert!(moved.contains("in use by another program"), "{moved}");
+    // Enabled and waiting for its port: a success that says so (issue 16,
+    // bug 6), naming the port and its owner.
     let out = home.run(&["enable", "claude"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stdout);
+    assert!(err.contains("claude enabled, not serving yet"), "{err}");
     assert!(err.contains(&format!("port {port}")), "{err}");
     assert!(
         err.contains(&format!("pid {}", std::process::id())),
