@@ -34,27 +34,27 @@ pub enum Command {
     Daemon(DaemonCommand),
     /// The daemon and every app (exit 3 when the daemon is not running).
     Status(JsonFlag),
-    /// Start APP's proxy.
+    /// Start the apps' proxies (`enable claude codex`).
     Enable {
-        /// Which app's proxy.
-        #[arg(value_parser = app_parser())]
-        app: App,
+        /// Which apps' proxies.
+        #[arg(value_parser = app_parser(), required = true, num_args = 1..)]
+        apps: Vec<App>,
         /// Also point the CLI's own configuration file at the proxy (without
         /// it, a file Switchyard took over is handed back).
         #[arg(long)]
         takeover: bool,
     },
-    /// Stop APP's proxy and release its port.
+    /// Stop the apps' proxies and release their ports.
     Disable {
-        /// Which app's proxy.
-        #[arg(value_parser = app_parser())]
-        app: App,
+        /// Which apps' proxies.
+        #[arg(value_parser = app_parser(), required = true, num_args = 1..)]
+        apps: Vec<App>,
     },
-    /// Restart APP's proxy (also un-parks it).
+    /// Restart the apps' proxies (also un-parks them).
     Restart {
-        /// Which app's proxy.
-        #[arg(value_parser = app_parser())]
-        app: App,
+        /// Which apps' proxies.
+        #[arg(value_parser = app_parser(), required = true, num_args = 1..)]
+        apps: Vec<App>,
     },
     /// Move APP to another port (the new port is bound before the old is released).
     Port {

@@ -270,3 +270,21 @@ fn a_client_of_another_uid_is_refused_and_logged() {
     );
     assert_daemon_healthy(&home);
 }
+
+/// Issue 16, bug 10: completions offer what a person types, never the
+/// internals (`--daemon`, `--detached`, `worker`), in every shell.
+#[test]
+fn completions_hide_the_internals() {
+    let home = common::Home::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = home.ok(&["completions", shell]);
+        // `service install`'s description names the command it writes.
+        let script = script.replace("switchyard --daemon", "");
+        for hidden in ["--detached", "--daemon", "worker"] {
+            assert!(!script.contains(hidden), "{shell} offers {hidden}");
+        }
+        for shown in ["enable", "takeover", "base-url", "presets"] {
+            assert!(script.contains(shown), "{shell} lacks {shown}");
+        }
+    }
+}

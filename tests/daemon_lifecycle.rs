@@ -21,6 +21,15 @@ fn start_status_stop_round_trip() {
     assert!(started.contains("daemon started"), "{started}");
     let status = home.status();
     assert_eq!(status["daemon"]["state"], "running");
+    // One vocabulary for people (issue 16, bug 6): a disabled app reads `off`
+    // as on the dashboard; JSON keeps the contract's `stopped`.
+    let text = home.ok(&["status"]);
+    let claude = text
+        .lines()
+        .find(|l| l.starts_with("claude"))
+        .expect("a claude row");
+    assert!(claude.starts_with("claude   off "), "{text}");
+    assert_eq!(status["apps"][0]["state"], "stopped");
     let pid = status["daemon"]["pid"].as_u64().expect("pid") as u32;
     assert!(alive(pid));
     assert_eq!(status["daemon"]["version"], env!("CARGO_PKG_VERSION"));
@@ -230,5 +239,59 @@ fn a_daemon_that_does_not_answer_is_not_called_stale() {
     assert_eq!(
         home.status()["daemon"]["version"],
         env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// Issue 16, bug 8: a `SWITCHYARD_HOME` too deep for a Unix socket path
+/// still works (the socket moves to a short private directory) and `status`
+/// keeps its exit codes: 3 before start, 0 while running, 3 after stop.
+#[test]
+fn a_long_home_works_and_status_keeps_its_exit_codes() {
+    let base = Home::new();
+    let deep = base.path().join("a-rather-long-directory-name-".repeat(4));
+    std::fs::create_dir_all(&deep).unwrap();
+    let status = |args: &[&str]| {
+        let mut cmd = base.command(args);
+        cmd.env("SWITCHYARD_HOME", &deep);
+        base.run_command(cmd)
+    };
+    let out = status(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("sun_path"), "{err}");
+    let out = status(&["daemon", "start"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = status(&["status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let socket = json["daemon"]["socket"].as_str().unwrap().to_owned();
+    assert!(socket.len() <= 103, "{socket}");
+    let out = status(&["daemon", "stop"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(status(&["status"]).status.code(), Some(3));
+    assert!(!std::path::Path::new(&socket).exists(), "{socket} removed");
+}
+
+/// Issue 16, bug 10: a worker's lines in `logs` carry its own level, once
+/// (not `INFO DEBUG …`).
+#[test]
+fn worker_lines_in_the_log_say_their_level_once() {
+    let home = Home::new().env("SWITCHYARD_LOG", "debug");
+    home.start();
+    home.ok(&["port", "claude", &common::free_port().to_string()]);
+    home.ok(&["enable", "claude"]);
+    home.ok(&["disable", "claude"]);
+    let logs = home.ok(&["logs", "--app", "claude"]);
+    let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+    let worker_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" pid=")).collect();
+    assert!(!worker_lines.is_empty(), "{logs}");
+    for line in logs.lines() {
+        let words: Vec<&str> = line.split_whitespace().take(3).collect();
+        let doubled = words.len() == 3 && levels.contains(&words[1]) && levels.contains(&words[2]);
+        assert!(!doubled, "level said twice: {line}");
+    }
+    assert!(
+        logs.contains("DEBUG"),
+        "the worker's debug lines are kept as such: {logs}"
     );
 }

@@ -125,3 +125,53 @@ fn space_enables_q_detaches_and_the_daemon_keeps_serving() {
     assert_eq!(status, 200, "{body}");
     assert!(tmux.session_alive());
 }
+
+/// Issue 16, bug 7: a daemon the dashboard started is the dashboard's child;
+/// once it stops it is reaped, not left a zombie while the dashboard runs.
+#[test]
+fn a_daemon_the_dashboard_started_is_reaped_when_it_stops() {
+    if !tmux_available() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install tmux");
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let home = Home::new();
+    let tmux = Tmux {
+        socket: format!("syreap{}", std::process::id()),
+    };
+    let shell = format!(
+        "env SWITCHYARD_HOME={} TERM=xterm-256color {BIN}; sleep 30",
+        home.path().display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "sy",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        &shell,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(
+        "the dashboard to start a daemon",
+        Duration::from_secs(20),
+        || home.daemon_pid().is_some() && tmux.screen().contains("claude"),
+    );
+    let pid = home.daemon_pid().unwrap();
+    home.ok(&["daemon", "stop"]);
+    // Gone for good: no /proc entry, not even a zombie's.
+    wait_for(
+        "the stopped daemon to be reaped",
+        Duration::from_secs(10),
+        || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    );
+    assert!(tmux.session_alive(), "the dashboard keeps running");
+    tmux.cmd(&["send-keys", "-t", "sy", "q"]);
+}

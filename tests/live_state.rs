@@ -401,3 +401,34 @@ fn events_json_is_ndjson_resumable_and_secret_free() {
     assert!(seen.contains("stored"), "the provider is listed as stored");
     assert!(!seen.contains(secret), "the key leaked");
 }
+
+/// Issue 16, bug 10: `events` exits non-zero when the daemon ends the
+/// stream, and refuses a `--since` past the newest event instead of quietly
+/// printing the state.
+#[test]
+fn events_says_when_the_stream_ends_and_refuses_a_future_since() {
+    let home = Home::new();
+    home.start();
+    let out = home.run(&["events", "--since", "999999"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("past the newest event"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing printed as if it were state");
+
+    let mut events = home
+        .command(&["events", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    lines.next().unwrap().unwrap(); // the snapshot: subscribed
+    home.ok(&["daemon", "stop"]);
+    for _ in lines.by_ref() {}
+    let status = events.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a stream the daemon ended is not a success"
+    );
+}

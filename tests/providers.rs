@@ -251,3 +251,33 @@ fn an_existing_name_is_refused_or_replaced_in_place_never_moved() {
         serde_json::from_str(&home.ok(&["provider", "list", "claude", "--json"])).unwrap();
     assert_eq!(list[0]["base_url"], "https://other.example");
 }
+
+/// Issue 16: `enable`, `disable` and `restart` take several apps; each is
+/// answered, and one that fails makes the exit code 1 after all were tried.
+#[test]
+fn enable_disable_and_restart_take_several_apps() {
+    let home = Home::new();
+    home.start();
+    home.ok(&["port", "claude", &free_port().to_string()]);
+    home.ok(&["port", "codex", &free_port().to_string()]);
+    let out = home.ok(&["enable", "claude", "codex"]);
+    assert!(
+        out.contains("claude enabled") && out.contains("codex enabled"),
+        "{out}"
+    );
+    for app in ["claude", "codex"] {
+        assert_eq!(home.app(app)["state"], "running", "{app}");
+    }
+    let out = home.ok(&["restart", "claude", "codex"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = home.run(&["restart", "gemini", "claude"]);
+    assert_eq!(out.status.code(), Some(1), "gemini is disabled");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("claude"),
+        "{out:?}"
+    );
+    home.ok(&["disable", "claude", "codex"]);
+    for app in ["claude", "codex"] {
+        assert_eq!(home.app(app)["enabled"], false, "{app}");
+    }
+}

@@ -48,7 +48,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use switchyard_daemon::apps::App;
-use switchyard_daemon::proxy::{Credential, ProviderConfig, Proxy, ProxyConfig};
+use switchyard_daemon::protocol::worker::WorkerMessage;
+use switchyard_daemon::proxy::{Credential, ProviderConfig, Proxy, ProxyConfig, ProxyReport};
 use switchyard_daemon::translate::Format;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -65,6 +66,9 @@ const SSE_STREAMS: usize = 16;
 const SSE_EVENTS: usize = 200;
 const SSE_GAP: Duration = Duration::from_millis(10);
 const JSON_BODY: &str = r#"{"id":"msg_bench","type":"message","role":"assistant","content":[{"type":"text","text":"ok"}],"usage":{"input_tokens":3,"output_tokens":1}}"#;
+
+/// The path the request load asks for (`--path`).
+static LOAD_PATH: OnceLock<String> = OnceLock::new();
 
 /// Shared clock for SSE timestamps (upstream and client are in one process).
 fn epoch() -> Instant {
@@ -89,6 +93,10 @@ struct Args {
     /// Times the whole table is measured, cells interleaved (A/B on a noisy machine).
     rounds: usize,
     placement: Placement,
+    /// The path (and query) the request load asks for: `/json` by default;
+    /// `/v1/messages` makes the proxy read the answer's usage, and a query
+    /// `events=N` makes the answer an Anthropic event stream of N events.
+    path: String,
 }
 
 /// Where the load generator (with the mock upstream) and the proxies run.
@@ -119,6 +127,7 @@ fn parse_args() -> Result<Args, BoxError> {
         sse: true,
         rounds: 1,
         placement: Placement::AsScheduled,
+        path: "/json".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -145,6 +154,7 @@ fn parse_args() -> Result<Args, BoxError> {
             }
             "--no-sse" => args.sse = false,
             "--rounds" => args.rounds = value()?.parse()?,
+            "--path" => args.path = value()?,
             "--placement" => {
                 args.placement = match value()?.as_str() {
                     "scheduler" => Placement::AsScheduled,
@@ -174,6 +184,7 @@ fn parse_args() -> Result<Args, BoxError> {
 
 fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
+    let _ = LOAD_PATH.set(args.path.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -520,7 +531,7 @@ async fn start_upstream(port: u16) -> Result<SocketAddr, BoxError> {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let svc = service_fn(|req: Request<Incoming>| async move {
-                    Ok::<_, Infallible>(upstream_response(req.uri().path()))
+                    Ok::<_, Infallible>(upstream_response(req.uri().path(), req.uri().query()))
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -531,7 +542,13 @@ async fn start_upstream(port: u16) -> Result<SocketAddr, BoxError> {
     Ok(addr)
 }
 
-fn upstream_response(path: &str) -> Response<BoxBody<Bytes, Infallible>> {
+fn upstream_response(path: &str, query: Option<&str>) -> Response<BoxBody<Bytes, Infallible>> {
+    if let Some(n) = query
+        .and_then(|q| q.strip_prefix("events="))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return anthropic_stream(n);
+    }
     if path == "/hold" {
         // One event, then silence for a minute: a long-lived stream.
         let (tx, rx) = mpsc::channel(1);
@@ -596,6 +613,38 @@ fn upstream_response(path: &str) -> Response<BoxBody<Bytes, Infallible>> {
     r
 }
 
+/// An Anthropic Messages event stream of `n` events (at least 3), one every
+/// millisecond so that each reaches the proxy as a read of its own: usage in
+/// the first and the last but one, text deltas between.
+fn anthropic_stream(n: usize) -> Response<BoxBody<Bytes, Infallible>> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_bench\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n";
+        let delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there, \"}}\n\n";
+        let end = "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":42}}\n\n";
+        let stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        let n = n.max(3);
+        for i in 0..n {
+            let event = match i {
+                0 => start,
+                _ if i == n - 2 => end,
+                _ if i == n - 1 => stop,
+                _ => delta,
+            };
+            if tx.send(Bytes::from_static(event.as_bytes())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let mut r = Response::new(ChannelBody(rx).boxed());
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/event-stream"),
+    );
+    r
+}
+
 /// An SSE body fed by a channel: each message is one event, sent as one chunk.
 struct ChannelBody(mpsc::Receiver<Bytes>);
 
@@ -631,20 +680,42 @@ async fn start_proxy(
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
-    // Reports are not needed here; a 1-slot queue that nobody reads exercises the
-    // "never block on the daemon" path.
-    let (reports, unread) = mpsc::channel(1);
+    // Every finished request is taken off the queue, batched and encoded on the
+    // proxy's thread as the worker does (`worker.rs`: the first record of a
+    // batch waits up to 100 ms for others, at most 256 a message), so its cost
+    // is counted with the proxy's; only the write to the daemon is left out.
+    let (reports, mut queue) = mpsc::channel::<ProxyReport>(16_384);
     let token = shutdown.clone();
     // Its own thread and single-threaded runtime, as in the worker: profiles of
     // this proxy then show the worker's costs, not a work-stealing scheduler's.
     std::thread::Builder::new()
         .name("proxy".into())
         .spawn(move || {
-            let _unread = unread;
             let served = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .and_then(|runtime| {
+                    runtime.spawn(async move {
+                        let mut batch = Vec::with_capacity(256);
+                        while queue.recv_many(&mut batch, 256).await > 0 {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            let room = 256 - batch.len();
+                            if room > 0 {
+                                while let Ok(report) = queue.try_recv() {
+                                    batch.push(report);
+                                    if batch.len() == 256 {
+                                        break;
+                                    }
+                                }
+                            }
+                            let records = batch
+                                .drain(..)
+                                .map(|ProxyReport::Finished(s)| s.into_record(App::Claude))
+                                .collect();
+                            let message = WorkerMessage::Requests(records);
+                            std::hint::black_box(postcard::to_allocvec(&message).ok());
+                        }
+                    });
                     runtime.block_on(async {
                         let listener = TcpListener::from_std(listener)?;
                         proxy
@@ -713,7 +784,8 @@ async fn connection_loop(addr: SocketAddr, deadline: Instant, max: usize) -> (Ve
         let started = Instant::now();
         let outcome = tokio::time::timeout(REQUEST_TIMEOUT, async {
             s.ready().await?;
-            let req = Request::get("/json")
+            let path = LOAD_PATH.get().map_or("/json", String::as_str);
+            let req = Request::get(path)
                 .header(header::HOST, host.as_str())
                 .body(Empty::<Bytes>::new())?;
             let response = s.send_request(req).await?;

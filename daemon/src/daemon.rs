@@ -101,6 +101,7 @@ async fn serve(paths: &Paths, store: &Store, socket: &std::path::Path) -> Result
         info,
         Policy::default(),
         presets,
+        crate::core::usage::UsageSettings::load(paths),
         shutdown.clone(),
     )
     .await?;

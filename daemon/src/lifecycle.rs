@@ -80,6 +80,21 @@ pub enum Started {
 
 /// Starts a detached daemon (own session, no terminal, stdio detached) and
 /// returns once it answers on its socket.
+/// The daemon we started is our child until we exit: a process that lives
+/// on (the dashboard) must reap it when it stops, or it stays a zombie. One
+/// thread blocked in `waitpid` does that and costs nothing meanwhile; a
+/// command that exits first leaves the daemon to init, as ever.
+fn reap_when_it_ends(mut child: std::process::Child) {
+    let spawned = std::thread::Builder::new()
+        .name("reap-daemon".to_owned())
+        .spawn(move || {
+            let _ = child.wait();
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(%err, "cannot start the thread that reaps the daemon we started");
+    }
+}
+
 pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
     match probe(paths).await? {
         Probe::Running(client) => {
@@ -130,6 +145,7 @@ pub async fn start_detached(paths: &Paths) -> Result<Started, LifecycleError> {
             Ok(client) => {
                 // Reap our child if it was the loser of a start race.
                 let _ = child.try_wait();
+                reap_when_it_ends(child);
                 if child_failed.is_some() {
                     let _ = fs::remove_file(&err_file);
                 } else {

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 /// The environment variable that puts every file under one directory.
 pub const HOME_ENV: &str = "SWITCHYARD_HOME";
 
+/// The longest socket path every platform's `sun_path` holds, NUL included
+/// (104 bytes on macOS, 108 on Linux). A longer one moves to [`short_socket_dir`].
+const SOCKET_PATH_MAX: usize = 103;
+
 /// Every path the daemon and its clients agree on.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -65,8 +69,17 @@ impl Paths {
         self.data_dir.join("takeover")
     }
 
+    /// The socket: in the run directory, unless that path is too long for
+    /// `sun_path` (a deep `SWITCHYARD_HOME`); then a short private directory
+    /// holds it under a name derived from the run directory, so each home
+    /// still has its own daemon and every client finds the same path.
     pub fn socket(&self) -> PathBuf {
-        self.run_dir.join("switchyard.sock")
+        let socket = self.run_dir.join("switchyard.sock");
+        if socket.as_os_str().len() <= SOCKET_PATH_MAX {
+            return socket;
+        }
+        let hash = fnv1a(self.run_dir.as_os_str().as_encoded_bytes());
+        short_socket_dir().join(format!("{hash:016x}.sock"))
     }
 
     pub fn lock_file(&self) -> PathBuf {
@@ -108,6 +121,72 @@ impl Paths {
         // An existing directory keeps its mode on create: force it, since the
         // socket's safety rests on nobody else being able to reach it.
         fs::set_permissions(&self.run_dir, fs::Permissions::from_mode(0o700))?;
+        let socket = self.socket();
+        if let Some(dir) = socket.parent()
+            && dir != self.run_dir
+        {
+            private_dir(dir)?;
+        }
         Ok(())
+    }
+}
+
+/// Where sockets go whose natural path is too long: `$XDG_RUNTIME_DIR`
+/// (private to the user by definition) when it is short, else a directory of
+/// our own in `/tmp`, named after the uid.
+fn short_socket_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
+        && dir.is_absolute()
+        && dir.as_os_str().len() <= 48
+    {
+        return dir.join("switchyard");
+    }
+    PathBuf::from(format!("/tmp/switchyard-{}", nix::unistd::getuid()))
+}
+
+/// Creates `dir` mode 0700, and refuses one another user owns (in `/tmp`
+/// anybody could have made it first).
+fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = fs::symlink_metadata(dir)?;
+    if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} (for the socket, since SWITCHYARD_HOME is too long for one) is not a directory of this user's; remove it, or choose a shorter SWITCHYARD_HOME",
+                dir.display()
+            ),
+        ));
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+/// FNV-1a, 64 bits: a name that is the same in every build and process.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_home_gets_a_short_socket_of_its_own() {
+        let short = Paths::under(PathBuf::from("/home/u/sy"));
+        assert_eq!(
+            short.socket(),
+            PathBuf::from("/home/u/sy/run/switchyard.sock")
+        );
+        let deep = |tail: &str| Paths::under(PathBuf::from(format!("/{}/{tail}", "x".repeat(120))));
+        let (a, b) = (deep("a").socket(), deep("b").socket());
+        assert!(a.as_os_str().len() <= SOCKET_PATH_MAX, "{}", a.display());
+        assert_ne!(a, b, "each home has its own daemon");
+        assert_eq!(a, deep("a").socket(), "every client finds the same path");
     }
 }

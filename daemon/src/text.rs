@@ -26,7 +26,7 @@ pub fn clean(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `not recording: disk full; 12 events dropped; proxies still serve…`: the
+/// `not recording: disk full; 12 records dropped; proxies still serve…`: the
 /// banner's words; `NotRecording::detail` has the file and what to do.
 pub fn not_recording(not: &NotRecording) -> String {
     let mut text = format!("not recording: {}", clean(&not.reason));
@@ -34,7 +34,7 @@ pub fn not_recording(not: &NotRecording) -> String {
         text.push_str(&format!(
             "; {} {} dropped",
             not.dropped,
-            plural(not.dropped, "event")
+            plural(not.dropped, "record")
         ));
     }
     text.push_str("; proxies still serve, records wait in memory");
@@ -185,24 +185,45 @@ impl fmt::Display for EventKind {
                 plural(traffic.errors, "error"),
                 traffic.in_flight
             ),
-            RequestFinished { app, request } => {
-                write!(
-                    f,
-                    "{app} {} {} → {} in {}",
-                    clean(&request.method),
-                    clean(&request.path),
-                    request.status,
-                    latency(request.latency_ms)
-                )?;
-                if let Some(provider) = &request.provider {
-                    write!(f, " via {}", served_by(provider, request.route.as_deref()))?;
+            RequestsFinished { app, requests, .. } => match requests.as_slice() {
+                // As the journal keeps it.
+                [] => write!(f, "{app} requests finished (see `switchyard requests`)"),
+                [request] => {
+                    write!(
+                        f,
+                        "{app} {} {} → {} in {}",
+                        clean(&request.method),
+                        clean(&request.path),
+                        request.status.map_or("-".to_owned(), |s| s.to_string()),
+                        latency(request.latency_ms)
+                    )?;
+                    if request.outcome != crate::protocol::requests::Outcome::Ok {
+                        write!(f, " ({})", request.outcome.as_str())?;
+                    }
+                    if let Some(provider) = &request.provider {
+                        write!(f, " via {}", served_by(provider, request.route.as_deref()))?;
+                    }
+                    match request.failovers.len() {
+                        0 => {}
+                        1 => f.write_str(" after 1 failover")?,
+                        n => write!(f, " after {n} failovers")?,
+                    }
+                    match (request.tokens.input, request.tokens.output) {
+                        (Some(i), Some(o)) => write!(f, ", {i} in / {o} out tokens"),
+                        _ => Ok(()),
+                    }
                 }
-                match request.failovers {
-                    0 => Ok(()),
-                    1 => f.write_str(" after 1 failover"),
-                    n => write!(f, " after {n} failovers"),
+                many => {
+                    let errors = many.iter().filter(|r| r.outcome.is_error()).count();
+                    write!(
+                        f,
+                        "{app} {} {} finished, {errors} not ok",
+                        many.len(),
+                        plural(many.len() as u64, "request")
+                    )
                 }
-            }
+            },
+            UsageDay { .. } => f.write_str("a new day: today's usage starts from zero"),
             ProvidersChanged { app, providers } => {
                 write!(f, "{app} providers:")?;
                 if providers.is_empty() {

@@ -1,11 +1,14 @@
 //! The worker process (`switchyard worker --app APP`, started only by the
 //! daemon): takes its listener from fd 3 and its control channel from fd 4,
 //! waits for its `Config`, serves the proxy, reports `Ready`, heartbeats and
-//! request summaries, and drains on `Drain`, SIGTERM or the daemon's death.
+//! every finished request (in batches), and drains on `Drain`, SIGTERM or the
+//! daemon's death.
 
 use std::os::fd::FromRawFd;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures::{SinkExt, StreamExt};
 use tokio::signal::unix::{SignalKind, signal};
@@ -15,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps::App;
 use crate::protocol::FrameCodec;
-use crate::protocol::state::{BreakerState, BreakerStatus, RequestLine, Traffic};
+use crate::protocol::requests::RequestRecord;
+use crate::protocol::state::{BreakerState, BreakerStatus, Traffic};
 use crate::protocol::worker::{DaemonToWorker, HEARTBEAT_INTERVAL, WorkerConfig, WorkerMessage};
 use crate::proxy::{self, Proxy, ProxyConfig, ProxyReport};
 use crate::supervisor::{CONTROL_FD, DAEMON_PID_ENV, EXIT_CONFIG, LISTENER_FD};
@@ -25,9 +29,15 @@ use crate::translate::ModelMap;
 /// code, so crash loops can be provoked without breaking the binary.
 pub const TEST_EXIT_ENV: &str = "SWITCHYARD_TEST_WORKER_EXIT";
 
-/// At most this many request summaries go to the daemon per heartbeat; the
-/// counters in the heartbeat still count every request.
-const SUMMARIES_PER_BEAT: usize = 10;
+/// Finished requests waiting for the daemon, at most: a minute of heavy
+/// traffic while the daemon is slow. Beyond it records are dropped and
+/// counted (`Traffic::dropped`), never silently.
+const QUEUE: usize = 16_384;
+/// Records per message to the daemon, at most (a batch of long records
+/// still fits well inside a frame: see `RequestSummary::into_record`).
+const BATCH: usize = 256;
+/// A record waits at most this long for others to share its message.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
 /// How long in-flight requests may run on after a drain starts (the daemon's
 /// drain policy; it escalates to SIGTERM shortly after).
@@ -103,10 +113,12 @@ async fn serve(app: App) -> Result<(), WorkerError> {
         Proxy::new(proxy_config(app, &config)).map_err(|e| WorkerError::Config(e.to_string()))?,
     );
     let stats = proxy.stats();
-    // Nobody waits on this queue: it fills up to a beat's worth and is emptied
-    // at each heartbeat, so a finished request never wakes this task; once
-    // full, summaries are dropped (the counters still count every request).
-    let (reports_tx, mut reports) = mpsc::channel(SUMMARIES_PER_BEAT);
+    // Every finished request is queued here; this task takes them in batches
+    // (the first of a batch wakes it, the rest ride along for up to
+    // FLUSH_AFTER). A full queue drops records and counts them.
+    let (reports_tx, mut reports) = mpsc::channel(QUEUE);
+    let mut batch: Vec<ProxyReport> = Vec::with_capacity(BATCH);
+    let mut flush_at: Option<Instant> = None;
     let drain = CancellationToken::new();
     // A task of its own, so that a heartbeat waiting on a slow daemon below
     // never holds up accepting clients.
@@ -124,8 +136,43 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     let mut sigterm = signal(SignalKind::terminate()).map_err(other)?;
     let mut control_open = true;
     loop {
+        let room = BATCH - batch.len();
         tokio::select! {
-            result = &mut serving => return result.map_err(other)?.map_err(other),
+            result = &mut serving => {
+                // Drained: every request is over; what they reported goes out
+                // before the worker exits.
+                while let Ok(report) = reports.try_recv() {
+                    batch.push(report);
+                    if batch.len() >= BATCH && control_open {
+                        control_open = send_batch(&mut control, app, &mut batch).await.is_ok();
+                    }
+                }
+                if control_open {
+                    let _ = send_batch(&mut control, app, &mut batch).await;
+                }
+                return result.map_err(other)?.map_err(other);
+            }
+            received = reports.recv_many(&mut batch, room), if room > 0 => {
+                if received > 0 && flush_at.is_none() {
+                    flush_at = Some(Instant::now() + FLUSH_AFTER);
+                }
+                if batch.len() >= BATCH {
+                    flush_at = None;
+                    if control_open && send_batch(&mut control, app, &mut batch).await.is_err() {
+                        control_open = false;
+                        drain.cancel();
+                    }
+                    batch.clear();
+                }
+            }
+            () = sleep_until(flush_at), if flush_at.is_some() => {
+                flush_at = None;
+                if control_open && send_batch(&mut control, app, &mut batch).await.is_err() {
+                    control_open = false;
+                    drain.cancel();
+                }
+                batch.clear();
+            }
             _ = heartbeat.tick() => {
                 let snap = stats.snapshot();
                 let beat = WorkerMessage::Heartbeat {
@@ -135,6 +182,7 @@ async fn serve(app: App) -> Result<(), WorkerError> {
                         in_flight: snap.in_flight,
                         bytes_in: snap.bytes_in,
                         bytes_out: snap.bytes_out,
+                        dropped: snap.dropped,
                     },
                     breakers: snap.providers.iter().map(|p| BreakerStatus {
                         provider: p.name.clone(),
@@ -146,17 +194,7 @@ async fn serve(app: App) -> Result<(), WorkerError> {
                     }).collect(),
                     last_error: snap.last_error,
                 };
-                let mut batch = Ok(());
-                while let Ok(report) = reports.try_recv() {
-                    let message = match report {
-                        ProxyReport::Finished(summary) => WorkerMessage::Finished(summary_line(summary)),
-                        ProxyReport::Failover { provider, reason } => {
-                            WorkerMessage::Failover { provider, reason }
-                        }
-                    };
-                    batch = batch.and(control.feed(message).await);
-                }
-                if control_open && (batch.is_err() || control.send(beat).await.is_err()) {
+                if control_open && control.send(beat).await.is_err() {
                     control_open = false;
                     drain.cancel();
                 }
@@ -177,19 +215,27 @@ async fn serve(app: App) -> Result<(), WorkerError> {
     }
 }
 
-fn summary_line(s: proxy::RequestSummary) -> RequestLine {
-    RequestLine {
-        method: s.method,
-        path: s.path,
-        model: s.model,
-        status: s.status,
-        provider: s.provider,
-        route: s.route.map(str::to_owned),
-        latency_ms: s.latency.as_millis() as u64,
-        ttfb_ms: s.ttfb.map(|t| t.as_millis() as u64),
-        bytes_out: s.bytes_out,
-        failovers: s.failovers,
+/// Sleeps until `at` (the select branch is disabled while it is `None`).
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
     }
+}
+
+/// Sends `batch` as one message, and empties it.
+async fn send_batch(
+    control: &mut Framed<tokio::net::UnixStream, FrameCodec<DaemonToWorker, WorkerMessage>>,
+    app: App,
+    batch: &mut Vec<ProxyReport>,
+) -> Result<(), crate::protocol::FrameError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<RequestRecord> = batch
+        .drain(..)
+        .map(|ProxyReport::Finished(summary)| summary.into_record(app))
+        .collect();
+    control.send(WorkerMessage::Requests(records)).await
 }
 
 /// The listener on fd 3 and the control socket on fd 4, checked to be sockets.

@@ -213,12 +213,9 @@ struct Harness {
 
 impl Harness {
     async fn next_summary(&mut self) -> Result<RequestSummary, BoxError> {
-        loop {
-            match within(Duration::from_secs(5), self.reports.recv()).await? {
-                Some(ProxyReport::Finished(s)) => return Ok(s),
-                Some(ProxyReport::Failover { .. }) => {}
-                None => return Err("report channel closed".into()),
-            }
+        match within(Duration::from_secs(5), self.reports.recv()).await? {
+            Some(ProxyReport::Finished(s)) => Ok(s),
+            None => Err("report channel closed".into()),
         }
     }
 }
@@ -432,7 +429,7 @@ async fn forwards_status_headers_and_body_both_ways() -> TestResult {
             (s.bytes_in, s.bytes_out),
             (body.len() as u64, body.len() as u64 + 5)
         );
-        assert_eq!((s.failovers, s.error), (0, None));
+        assert_eq!((s.failovers.len(), s.error), (0, None));
         assert!(s.ttfb.is_some_and(|t| t <= s.latency));
 
         let stats = h.proxy.stats().snapshot();
@@ -804,9 +801,17 @@ async fn fails_over_on_refused_timeout_429_and_500() -> TestResult {
 
         let s = h.next_summary().await?;
         assert_eq!(
-            (s.provider.as_deref(), s.failovers, s.status),
+            (s.provider.as_deref(), s.failovers.len(), s.status),
             (Some("good"), 4, 200)
         );
+        // Each provider given up on, with its reason, in order.
+        let reasons: Vec<(&str, &str)> = s
+            .failovers
+            .iter()
+            .map(|f| (f.provider.as_str(), f.reason.as_str()))
+            .collect();
+        assert_eq!(reasons[2], ("r429", "status 429"), "{reasons:?}");
+        assert_eq!(reasons[3], ("r500", "status 500"), "{reasons:?}");
         let health = h.proxy.stats().snapshot().providers;
         let failures: Vec<u32> = health.iter().map(|p| p.consecutive_failures).collect();
         assert_eq!(failures, [1, 1, 1, 1, 0]);
@@ -937,7 +942,13 @@ async fn all_failing_returns_the_last_upstream_response_or_a_502() -> TestResult
             "{message}"
         );
         let s = h.next_summary().await?;
-        assert_eq!((s.status, s.failovers), (502, 1));
+        // Every provider given up on is in the record, with its reason.
+        let given_up: Vec<&str> = s.failovers.iter().map(|f| f.provider.as_str()).collect();
+        assert_eq!((s.status, given_up), (502, vec!["first", "second"]));
+        assert_eq!(
+            s.outcome,
+            switchyard_daemon::protocol::requests::Outcome::Failed
+        );
         assert_eq!(h.proxy.stats().snapshot().errors, 1);
         Ok(())
     })

@@ -236,7 +236,7 @@ async fn an_upgrade_fails_over_until_an_upstream_accepts_it() -> TestResult {
             (
                 summary.provider.as_deref(),
                 summary.route,
-                summary.failovers
+                summary.failovers.len()
             ),
             (Some("openai"), Some("api-key"), 1)
         );

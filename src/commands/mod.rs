@@ -33,12 +33,17 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Daemon(DaemonCommand::Restart) => daemon::restart(&paths).await,
         Command::Daemon(DaemonCommand::Status(flag)) => daemon::status(&paths, flag.json).await,
         Command::Status(flag) => status::run(&paths, flag.json).await,
-        Command::Enable { app, takeover } => {
+        Command::Enable { apps, takeover } => {
             let env = CallerEnv::current();
-            request_done(&paths, Request::Enable { app, takeover, env }).await
+            each_app(&paths, apps, |app| Request::Enable {
+                app,
+                takeover,
+                env: env.clone(),
+            })
+            .await
         }
-        Command::Disable { app } => request_done(&paths, Request::Disable { app }).await,
-        Command::Restart { app } => request_done(&paths, Request::Restart { app }).await,
+        Command::Disable { apps } => each_app(&paths, apps, |app| Request::Disable { app }).await,
+        Command::Restart { apps } => each_app(&paths, apps, |app| Request::Restart { app }).await,
         Command::Port { app, port } => request_done(&paths, Request::SetPort { app, port }).await,
         Command::Provider(command) => provider::run(&paths, command).await,
         Command::Events { json, since } => events::run(&paths, json, since).await,
@@ -64,7 +69,8 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
         Command::Doctor => doctor::run(&paths).await,
         Command::Service(command) => service::run(command),
         Command::Completions { shell } => {
-            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut cmd = completable(&cmd);
             clap_complete::generate(shell, &mut cmd, "switchyard", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
@@ -72,9 +78,67 @@ pub async fn run(command: Command, paths: Paths) -> Result<ExitCode> {
     }
 }
 
+/// `cmd` as a person completes it: without hidden arguments and commands
+/// (`--detached`, `worker`) nor `--daemon`, which only service files run —
+/// the generators would offer them all.
+fn completable(cmd: &clap::Command) -> clap::Command {
+    let mut out = clap::Command::new(cmd.get_name().to_owned());
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    if cmd.get_version().is_some() {
+        out = out.version(env!("CARGO_PKG_VERSION"));
+    }
+    for arg in cmd.get_arguments() {
+        if !arg.is_hide_set() && arg.get_id() != "daemon" {
+            out = out.arg(arg.clone());
+        }
+    }
+    for group in cmd.get_groups() {
+        let kept = group.get_args().all(|id| {
+            cmd.get_arguments()
+                .any(|a| a.get_id() == id && !a.is_hide_set())
+        });
+        if kept {
+            out = out.group(group.clone());
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        if !sub.is_hide_set() {
+            out = out.subcommand(completable(sub));
+        }
+    }
+    out
+}
+
 /// Connects to a running daemon, with an error that says how to start one.
 pub async fn connect(paths: &Paths) -> Result<Client> {
     Ok(Client::connect(paths, "switchyard-cli").await?)
+}
+
+/// One request per app, in the order given (an app named twice is done
+/// once), each answer printed as it comes; exit 1 if any failed, after all
+/// were tried.
+async fn each_app(
+    paths: &Paths,
+    mut apps: Vec<switchyard_daemon::apps::App>,
+    request: impl Fn(switchyard_daemon::apps::App) -> Request,
+) -> Result<ExitCode> {
+    let mut seen = Vec::new();
+    apps.retain(|app| {
+        let first = !seen.contains(app);
+        seen.push(*app);
+        first
+    });
+    let mut failed = false;
+    for app in apps {
+        failed |= request_done(paths, request(app)).await? != ExitCode::SUCCESS;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Sends one request (`enable`, `disable`, …), printing a `Done` reply's text.

@@ -1,6 +1,7 @@
 //! `switchyard requests [--app APP] [--since T] [--status CODE] [--limit N]
 //! [-f] [--json]`: the request history from the daemon's store, newest last;
-//! with `-f`, then each request as it finishes. `--json` prints one object a
+//! with `-f`, then each request as it finishes (the live event stream carries
+//! the same records the store keeps, tokens and cost included). `--json` prints one object a
 //! line in the shape DESIGN.md fixes (unknown values `null`).
 
 use std::collections::HashSet;
@@ -8,11 +9,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, bail};
-use switchyard_daemon::apps::App;
 use switchyard_daemon::client::Client;
 use switchyard_daemon::paths::Paths;
-use switchyard_daemon::protocol::requests::{Outcome, RequestRecord, RequestsQuery, Tokens};
-use switchyard_daemon::protocol::state::{EventKind, RequestLine};
+use switchyard_daemon::protocol::requests::{RequestRecord, RequestsQuery};
+use switchyard_daemon::protocol::state::EventKind;
 use switchyard_daemon::protocol::{Reply, Request, ServerMessage};
 use switchyard_daemon::store::now_ms;
 use switchyard_daemon::usage::report;
@@ -63,20 +63,21 @@ pub async fn run(
         let ServerMessage::Event(event) = msg? else {
             continue;
         };
-        let EventKind::RequestFinished { app, request } = event.kind else {
+        let EventKind::RequestsFinished { requests, .. } = event.kind else {
             continue;
         };
-        let record = from_line(app, event.at_ms, &request);
-        if !matches(&query, &record) || seen.contains(&key(&record)) {
-            continue;
-        }
-        let line = if json {
-            report::record_json(&record).to_string()
-        } else {
-            report::request_line(&record, offset)
-        };
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            return Ok(ExitCode::SUCCESS);
+        for record in requests {
+            if !matches(&query, &record) || seen.contains(&key(&record)) {
+                continue;
+            }
+            let line = if json {
+                report::record_json(&record).to_string()
+            } else {
+                report::request_line(&record, offset)
+            };
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                return Ok(ExitCode::SUCCESS);
+            }
         }
     }
     eprintln!("switchyard: the event stream ended: the daemon stopped or restarted");
@@ -116,35 +117,6 @@ fn key(r: &RequestRecord) -> String {
         "{} {} {} {} {}",
         r.time_ms, r.app, r.path, r.latency_ms, r.bytes_out
     )
-}
-
-/// A request as the event stream tells it today (no tokens yet: those come
-/// with the stored record).
-fn from_line(app: App, finished_ms: u64, l: &RequestLine) -> RequestRecord {
-    RequestRecord {
-        time_ms: finished_ms.saturating_sub(l.latency_ms),
-        app,
-        provider: l.provider.clone(),
-        route: None,
-        method: l.method.clone(),
-        path: l.path.clone(),
-        model: l.model.clone(),
-        mapped_model: None,
-        status: (l.status != 0).then_some(l.status),
-        outcome: match l.status {
-            0 => Outcome::Aborted,
-            s if s >= 400 => Outcome::Error,
-            _ => Outcome::Ok,
-        },
-        latency_ms: l.latency_ms,
-        ttfb_ms: l.ttfb_ms,
-        bytes_in: 0,
-        bytes_out: l.bytes_out,
-        failovers: Vec::new(),
-        tokens: Tokens::default(),
-        cost_nano_usd: None,
-        error: None,
-    }
 }
 
 fn filters_note(query: &RequestsQuery) -> String {

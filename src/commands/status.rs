@@ -11,6 +11,7 @@ use switchyard_daemon::protocol::state::{AppState, BreakerState, Snapshot};
 use switchyard_daemon::protocol::{Reply, Request};
 use switchyard_daemon::store::now_ms;
 use switchyard_daemon::text;
+use switchyard_daemon::usage::report;
 
 use super::EXIT_NOT_RUNNING;
 
@@ -124,6 +125,20 @@ pub async fn run(paths: &Paths, json: bool) -> Result<ExitCode> {
             if let Some(error) = &app.port_error {
                 println!("         ! {}", text::clean(error));
             }
+            if app.usage.requests > 0 {
+                println!("         today: {}", report::usage_today_line(&app.usage));
+            }
+            if app.traffic.dropped > 0 {
+                println!(
+                    "         ! {} finished {} not recorded: the worker's queue to the daemon was full",
+                    app.traffic.dropped,
+                    if app.traffic.dropped == 1 {
+                        "request"
+                    } else {
+                        "requests"
+                    }
+                );
+            }
             if let Some(parked) = &app.parked {
                 println!(
                     "         ! parked: {} (recover: switchyard restart {})",
@@ -162,6 +177,8 @@ fn app_json(app: &AppState) -> Value {
         "last_exit": app.last_exit.as_ref().map(|e| json!({
             "pid": e.pid, "code": e.code, "signal": e.signal, "reason": e.reason.as_str(),
         })),
+        "dropped_requests": app.traffic.dropped,
+        "usage_today": report::usage_today_json(&app.usage),
     })
 }
 

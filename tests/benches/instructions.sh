@@ -6,7 +6,13 @@
 # figure to compare builds by; proxy.sh gives the timings.
 #
 #   bash tests/benches/instructions.sh [--short-ms 5000] [--long-ms 15000]
-#       [--only switchyard|hyper|nginx]
+#       [--only switchyard|hyper|nginx] [--path /v1/messages[?events=100]]
+#
+# --path: what the load asks for (default /json, which no usage scanner reads);
+# /v1/messages answers a small Anthropic JSON body with usage, and
+# /v1/messages?events=N an Anthropic event stream of N events (1 ms apart), so
+# the per-event cost is (SSE per request - JSON per request) / N.
+# PROXY_BENCH=path measures a proxy_bench built elsewhere (a "before" build).
 #
 # Each side runs twice under callgrind, short and long, at concurrency 1; the
 # difference in instructions over the difference in requests cancels start-up
@@ -15,13 +21,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-SHORT=5000 LONG=15000 ONLY=
+SHORT=5000 LONG=15000 ONLY= LOAD_PATH=/json
 while [ $# -gt 0 ]; do
   case $1 in
     --short-ms) SHORT=$2; shift 2 ;;
     --long-ms) LONG=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    *) echo "usage: $0 [--short-ms N] [--long-ms N] [--only switchyard|hyper|nginx]" >&2; exit 2 ;;
+    --path) LOAD_PATH=$2; shift 2 ;;
+    *) echo "usage: $0 [--short-ms N] [--long-ms N] [--only switchyard|hyper|nginx] [--path P]" >&2; exit 2 ;;
   esac
 done
 [ "$LONG" -gt "$SHORT" ] || { echo "--long-ms must exceed --short-ms" >&2; exit 2; }
@@ -34,8 +41,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release --quiet -p switchyard-daemon --example proxy_bench
-BENCH=$PWD/target/release/examples/proxy_bench
+if [ -n "${PROXY_BENCH:-}" ]; then
+  BENCH=$PROXY_BENCH
+else
+  cargo build --release --quiet -p switchyard-daemon --example proxy_bench
+  BENCH=$PWD/target/release/examples/proxy_bench
+fi
 WORK=$(mktemp -d /tmp/syinstr.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 source tests/benches/nginx.sh
@@ -54,7 +65,7 @@ thread_run() {
   local ms=$1 out=$WORK/thread.$1.${3//[^a-z_]/}
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
     "$BENCH" --upstream-port 0 --only "$2" --concurrency 1 --no-sse \
-    --duration-ms "$ms" >"$out.table" 2>"$out.log"
+    --duration-ms "$ms" --path "$LOAD_PATH" >"$out.table" 2>"$out.log"
   local file
   file=$(grep -l "$3" "$out"-* | head -1)
   echo "$(summary "$file") $(requests "$out.table" "$2")"
@@ -80,7 +91,7 @@ error_log $dir/logs/error.log warn;"
     sleep 0.2
   done
   "$BENCH" --upstream-port "$upstream" --nginx-port "$port" --only nginx \
-    --concurrency 1 --no-sse --duration-ms "$ms" >"$dir/table"
+    --concurrency 1 --no-sse --duration-ms "$ms" --path "$LOAD_PATH" >"$dir/table"
   # TERM, not QUIT: a background job of a script starts with QUIT ignored.
   kill -TERM "$pid"
   wait "$pid" || true
@@ -95,7 +106,7 @@ per_request() {
 
 echo "## User-space instructions per proxied request (callgrind)"
 echo
-echo "Concurrency 1, small JSON GET over keep-alive HTTP/1.1, runs of $SHORT and $LONG ms; the proxy's own thread or process only."
+echo "Concurrency 1, GET $LOAD_PATH over keep-alive HTTP/1.1, runs of $SHORT and $LONG ms; the proxy's own thread or process only."
 echo
 echo "| proxy | instructions per request | requests counted |"
 echo "|---|---:|---:|"

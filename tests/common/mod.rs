@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod canned;
 pub mod upstream;
 
 use std::net::TcpListener;
@@ -100,10 +101,27 @@ impl Home {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn switchyard");
+        // Read both pipes while it runs: output beyond a pipe's buffer (64 KiB)
+        // would otherwise block it forever.
+        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut out);
+                }
+                out
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if child.try_wait().expect("wait").is_some() {
-                return child.wait_with_output().expect("output");
+            if let Some(status) = child.try_wait().expect("wait") {
+                return Output {
+                    status,
+                    stdout: stdout.join().expect("stdout reader"),
+                    stderr: stderr.join().expect("stderr reader"),
+                };
             }
             if Instant::now() > deadline {
                 let _ = child.kill();

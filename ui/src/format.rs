@@ -81,6 +81,28 @@ pub fn state_symbol(state: WorkerState, enabled: bool, port_error: bool) -> &'st
 
 pub use switchyard_daemon::text::state_word;
 
+/// `text` cut to `width` terminal columns, ending in `…` when it was cut.
+pub fn ellipsize(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(text) <= width {
+        return text.into();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out.into()
+}
+
 pub fn state_severity(state: WorkerState, enabled: bool, port_error: bool) -> Severity {
     match state {
         WorkerState::Stopped if enabled && port_error => Severity::Bad,
@@ -135,7 +157,11 @@ pub fn event(kind: &EventKind) -> (String, Severity) {
         {
             Warn
         }
-        RequestFinished { request, .. } if request.status >= 500 => Bad,
+        RequestsFinished { requests, .. }
+            if requests.iter().any(|r| r.status.is_some_and(|s| s >= 500)) =>
+        {
+            Bad
+        }
         _ => Info,
     };
     (kind.to_string(), severity)

@@ -160,6 +160,9 @@ pub struct Model {
     pub status: Option<Status>,
     /// `Q` was confirmed: the daemon is being stopped.
     pub stopping: bool,
+    /// When the link was lost (unix ms), while it is: uptimes stop there,
+    /// since nobody knows whether the daemon still runs.
+    pub lost_at_ms: Option<u64>,
 }
 
 impl Model {
@@ -188,7 +191,13 @@ impl Model {
             rates: [rate.clone(), rate.clone(), rate],
             status: None,
             stopping: false,
+            lost_at_ms: None,
         }
+    }
+
+    /// The instant uptimes are measured to: now, or when the link was lost.
+    pub fn uptime_now(&self) -> u64 {
+        self.lost_at_ms.unwrap_or(self.now_ms)
     }
 
     pub fn connected(&self) -> bool {

@@ -60,8 +60,10 @@ pub enum Action {
 /// How the dashboard ended, for the line printed after the terminal is restored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exit {
-    /// `q`: the daemon keeps serving.
+    /// `q` while attached: the daemon keeps serving.
     Detached { pid: Option<u32> },
+    /// `q` while the link to the daemon was lost: nobody knows it serves.
+    DetachedLost { pid: Option<u32>, reason: String },
     /// `Q`: the daemon was stopped; the text says how.
     Stopped(String),
 }
@@ -75,6 +77,15 @@ impl Exit {
             }
             Exit::Detached { pid: None } => {
                 "switchyard: detached; no daemon was attached".to_owned()
+            }
+            Exit::DetachedLost { pid, reason } => {
+                let which = pid.map_or_else(
+                    || "the daemon".to_owned(),
+                    |pid| format!("the daemon (pid {pid})"),
+                );
+                format!(
+                    "switchyard: detached; {which} was not answering ({reason}); `switchyard status` tells whether it runs"
+                )
             }
             Exit::Stopped(text) => format!("switchyard: {text}"),
         }

@@ -72,6 +72,9 @@ fn on_conn(model: &mut Model, msg: ConnMsg) -> Option<Action> {
             reason,
             retry_in_ms,
         } => {
+            if model.lost_at_ms.is_none() && model.snapshot.is_some() {
+                model.lost_at_ms = Some(model.now_ms);
+            }
             model.link = Link::Lost {
                 reason,
                 retry_in_ms,
@@ -105,6 +108,7 @@ fn attach(model: &mut Model, snapshot: Snapshot) {
         );
     }
     model.link = Link::Connected;
+    model.lost_at_ms = None;
     model.start_error = None;
     resync(model, snapshot);
 }
@@ -154,11 +158,15 @@ fn on_event(model: &mut Model, event: Event) -> Option<Action> {
 fn record(model: &mut Model, event: &Event) {
     match &event.kind {
         EventKind::Traffic { .. } => {}
-        EventKind::RequestFinished { app, request } => model.push_traffic(TrafficEntry {
-            at_ms: event.at_ms,
-            app: *app,
-            request: request.clone(),
-        }),
+        EventKind::RequestsFinished { app, requests, .. } => {
+            for request in requests {
+                model.push_traffic(TrafficEntry {
+                    at_ms: request.time_ms + request.latency_ms,
+                    app: *app,
+                    request: request.into(),
+                });
+            }
+        }
         kind => {
             let (text, severity) = format::event(kind);
             model.push_log(LogEntry {

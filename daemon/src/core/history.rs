@@ -33,11 +33,6 @@ pub(super) fn usage(store: &Store, query: UsageQuery, prices: &Prices) -> Outcom
     })
 }
 
-/// The built-in table, until the daemon holds the one with the user's file.
-pub(super) fn built_in_prices() -> Prices {
-    Prices::load(None).unwrap_or_default()
-}
-
 fn later(
     work: impl Future<Output = Result<Reply, crate::protocol::ErrorReply>> + Send + 'static,
 ) -> Outcome {

@@ -15,6 +15,7 @@ mod notes;
 mod provider_cache;
 mod providers;
 mod takeover;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +49,11 @@ pub enum CoreMsg {
     Emit(EventKind),
     /// Takeover file work finished; the core carries on from it.
     Takeover(takeover::TakeoverDone),
+    /// A worker's batch of finished requests.
+    Requests {
+        app: App,
+        records: Vec<crate::protocol::requests::RequestRecord>,
+    },
 }
 
 /// The state at one instant plus every event after it.
@@ -142,6 +148,8 @@ pub struct Core {
     awaiting_port: HashMap<App, Option<CallerEnv>>,
     /// Provider presets, read and checked at start.
     presets: Arc<Presets>,
+    /// Prices and the day today's usage counts.
+    usage: usage::Book,
 }
 
 impl Core {
@@ -153,9 +161,17 @@ impl Core {
         daemon: DaemonInfo,
         policy: Policy,
         presets: Arc<Presets>,
+        settings: usage::UsageSettings,
         shutdown: CancellationToken,
     ) -> Result<(CoreHandle, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let rows = store.apps().await?;
+        let book = usage::Book::new(settings.prices, now_ms());
+        let mut today = usage::restore(&store, book.day_start_ms()).await;
+        usage::spawn_pruning(
+            store.clone(),
+            settings.retention_days,
+            shutdown.child_token(),
+        );
         let providers = Providers::new(store.providers(None).await?);
         let (tx, rx) = mpsc::unbounded_channel();
         let mut policies = HashMap::new();
@@ -185,6 +201,8 @@ impl Core {
             .iter()
             .map(|row| {
                 let mut state = AppState::new(row.app, false, row.port);
+                state.usage = today.remove(&row.app).unwrap_or_default();
+                state.usage.day_start_ms = book.day_start_ms();
                 state.policy = policies.remove(&row.app).unwrap_or_default();
                 state
             })
@@ -221,6 +239,7 @@ impl Core {
             myself: tx.downgrade(),
             awaiting_port: HashMap::new(),
             presets,
+            usage: book,
         };
         // Bring back what was enabled before, on the same ports, with each
         // CLI's configuration agreeing with the store (a crash may have left a
@@ -254,10 +273,16 @@ impl Core {
         tokio::pin!(shutting_down);
         let mut recording = self.store.recording();
         self.recording_changed(&mut recording);
+        let midnight = tokio::time::sleep(self.usage.until_next_day());
+        tokio::pin!(midnight);
         loop {
             tokio::select! {
                 biased;
                 Ok(()) = recording.changed() => self.recording_changed(&mut recording),
+                () = &mut midnight => {
+                    self.new_day_if_due();
+                    midnight.as_mut().reset(tokio::time::Instant::now() + self.usage.until_next_day());
+                }
                 msg = rx.recv() => match msg {
                     Some(CoreMsg::Request { request, reply }) => match self.handle(request).await {
                         Outcome::Now(result) => { let _ = reply.send(result); }
@@ -276,6 +301,7 @@ impl Core {
                         }
                     }
                     Some(CoreMsg::Takeover(done)) => self.takeover_done(done).await,
+                    Some(CoreMsg::Requests { app, records }) => self.requests_finished(app, records),
                     None => break,
                 },
                 () = &mut shutting_down => break,
@@ -289,13 +315,20 @@ impl Core {
         loop {
             tokio::select! {
                 _ = &mut all_stopped => break,
-                Some(msg) = rx.recv() => if let CoreMsg::Emit(kind) = msg { self.emit(kind) },
+                Some(msg) = rx.recv() => self.while_stopping(msg),
             }
         }
         while let Ok(msg) = rx.try_recv() {
-            if let CoreMsg::Emit(kind) = msg {
-                self.emit(kind);
-            }
+            self.while_stopping(msg);
+        }
+    }
+
+    /// Transitions and finished requests still count while workers drain.
+    fn while_stopping(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Emit(kind) => self.emit(kind),
+            CoreMsg::Requests { app, records } => self.requests_finished(app, records),
+            CoreMsg::Request { .. } | CoreMsg::Takeover(_) => {}
         }
     }
 
@@ -316,11 +349,27 @@ impl Core {
         };
         apply(&mut self.snapshot, &event);
         self.published.send_replace(Arc::new(self.snapshot.clone()));
-        if !matches!(event.kind, EventKind::Traffic { .. }) {
+        let finished = matches!(event.kind, EventKind::RequestsFinished { .. });
+        if !finished && !matches!(event.kind, EventKind::Traffic { .. }) {
             tracing::debug!(seq = event.seq, kind = ?event.kind, "event");
         }
+        // Finished requests are rows of their own table: the journal keeps the
+        // event (so that it stays gapless) without them.
+        let journaled = match &event.kind {
+            EventKind::RequestsFinished {
+                app, day_start_ms, ..
+            } => Event {
+                kind: EventKind::RequestsFinished {
+                    app: *app,
+                    day_start_ms: *day_start_ms,
+                    requests: Vec::new(),
+                },
+                ..event
+            },
+            _ => event.clone(),
+        };
         self.store
-            .append_events(self.snapshot.epoch, vec![event.clone()]);
+            .append_events(self.snapshot.epoch, vec![journaled]);
         // No subscribers is fine; a lagging one resyncs on its own.
         // Encoded once here, not once per subscriber: fan-out is a write each.
         let seq = event.seq;
@@ -350,9 +399,7 @@ impl Core {
                 Outcome::Now(Ok(Reply::Presets(self.preset_infos(app))))
             }
             Request::Requests(query) => history::requests(&self.store, query),
-            Request::Usage(query) => {
-                history::usage(&self.store, query, &history::built_in_prices())
-            }
+            Request::Usage(query) => history::usage(&self.store, query, &self.usage.prices),
             // Answered by `CoreHandle::request` and the connection.
             Request::Ping
             | Request::Status

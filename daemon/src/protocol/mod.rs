@@ -18,9 +18,11 @@ pub use codec::{Encoded, FrameCodec, FrameError, MAX_FRAME};
 pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 
 /// Bumped on any incompatible change to the messages below (3: the snapshot's
-/// `health` and its two events; 5: an app's providers, takeover wait and
-/// policy in the snapshot, with their events; 6: provider formats, presets,
-/// key pools and the `Failover` event).
+/// `health` and its two events; 4: provider formats, presets and key pools;
+/// 5: an app's providers, takeover wait and policy in the snapshot, with their
+/// events, and every request on record — `Requests` batches from workers,
+/// `RequestsFinished`, `UsageDay`, each app's `usage` and `traffic.dropped`;
+/// 6: the `Failover` event).
 pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Client → daemon.

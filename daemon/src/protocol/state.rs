@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apps::App;
 use crate::protocol::ProviderInfo;
+use crate::protocol::requests::{Outcome, RequestRecord, Tokens};
 
 /// The whole observable state of one daemon run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +54,8 @@ pub struct NotRecording {
     pub detail: String,
     /// Since when (unix ms).
     pub since_ms: u64,
-    /// Events dropped because more were held than the bound allows.
+    /// Journal events and request records dropped because more were held
+    /// than the bound allows.
     pub dropped: u64,
 }
 
@@ -85,6 +87,10 @@ pub struct AppState {
     pub port_error: Option<String>,
     pub traffic: Traffic,
     pub breakers: Vec<BreakerStatus>,
+    /// Today's requests, tokens and cost (restored from the database when the
+    /// daemon starts, then kept by [`EventKind::RequestsFinished`]).
+    #[serde(default)]
+    pub usage: UsageToday,
     /// The app's providers in the order requests try them, with how each
     /// authenticates (never a key); changes by [`EventKind::ProvidersChanged`].
     #[serde(default)]
@@ -113,6 +119,62 @@ pub struct PolicyInfo {
     pub term_grace_ms: u64,
 }
 
+/// One app's totals for one local day. Counts nobody reported are left out of
+/// the sums and counted in `*_unknown`, so a sum is never passed off as whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageToday {
+    /// The local midnight (unix ms) that began the day these totals are for.
+    pub day_start_ms: u64,
+    pub requests: u64,
+    /// Requests whose outcome was not `ok`.
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub reasoning_tokens: u64,
+    /// Requests whose tokens were unknown (not in the sums).
+    pub tokens_unknown: u64,
+    pub cost_nano_usd: u64,
+    /// Requests whose cost was unknown (model without a price, or tokens unknown).
+    pub cost_unknown: u64,
+}
+
+impl UsageToday {
+    /// Adds one finished request.
+    pub fn add(&mut self, record: &RequestRecord) {
+        self.requests += 1;
+        if record.outcome != Outcome::Ok {
+            self.errors += 1;
+        }
+        let Tokens {
+            input,
+            output,
+            cache_read,
+            cache_write,
+            reasoning,
+            ..
+        } = record.tokens;
+        if record.tokens.any_known() {
+            for (sum, n) in [
+                (&mut self.input_tokens, input),
+                (&mut self.output_tokens, output),
+                (&mut self.cache_read_tokens, cache_read),
+                (&mut self.cache_write_tokens, cache_write),
+                (&mut self.reasoning_tokens, reasoning),
+            ] {
+                *sum = sum.saturating_add(n.unwrap_or(0));
+            }
+        } else {
+            self.tokens_unknown += 1;
+        }
+        match record.cost_nano_usd {
+            Some(cost) => self.cost_nano_usd = self.cost_nano_usd.saturating_add(cost),
+            None => self.cost_unknown += 1,
+        }
+    }
+}
+
 impl AppState {
     /// The state of an app before anything happened to it.
     pub fn new(app: App, enabled: bool, port: u16) -> Self {
@@ -134,6 +196,7 @@ impl AppState {
             port_error: None,
             traffic: Traffic::default(),
             breakers: Vec::new(),
+            usage: UsageToday::default(),
             providers: Vec::new(),
             takeover_waiting: false,
             policy: PolicyInfo::default(),
@@ -244,6 +307,10 @@ pub struct Traffic {
     pub in_flight: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Finished requests the worker could not queue for the daemon (it was
+    /// unreachable that long): not on record, but counted, never a silent gap.
+    #[serde(default)]
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,7 +327,8 @@ pub struct BreakerStatus {
     pub state: BreakerState,
 }
 
-/// One finished proxied request, as the traffic pane shows it.
+/// One finished proxied request, as the traffic pane shows it (made from the
+/// [`RequestRecord`]s of [`EventKind::RequestsFinished`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestLine {
     pub method: String,
@@ -278,6 +346,29 @@ pub struct RequestLine {
     pub bytes_out: u64,
     /// Providers tried and given up on before this one answered.
     pub failovers: u32,
+    #[serde(default)]
+    pub tokens: Tokens,
+    #[serde(default)]
+    pub cost_nano_usd: Option<u64>,
+}
+
+impl From<&RequestRecord> for RequestLine {
+    fn from(r: &RequestRecord) -> Self {
+        RequestLine {
+            method: r.method.clone(),
+            path: r.path.clone(),
+            model: r.model.clone(),
+            status: r.status.unwrap_or(0),
+            provider: r.provider.clone(),
+            route: r.route.clone(),
+            latency_ms: r.latency_ms,
+            ttfb_ms: r.ttfb_ms,
+            bytes_out: r.bytes_out,
+            failovers: u32::try_from(r.failovers.len()).unwrap_or(u32::MAX),
+            tokens: r.tokens,
+            cost_nano_usd: r.cost_nano_usd,
+        }
+    }
 }
 
 /// One state change, numbered gaplessly within a daemon run.
@@ -350,9 +441,18 @@ pub enum EventKind {
         app: App,
         traffic: Traffic,
     },
-    RequestFinished {
+    /// A batch of finished requests (as the worker sent them, priced), each
+    /// also a row in the `requests` table. The journal keeps the event without
+    /// its records: that table is the record.
+    RequestsFinished {
         app: App,
-        request: RequestLine,
+        /// The local day the requests count towards (see [`UsageToday`]).
+        day_start_ms: u64,
+        requests: Vec<RequestRecord>,
+    },
+    /// A new local day began: every app's [`UsageToday`] starts again.
+    UsageDay {
+        day_start_ms: u64,
     },
     /// A provider failed a request (an error status, a refused connection, a
     /// rate limit, a loop) and the next one was tried. At most one a second
@@ -405,11 +505,13 @@ impl EventKind {
             | ProviderSelected { app, .. }
             | BreakerChanged { app, .. }
             | Traffic { app, .. }
-            | RequestFinished { app, .. }
+            | RequestsFinished { app, .. }
             | Failover { app, .. }
             | ProvidersChanged { app, .. }
             | TakeoverWaiting { app, .. } => Some(*app),
-            DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } => None,
+            DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | UsageDay { .. } => {
+                None
+            }
         }
     }
 }
@@ -422,6 +524,16 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
             snapshot.health.not_recording = not_recording.clone();
         }
         EventKind::AcceptChanged { error } => snapshot.health.accept_error = error.clone(),
+        EventKind::UsageDay { day_start_ms } => {
+            for state in &mut snapshot.apps {
+                if state.usage.day_start_ms < *day_start_ms {
+                    state.usage = UsageToday {
+                        day_start_ms: *day_start_ms,
+                        ..UsageToday::default()
+                    };
+                }
+            }
+        }
         _ => {}
     }
     let Some(app) = event.kind.app() else {
@@ -510,85 +622,36 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
         }
         BreakerChanged { breakers, .. } => state.breakers = breakers.clone(),
         Traffic { traffic, .. } => state.traffic = traffic.clone(),
-        RequestFinished { request, .. } => {
-            if request.provider.is_some() && request.provider == state.provider {
-                state.route.clone_from(&request.route);
+        RequestsFinished {
+            day_start_ms,
+            requests,
+            ..
+        } => {
+            if state.usage.day_start_ms < *day_start_ms {
+                state.usage = UsageToday {
+                    day_start_ms: *day_start_ms,
+                    ..UsageToday::default()
+                };
+            }
+            for request in requests {
+                if state.usage.day_start_ms == *day_start_ms {
+                    state.usage.add(request);
+                }
+                if request.provider.is_some() && request.provider == state.provider {
+                    state.route.clone_from(&request.route);
+                }
             }
         }
         ProvidersChanged { providers, .. } => state.providers.clone_from(providers),
         TakeoverWaiting { waiting, .. } => state.takeover_waiting = *waiting,
-        DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | Failover { .. } => {}
+        DaemonStopping
+        | RecordingChanged { .. }
+        | AcceptChanged { .. }
+        | UsageDay { .. }
+        | Failover { .. } => {}
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn finished(provider: &str, route: Option<&str>) -> EventKind {
-        EventKind::RequestFinished {
-            app: App::Codex,
-            request: RequestLine {
-                method: "POST".into(),
-                path: "/responses".into(),
-                model: None,
-                status: 200,
-                provider: Some(provider.into()),
-                route: route.map(str::to_owned),
-                latency_ms: 1,
-                ttfb_ms: None,
-                bytes_out: 0,
-                failovers: 0,
-            },
-        }
-    }
-
-    #[test]
-    fn the_first_providers_last_route_is_kept_until_the_provider_changes() {
-        let mut snapshot = Snapshot {
-            epoch: 1,
-            seq: 0,
-            daemon: DaemonInfo {
-                pid: 1,
-                version: String::new(),
-                started_at_ms: 0,
-                socket: String::new(),
-            },
-            apps: vec![AppState::new(App::Codex, true, 1)],
-            health: DaemonHealth::default(),
-        };
-        let kinds = [
-            EventKind::ProviderSelected {
-                app: App::Codex,
-                provider: Some("openai".into()),
-            },
-            finished("openai", Some("chatgpt")),
-            // A failover to another provider says nothing about the first one.
-            finished("backup", None),
-        ];
-        for (seq, kind) in (1..).zip(kinds) {
-            apply(
-                &mut snapshot,
-                &Event {
-                    seq,
-                    at_ms: 0,
-                    kind,
-                },
-            );
-        }
-        assert_eq!(snapshot.apps[0].route.as_deref(), Some("chatgpt"));
-        let kind = EventKind::ProviderSelected {
-            app: App::Codex,
-            provider: Some("backup".into()),
-        };
-        apply(
-            &mut snapshot,
-            &Event {
-                seq: 4,
-                at_ms: 0,
-                kind,
-            },
-        );
-        assert_eq!(snapshot.apps[0].route, None);
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

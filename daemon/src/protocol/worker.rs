@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{BreakerStatus, RequestLine, Traffic};
+use super::requests::RequestRecord;
+use super::state::{BreakerStatus, Traffic};
 use crate::apps::AuthStyle;
 use crate::translate::Format;
 
@@ -13,9 +14,7 @@ use crate::translate::Format;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum WorkerMessage {
     /// The worker serves its listener.
-    Ready {
-        pid: u32,
-    },
+    Ready { pid: u32 },
     /// Sent every [`HEARTBEAT_INTERVAL`]; silence for longer than the hung
     /// timeout gets the worker killed.
     Heartbeat {
@@ -23,13 +22,8 @@ pub enum WorkerMessage {
         breakers: Vec<BreakerStatus>,
         last_error: Option<String>,
     },
-    Finished(RequestLine),
-    /// A provider failed a request and the next was tried (rate limited by
-    /// the proxy: at most one a second per provider).
-    Failover {
-        provider: String,
-        reason: String,
-    },
+    /// Finished requests, in the order they ended (not yet priced).
+    Requests(Vec<RequestRecord>),
 }
 
 /// Daemon → worker.

@@ -29,11 +29,13 @@ use super::model;
 use super::provider::{Active, Api, Key, KeyPick, Provider, Target};
 use super::report::Tracker;
 use super::request::{Collected, Replay, UpstreamBody, collect};
-use super::response::{ProxyBody, json_error, whole};
+use super::response::{ClientBody, ProxyBody, json_error, whole};
 use super::server::Ctx;
+use super::tap::{self, Tap};
 use super::translated::{self, Translating, read_whole};
 use super::tunnel;
 use crate::apps::OfficialRoute;
+use crate::protocol::requests::Failover;
 use crate::translate::{
     self, CLIENT_FORMAT_HEADERS, Format, RequestIn, ResponseTranslator, StreamOutcome,
     TranslateError,
@@ -43,7 +45,7 @@ use crate::translate::{
 pub(crate) async fn handle(
     ctx: Arc<Ctx>,
     req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+) -> Result<Response<ClientBody>, Infallible> {
     let mut tracker = Tracker::start(&ctx.sink, req.method(), req.uri().path());
     if let Err(rejection) = ctx.guard.check(req.uri(), req.headers()) {
         let message = rejection.message(ctx.guard.port());
@@ -92,14 +94,58 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
-/// The model a sampled request names: its JSON body's `model` field, else its
-/// path (Gemini puts it there). Nothing is parsed for a summary that will not
-/// be sent.
+/// The model a request names: its JSON body's `model` field, else its path
+/// (Gemini puts it there).
 fn note_model(tracker: &mut Tracker, parts: &Parts, body: &[bytes::Bytes]) {
-    if tracker.wanted() {
-        tracker.summary.model =
-            model::from_json_body(parts.headers.get(header::CONTENT_TYPE), body)
-                .or_else(|| model::from_path(parts.uri.path()));
+    tracker.summary.model = model::from_json_body(parts.headers.get(header::CONTENT_TYPE), body)
+        .or_else(|| model::from_path(parts.uri.path()));
+}
+
+/// Providers given up on, in order, each with its reason: the 502's message
+/// names them all; the request's record keeps those that were tried (not the
+/// ones skipped without a request: cooling, resting keys, loops, refusals).
+#[derive(Default)]
+struct Failures(Vec<(Failover, bool)>);
+
+impl Failures {
+    /// A provider tried and given up on.
+    fn push(&mut self, provider: &str, reason: String) {
+        self.add(provider, reason, true);
+    }
+
+    /// A provider passed over without a request.
+    fn skip(&mut self, provider: &str, reason: String) {
+        self.add(provider, reason, false);
+    }
+
+    fn add(&mut self, provider: &str, reason: String, tried: bool) {
+        let failover = Failover {
+            provider: provider.to_owned(),
+            reason,
+        };
+        self.0.push((failover, tried));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `a: status 529; b: connection refused`.
+    fn join(&self) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(f, _)| format!("{}: {}", f.provider, f.reason))
+            .collect();
+        parts.join("; ")
+    }
+
+    /// The attempts given up on, for the record.
+    fn take(&mut self) -> Vec<Failover> {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .filter_map(|(f, tried)| tried.then_some(f))
+            .collect()
     }
 }
 
@@ -128,7 +174,7 @@ async fn failover(
     source: &mut BodySource,
     mut tracker: Tracker,
     mut upgrade: Option<OnUpgrade>,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let Parts {
         method,
         uri,
@@ -138,7 +184,7 @@ async fn failover(
     let target_path = uri.path_and_query();
     let policy = &active.policy;
     let mut attempts: u32 = 0;
-    let mut failures: Vec<String> = Vec::new();
+    let mut failures = Failures::default();
     // The last 429/5xx, kept to hand back if nobody does better.
     let mut held: Option<Held<'_>> = None;
     // Providers skipped while cooling down: the soonest one back.
@@ -160,23 +206,23 @@ async fn failover(
             if let Some(port) = provider.loops_to {
                 if !forced {
                     provider.breaker.record_failure(policy, Instant::now());
-                    let failure = format!(
-                        "{}: refused, its URL points back at Switchyard's own port {port} (a loop); give it the provider's own address",
-                        provider.name
-                    );
-                    note_failover(&tracker, provider, &failure);
-                    failures.push(failure);
+                    // A provider failure (its breaker counts it), so on record.
+                    failures.push(&provider.name, format!(
+                        "refused, its URL points back at Switchyard's own port {port} (a loop); give it the provider's own address"
+                    ));
                 }
                 continue;
             }
             if let Some(left) = provider.cooling.left(Instant::now()) {
                 if !forced {
                     cooling = Some(cooling.map_or(left, |c| c.min(left)));
-                    failures.push(format!(
-                        "{}: cooling down for {} s more, as its Retry-After asked",
-                        provider.name,
-                        left.as_secs_f64().ceil()
-                    ));
+                    failures.skip(
+                        &provider.name,
+                        format!(
+                            "cooling down for {} s more, as its Retry-After asked",
+                            left.as_secs_f64().ceil()
+                        ),
+                    );
                 }
                 continue;
             }
@@ -203,11 +249,13 @@ async fn failover(
                     KeyPick::Key(key) => Some(key),
                     KeyPick::AllResting(left) => {
                         cooling = Some(cooling.map_or(left, |c| c.min(left)));
-                        failures.push(format!(
-                            "{}: every key is resting after a 429 for {} s more",
-                            provider.name,
-                            left.as_secs_f64().ceil()
-                        ));
+                        failures.skip(
+                            &provider.name,
+                            format!(
+                                "every key is resting after a 429 for {} s more",
+                                left.as_secs_f64().ceil()
+                            ),
+                        );
                         break;
                     }
                 };
@@ -234,7 +282,7 @@ async fn failover(
                         Ok(prepared) => prepared,
                         Err(e) => {
                             // Not the provider's fault: no verdict.
-                            failures.push(format!("{}: {e}", provider.name));
+                            failures.skip(&provider.name, e.to_string());
                             refused = Some(e);
                             break;
                         }
@@ -242,15 +290,13 @@ async fn failover(
                 };
                 let Some(prepared) = prepared else {
                     // A streamed body is gone after the first attempt.
-                    failures.push(format!(
-                        "{}: not tried (request body too large to retry)",
-                        provider.name
-                    ));
+                    failures.skip(
+                        &provider.name,
+                        "not tried (request body too large to retry)".to_owned(),
+                    );
                     break 'passes;
                 };
-                if let Some(model) = &prepared.upstream_model
-                    && tracker.wanted()
-                {
+                if let Some(model) = &prepared.upstream_model {
                     tracker.summary.upstream_model = Some(model.clone());
                 }
                 attempts += 1;
@@ -266,7 +312,7 @@ async fn failover(
                     Ok(request) => request,
                     Err(e) => {
                         // Not the provider's fault: no verdict.
-                        failures.push(format!("{}: {e}", provider.name));
+                        failures.push(&provider.name, e.to_string());
                         break;
                     }
                 };
@@ -279,7 +325,7 @@ async fn failover(
                         let wait = matches!(status.as_u16(), 429 | 503)
                             .then(|| cooling::retry_after(response.headers(), SystemTime::now()))
                             .flatten();
-                        let failure = format!("{}: status {}", provider.name, status.as_u16());
+                        let failure = format!("status {}", status.as_u16());
                         let rotate = status == StatusCode::TOO_MANY_REQUESTS
                             && key.is_some()
                             && provider.keys.len() > 1;
@@ -293,25 +339,27 @@ async fn failover(
                             // The key is limited, not the provider: no verdict.
                             key.rest
                                 .cool(Instant::now(), wait.unwrap_or(cooling::DEFAULT_KEY_REST));
-                            let failure = format!("{failure} (key {} rests)", key.label);
-                            note_failover(&tracker, provider, &failure);
-                            failures.push(failure);
+                            failures.push(
+                                &provider.name,
+                                format!("{failure} (key {} rests)", key.label),
+                            );
                             continue;
                         }
-                        let failure = if let Some(wait) = wait {
-                            provider.cooling.cool(Instant::now(), wait);
-                            format!(
-                                "{failure}, cooling down for {} s",
-                                wait.as_secs_f64().ceil()
-                            )
-                        } else {
-                            failure
+                        let failure = match wait {
+                            Some(wait) => {
+                                provider.cooling.cool(Instant::now(), wait);
+                                format!(
+                                    "{failure}, cooling down for {} s",
+                                    wait.as_secs_f64().ceil()
+                                )
+                            }
+                            None => failure,
                         };
                         verdict.failure();
                         failure
                     }
                     Ok(Ok(response)) => {
-                        tracker.summary.failovers = attempts - 1;
+                        tracker.summary.failovers = failures.take();
                         served(&mut tracker, response.status(), provider, route, key);
                         if response.status() == StatusCode::SWITCHING_PROTOCOLS
                             && let Some(client) = upgrade.take()
@@ -329,36 +377,34 @@ async fn failover(
                     }
                     Ok(Err(e)) => {
                         verdict.failure();
-                        format!("{}: {e}", provider.name)
+                        e.to_string()
                     }
                     Err(_) => {
                         verdict.failure();
-                        format!(
-                            "{}: no response headers within {first_byte:?}",
-                            provider.name
-                        )
+                        format!("no response headers within {first_byte:?}")
                     }
                 };
-                tracing::debug!(failure = %failure, "upstream attempt failed");
-                note_failover(&tracker, provider, &failure);
-                tracker.counters().set_last_error(failure.clone());
-                failures.push(failure);
+                let line = format!("{}: {failure}", provider.name);
+                tracing::debug!(failure = %line, "upstream attempt failed");
+                tracker.counters().set_last_error(line);
+                failures.push(&provider.name, failure);
                 break;
             }
         }
     }
 
-    tracker.summary.failovers = attempts.saturating_sub(1);
     if upgrade_refused {
         let message = "the provider's API format is translated, which a WebSocket cannot carry; use HTTP streaming";
+        tracker.summary.failovers = failures.take();
         tracker.fail(message.to_owned());
         return json_error(active.app, Fault::UpgradeRequired, message, tracker);
     }
     let summary = if failures.is_empty() {
         "no providers are configured".to_owned()
     } else {
-        format!("all providers failed: {}", failures.join("; "))
+        format!("all providers failed: {}", failures.join())
     };
+    tracker.summary.failovers = failures.take();
     tracker.fail(summary.clone());
     if let Some(held) = held {
         let Held {
@@ -379,7 +425,13 @@ async fn failover(
     if attempts == 0 {
         if let Some(error) = refused {
             let body = error.client_body(Format::of_app(active.app));
-            return whole(error.status(), "application/json", body, tracker);
+            return whole(
+                active.app,
+                error.status(),
+                "application/json",
+                body,
+                tracker,
+            );
         }
         if let Some(wait) = cooling {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
@@ -393,20 +445,6 @@ async fn failover(
         }
     }
     json_error(active.app, Fault::UpstreamUnavailable, &summary, tracker)
-}
-
-/// Tells the daemon (an event) that `provider` failed this request: at most
-/// once a second per provider, so an outage is a line, not a flood.
-fn note_failover(tracker: &Tracker, provider: &Provider, failure: &str) {
-    let now = Instant::now();
-    if provider.noted.left(now).is_none() {
-        provider.noted.cool(now, Duration::from_secs(1));
-        let prefix = format!("{}: ", provider.name);
-        tracker.report_failover(
-            &provider.name,
-            failure.strip_prefix(&prefix).unwrap_or(failure),
-        );
-    }
 }
 
 /// A 429/5xx answer kept while other providers are tried.
@@ -577,7 +615,7 @@ async fn translate_response(
     mut verdict: Owed,
     active: &Active,
     tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let (parts, body) = response.into_parts();
     let idle = active.timeouts.idle;
     let is_sse = parts
@@ -587,11 +625,16 @@ async fn translate_response(
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if parts.status.is_success() && translator.is_stream() && is_sse {
         let stream = Translating::new(body, idle, translator.stream());
-        let mut response = Response::new(ProxyBody::translated(stream, verdict, tracker));
-        response.headers_mut().insert(
+        let mut headers = HeaderMap::new();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/event-stream"),
         );
+        // The tap reads the client's format: what the client gets.
+        let scanner = tap::scanner(active.app, &tracker.summary.path, parts.status, &headers);
+        let body = ProxyBody::translated(stream, verdict);
+        let mut response = Response::new(Tap::new(body, tracker).with_usage(scanner));
+        *response.headers_mut() = headers;
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -606,6 +649,7 @@ async fn translate_response(
         verdict.success();
         tracker.fail(format!("the provider answered {}", status.as_u16()));
         return whole(
+            active.app,
             status,
             "application/json",
             translator.error(status.as_u16(), &upstream),
@@ -619,7 +663,13 @@ async fn translate_response(
             let message = format!("the provider's answer broke off: {why}");
             tracker.fail(message.clone());
             let body = translator.error(502, message.as_bytes());
-            return whole(StatusCode::BAD_GATEWAY, "application/json", body, tracker);
+            return whole(
+                active.app,
+                StatusCode::BAD_GATEWAY,
+                "application/json",
+                body,
+                tracker,
+            );
         }
     };
     if translator.is_stream() {
@@ -634,7 +684,13 @@ async fn translate_response(
             }
             _ => verdict.success(),
         }
-        return whole(StatusCode::OK, "text/event-stream", out.to_vec(), tracker);
+        return whole(
+            active.app,
+            StatusCode::OK,
+            "text/event-stream",
+            out.to_vec(),
+            tracker,
+        );
     }
     let translated = translator.body(&upstream);
     if translated.status == 200 {
@@ -644,7 +700,13 @@ async fn translate_response(
         tracker.fail("the provider's answer could not be read".to_owned());
     }
     let status = StatusCode::from_u16(translated.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    whole(status, "application/json", translated.body, tracker)
+    whole(
+        active.app,
+        status,
+        "application/json",
+        translated.body,
+        tracker,
+    )
 }
 
 fn is_retryable(status: StatusCode) -> bool {
@@ -679,7 +741,7 @@ fn splice(
     client: OnUpgrade,
     active: &Active,
     tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let splice = tunnel::Splice {
         idle: active.timeouts.idle,
         counters: Arc::clone(&ctx.sink.counters),
@@ -699,12 +761,10 @@ fn served(
     key: Option<&Key>,
 ) {
     tracker.summary.status = status.as_u16();
-    if tracker.wanted() {
-        tracker.summary.provider = Some(provider.name.clone());
-        tracker.summary.route = route.map(OfficialRoute::name);
-        tracker.summary.ttfb = Some(tracker.started().elapsed());
-        tracker.summary.key = key.map(|k| Arc::clone(&k.label));
-    }
+    tracker.summary.provider = Some(provider.name.clone());
+    tracker.summary.route = route.map(OfficialRoute::name);
+    tracker.summary.ttfb = Some(tracker.started().elapsed());
+    tracker.summary.key = key.map(|k| Arc::clone(&k.label));
 }
 
 /// Hands the upstream response to the client, to be streamed from now on; the
@@ -714,7 +774,7 @@ fn stream(
     verdict: Owed,
     active: &Active,
     tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     // The client connection is HTTP/1.1 whatever the upstream spoke.
@@ -723,6 +783,12 @@ fn stream(
         .headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-    let body = ProxyBody::upstream(body, active.timeouts.idle, verdict, event_stream, tracker);
-    Response::from_parts(parts, body)
+    let scanner = tap::scanner(
+        active.app,
+        &tracker.summary.path,
+        parts.status,
+        &parts.headers,
+    );
+    let body = ProxyBody::upstream(body, active.timeouts.idle, verdict, event_stream);
+    Response::from_parts(parts, Tap::new(body, tracker).with_usage(scanner))
 }

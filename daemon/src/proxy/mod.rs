@@ -10,7 +10,9 @@
 //! `headers`, `guard`, `request`/`response` (bodies), `official` (an official
 //! provider's upstream per request), `client` (upstream routes) and `pool`
 //! (direct upstream connections),
-//! `breaker`; `stats` and `report` are what the worker sends to the daemon;
+//! `breaker`; `stats` and `report` are what the worker sends to the daemon,
+//! `tap` (the outermost layer of every response body) reads each response's
+//! usage and how it ended;
 //! `fault` writes the errors the proxy answers itself in each app's API shape;
 //! `tunnel` passes WebSocket upgrades through.
 
@@ -38,6 +40,7 @@ mod request;
 mod response;
 mod server;
 mod stats;
+mod tap;
 mod translated;
 mod tunnel;
 

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use super::fault::Fault;
 use super::report::Tracker;
-use super::response::{ProxyBody, json_error};
+use super::response::{ClientBody, json_error};
 use super::server::Ctx;
 use crate::platform::{self, PeerOwner, PeerOwners};
 
@@ -86,7 +86,7 @@ pub(crate) fn refusal(
     req: &Request<Incoming>,
     owner: u32,
     uid: u32,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let mut tracker = Tracker::start(&ctx.sink, req.method(), req.uri().path());
     let message = format!(
         "this proxy belongs to uid {owner}; uid {uid} may not use it (each user runs their own switchyard)"

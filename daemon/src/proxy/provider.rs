@@ -54,9 +54,6 @@ pub(crate) struct Provider {
     /// Set when the base URL points back at one of Switchyard's own ports:
     /// never sent a request.
     pub(crate) loops_to: Option<u16>,
-    /// Set for a second after a failover event was reported, so that an outage
-    /// reports one a second, not one a request.
-    pub(crate) noted: Cooling,
 }
 
 /// One key of a provider.
@@ -181,7 +178,6 @@ impl Active {
                 cooling,
                 official,
                 api,
-                noted: Cooling::default(),
             });
         }
         Ok(Active {

@@ -1,8 +1,8 @@
 //! Per-request accounting: a [`Tracker`] follows each request from arrival until its
 //! response body ends (or is dropped), keeps the in-flight count honest, and sends
-//! one [`ProxyReport`] to the worker when the request is over — if the worker's
-//! queue has room. The counters count every request; the summary is a sample, so a
-//! request that starts while the queue is full skips building one.
+//! one [`ProxyReport`] per request to the worker when it is over. Every request
+//! gets one: if the worker's queue is full the report is dropped and counted
+//! (`dropped` in the heartbeat), never lost silently.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,23 +12,24 @@ use tokio::sync::mpsc;
 
 use super::budget::BodyBudget;
 use super::stats::Counters;
+use crate::apps::App;
+use crate::protocol::requests::{Failover, Outcome, RequestRecord, Tokens};
 
 /// What the proxy tells the worker glue, which forwards it to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProxyReport {
     /// One request is over: its response finished, failed, or the client left.
     Finished(RequestSummary),
-    /// A provider failed a request and the next was tried.
-    Failover { provider: String, reason: String },
 }
 
 /// One finished request. Never contains headers, query strings or keys.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestSummary {
     pub method: String,
     /// The request path without its query (queries may carry `key=`).
     pub path: String,
-    /// The `model` field of a JSON request body, or the `models/NAME` path segment.
+    /// The `model` field of a JSON request body, or the `models/NAME` path
+    /// segment, or else the model the response named.
     pub model: Option<String>,
     /// The status the client got (0 if it left before any response).
     pub status: u16,
@@ -44,7 +45,7 @@ pub struct RequestSummary {
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// Providers given up on before the one that answered (or before giving up).
-    pub failovers: u32,
+    pub failovers: Vec<Failover>,
     /// The label of the provider's key that served (`env:VAR`, `stored-2`):
     /// never the key. `None` for passthrough.
     pub key: Option<Arc<str>>,
@@ -52,6 +53,90 @@ pub struct RequestSummary {
     /// translation) changed it; `model` keeps the client's.
     pub upstream_model: Option<String>,
     pub error: Option<String>,
+    /// How it ended; set when the tracker finishes.
+    pub outcome: Outcome,
+    /// What the response reported (all unknown unless a usage scan found them).
+    pub tokens: Tokens,
+    /// When the request arrived (unix ms); set when the tracker finishes.
+    pub time_ms: u64,
+}
+
+impl Default for RequestSummary {
+    fn default() -> Self {
+        RequestSummary {
+            method: String::new(),
+            path: String::new(),
+            model: None,
+            status: 0,
+            provider: None,
+            route: None,
+            latency: Duration::ZERO,
+            ttfb: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            failovers: Vec::new(),
+            key: None,
+            upstream_model: None,
+            error: None,
+            outcome: Outcome::Aborted,
+            tokens: Tokens::default(),
+            time_ms: 0,
+        }
+    }
+}
+
+/// Longest error text a record carries (the rest is in the worker's log).
+const MAX_ERROR: usize = 512;
+
+impl RequestSummary {
+    /// The record the daemon stores (priced there). Long texts are cut so a
+    /// batch of records always fits in a frame.
+    pub fn into_record(self, app: App) -> RequestRecord {
+        RequestRecord {
+            time_ms: self.time_ms,
+            app,
+            provider: self.provider,
+            route: self.route.map(str::to_owned),
+            method: self.method,
+            path: self.path,
+            model: self.model,
+            mapped_model: self.upstream_model,
+            status: (self.status != 0).then_some(self.status),
+            outcome: self.outcome,
+            latency_ms: self.latency.as_millis() as u64,
+            ttfb_ms: self.ttfb.map(|t| t.as_millis() as u64),
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            failovers: self.failovers,
+            tokens: self.tokens,
+            cost_nano_usd: None,
+            error: self.error.map(|mut e| {
+                if e.len() > MAX_ERROR {
+                    let mut at = MAX_ERROR;
+                    while !e.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    e.truncate(at);
+                    e.push('…');
+                }
+                e
+            }),
+        }
+    }
+}
+
+/// How a response body ended, as the client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The body reached its end.
+    Complete,
+    /// The upstream broke it off or went idle too long.
+    Cut,
+    /// It ended, but the upstream reported an error inside it (an error
+    /// event in a stream).
+    UpstreamError,
+    /// The client went away first.
+    Aborted,
 }
 
 /// Where one client connection's requests are accounted: the proxy's counters,
@@ -92,15 +177,14 @@ impl Activity {
 #[derive(Debug)]
 pub(crate) struct Tracker {
     sink: Arc<Sink>,
-    /// Whether this request's summary will be sent (the queue had room when it
-    /// began); if not, the summary's strings are never built.
-    wanted: bool,
     start: Instant,
     pub(crate) summary: RequestSummary,
     /// Bytes of a request body streamed past the buffer cap, counted by the upstream
     /// connection task while this tracker waits.
     pub(crate) streamed_in: Option<Arc<AtomicU64>>,
     counts_as_error: bool,
+    /// The proxy answered itself (refused, bad request, no provider): `failed`.
+    local: bool,
     done: bool,
 }
 
@@ -109,23 +193,18 @@ impl Tracker {
         sink.counters.requests.fetch_add(1, Ordering::Relaxed);
         sink.counters.in_flight.fetch_add(1, Ordering::Relaxed);
         Activity::bump(&sink.activity.begun);
-        let wanted = sink.reports.capacity() > 0;
-        let summary = if wanted {
-            RequestSummary {
-                method: method.as_str().to_owned(),
-                path: path.to_owned(),
-                ..RequestSummary::default()
-            }
-        } else {
-            RequestSummary::default()
+        let summary = RequestSummary {
+            method: method.as_str().to_owned(),
+            path: path.to_owned(),
+            ..RequestSummary::default()
         };
         Tracker {
             sink: Arc::clone(sink),
-            wanted,
             start: Instant::now(),
             summary,
             streamed_in: None,
             counts_as_error: false,
+            local: false,
             done: false,
         }
     }
@@ -143,9 +222,9 @@ impl Tracker {
         &self.sink.budget
     }
 
-    /// Whether the summary will be sent, so worth filling in (model, provider).
-    pub(crate) fn wanted(&self) -> bool {
-        self.wanted
+    /// The proxy answers this request itself: it ends `failed`.
+    pub(crate) fn answered_locally(&mut self) {
+        self.local = true;
     }
 
     /// Moves this request's accounting out, to whoever now carries the request
@@ -154,22 +233,14 @@ impl Tracker {
     pub(crate) fn hand_off(&mut self) -> Tracker {
         let husk = Tracker {
             sink: Arc::clone(&self.sink),
-            wanted: false,
             start: self.start,
             summary: RequestSummary::default(),
             streamed_in: None,
             counts_as_error: false,
+            local: false,
             done: true,
         };
         std::mem::replace(self, husk)
-    }
-
-    /// Tells the worker a provider failed this request (dropped if its queue is full).
-    pub(crate) fn report_failover(&self, provider: &str, reason: &str) {
-        let _ = self.sink.reports.try_send(ProxyReport::Failover {
-            provider: provider.to_owned(),
-            reason: reason.to_owned(),
-        });
     }
 
     /// Marks the request failed: it counts in `errors` and becomes the last error.
@@ -189,7 +260,7 @@ impl Tracker {
     }
 
     /// Ends the request and reports it; later calls do nothing.
-    pub(crate) fn finish(&mut self) {
+    pub(crate) fn finish(&mut self, end: End) {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
@@ -203,30 +274,55 @@ impl Tracker {
                 counters.set_last_error(error.clone());
             }
         }
-        if !self.wanted {
-            return;
-        }
+        summary.outcome = match end {
+            _ if self.local => Outcome::Failed,
+            End::Cut => Outcome::Cut,
+            End::Aborted => Outcome::Aborted,
+            End::UpstreamError => Outcome::Error,
+            End::Complete if summary.status >= 400 || summary.status == 0 => Outcome::Error,
+            End::Complete => Outcome::Ok,
+        };
         summary.latency = self.start.elapsed();
+        summary.time_ms = crate::store::now_ms().saturating_sub(summary.latency.as_millis() as u64);
         if let Some(streamed) = &self.streamed_in {
             summary.bytes_in += streamed.load(Ordering::Relaxed);
         }
-        // Never wait for the daemon on the data path: if its queue is full (or it is
-        // gone) the summary is dropped; the counters above still account for it.
-        let _ = self.sink.reports.try_send(ProxyReport::Finished(summary));
+        // Never wait for the daemon on the data path: if the worker's queue is
+        // full (or it is gone) the record is dropped, and counted.
+        if self
+            .sink
+            .reports
+            .try_send(ProxyReport::Finished(summary))
+            .is_err()
+        {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Tracker {
+    /// Whether the request is over (reported).
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The client went away before the response was complete.
+    pub(crate) fn abort(&mut self) {
+        if self.done {
+            return;
+        }
+        // A client that hangs up (Ctrl-C in the CLI) is not a proxy error, so it is
+        // reported but not counted in `errors`.
+        if self.summary.error.is_none() {
+            self.summary.error = Some("client disconnected before the response completed".into());
+        }
+        self.finish(End::Aborted);
     }
 }
 
 impl Drop for Tracker {
     fn drop(&mut self) {
-        if !self.done {
-            // A client that hangs up (Ctrl-C in the CLI) is not a proxy error, so it is
-            // reported but not counted in `errors`.
-            if self.summary.error.is_none() {
-                self.summary.error =
-                    Some("client disconnected before the response completed".into());
-            }
-            self.finish();
-        }
+        self.abort();
     }
 }
 
@@ -259,6 +355,7 @@ mod tests {
         let Ok(ProxyReport::Finished(s)) = rx.try_recv() else {
             panic!("no report");
         };
+        assert_eq!(s.outcome, Outcome::Aborted);
         assert_eq!(
             (s.method.as_str(), s.path.as_str()),
             ("POST", "/v1/messages")
@@ -267,23 +364,50 @@ mod tests {
     }
 
     #[test]
-    fn failures_count_and_full_queues_do_not_block() {
+    fn failures_count_and_full_queues_count_what_they_drop() {
         let (sink, counters, mut rx) = sink(1);
         for _ in 0..3 {
             let mut t = Tracker::start(&sink, &http::Method::GET, "/");
             t.fail("boom".into());
-            t.finish();
+            t.summary.status = 502;
+            t.finish(End::Complete);
         }
         assert_eq!(counters.errors.load(Ordering::Relaxed), 3);
         assert_eq!(counters.requests.load(Ordering::Relaxed), 3);
         assert_eq!(counters.in_flight.load(Ordering::Relaxed), 0);
-        // The first request found room; the others skipped their summaries.
+        // The first request found room; the others were dropped and counted.
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 2);
         assert!(
             rx.try_recv()
-                .is_ok_and(|r| matches!(r, ProxyReport::Finished(s) if s.path == "/"))
+                .is_ok_and(|ProxyReport::Finished(s)| s.path == "/" && s.outcome == Outcome::Error)
         );
         assert!(rx.try_recv().is_err());
-        let t = Tracker::start(&sink, &http::Method::GET, "/again");
-        assert!(t.wanted(), "room again once the queue was emptied");
+    }
+
+    #[test]
+    fn outcomes_follow_how_the_body_ended() {
+        let (sink, _, mut rx) = sink(8);
+        let cases = [
+            (200, false, End::Complete, Outcome::Ok),
+            (404, false, End::Complete, Outcome::Error),
+            (200, false, End::Cut, Outcome::Cut),
+            (200, false, End::Aborted, Outcome::Aborted),
+            (502, true, End::Complete, Outcome::Failed),
+        ];
+        for (status, local, end, want) in cases {
+            let mut t = Tracker::start(&sink, &http::Method::POST, "/v1/messages");
+            t.summary.status = status;
+            if local {
+                t.answered_locally();
+            }
+            t.finish(end);
+            let Ok(ProxyReport::Finished(s)) = rx.try_recv() else {
+                panic!("no report");
+            };
+            assert_eq!(s.outcome, want, "{status} {end:?}");
+            let record = s.into_record(App::Claude);
+            assert_eq!(record.status, Some(status));
+            assert!(record.time_ms > 0);
+        }
     }
 }

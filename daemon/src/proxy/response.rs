@@ -1,7 +1,9 @@
 //! What the client receives: either the upstream's body, forwarded frame by frame as
-//! it arrives (never buffered, so SSE events go out at once), or a small JSON error
-//! the proxy wrote itself. Either way the request's [`Tracker`] rides along and is
-//! finished when the body ends, fails, or is dropped because the client left.
+//! it arrives (never buffered, so SSE events go out at once), translated as it
+//! streams, or a small body the proxy wrote itself. Either way it goes out inside
+//! a [`Tap`], which carries the request's [`Tracker`], reads its usage as the
+//! frames leave and finishes it when the body ends, fails, or is dropped because
+//! the client left.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,17 +14,23 @@ use http::{HeaderValue, Response, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use super::breaker::Owed;
-use super::error::{BodyError, chain};
+use super::error::BodyError;
 use super::fault::{self, Fault};
 use super::idle::IdleTimer;
-use super::report::Tracker;
+use super::report::{End, Tracker};
+use super::tap::{self, Tap};
 use super::translated::{ErrorWatch, Translating};
 use crate::apps::App;
 use crate::translate::StreamOutcome;
 
+/// The body the client connection writes: a [`ProxyBody`] behind the usage tap.
+pub(crate) type ClientBody = Tap;
+
 pub(crate) struct ProxyBody {
     inner: Inner,
-    tracker: Tracker,
+    /// Why a body that ended normally still failed (an error event in the
+    /// stream, a translated stream that broke): the tap takes it at the end.
+    failure: Option<(String, End)>,
     /// A frame already polled by [`ProxyBody::coalesce_small`], handed out first.
     ready: Option<Option<Result<Frame<Bytes>, BodyError>>>,
 }
@@ -56,7 +64,6 @@ impl ProxyBody {
         idle: Duration,
         verdict: Owed,
         event_stream: bool,
-        tracker: Tracker,
     ) -> Self {
         ProxyBody {
             inner: Inner::Upstream {
@@ -65,15 +72,15 @@ impl ProxyBody {
                 verdict,
                 watch: event_stream.then(ErrorWatch::default),
             },
-            tracker,
+            failure: None,
             ready: None,
         }
     }
 
-    pub(crate) fn translated(stream: Translating, verdict: Owed, tracker: Tracker) -> Self {
+    pub(crate) fn translated(stream: Translating, verdict: Owed) -> Self {
         ProxyBody {
             inner: Inner::Translated(Box::new((stream, verdict))),
-            tracker,
+            failure: None,
             ready: None,
         }
     }
@@ -96,32 +103,41 @@ impl ProxyBody {
 
 impl ProxyBody {
     /// No body at all (a `101 Switching Protocols`).
-    pub(crate) fn empty(tracker: Tracker) -> Self {
+    pub(crate) fn empty() -> Self {
         ProxyBody {
             inner: Inner::Local(None),
-            tracker,
+            failure: None,
             ready: None,
         }
     }
+
+    /// Why the body failed although it ended (taken once, by the tap).
+    pub(crate) fn take_failure(&mut self) -> Option<(String, End)> {
+        self.failure.take()
+    }
 }
 
-/// A whole body the proxy has ready (a translated answer), sent as it is.
+/// A whole body the proxy has ready (a translated answer, in `app`'s format),
+/// sent as it is; its usage is read as it leaves.
 pub(crate) fn whole(
+    app: App,
     status: http::StatusCode,
     content_type: &'static str,
     body: Vec<u8>,
     mut tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     tracker.summary.status = status.as_u16();
-    let mut response = Response::new(ProxyBody {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let scanner = tap::scanner(app, &tracker.summary.path, status, &headers);
+    let body = ProxyBody {
         inner: Inner::Local(Some(Bytes::from(body))),
-        tracker,
+        failure: None,
         ready: None,
-    });
+    };
+    let mut response = Response::new(Tap::new(body, tracker).with_usage(scanner));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    *response.headers_mut() = headers;
     response
 }
 
@@ -131,15 +147,17 @@ pub(crate) fn json_error(
     fault: Fault,
     message: &str,
     mut tracker: Tracker,
-) -> Response<ProxyBody> {
+) -> Response<ClientBody> {
     let body = fault::body(app, fault, message);
     let status = fault.status();
     tracker.summary.status = status.as_u16();
-    let mut response = Response::new(ProxyBody {
+    tracker.answered_locally();
+    let body = ProxyBody {
         inner: Inner::Local(Some(Bytes::from(body))),
-        tracker,
+        failure: None,
         ready: None,
-    });
+    };
+    let mut response = Response::new(Tap::new(body, tracker));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -158,10 +176,9 @@ impl Body for ProxyBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         if let Some(ready) = this.ready.take() {
-            // Already counted when it was polled.
             return Poll::Ready(ready);
         }
-        let polled = match &mut this.inner {
+        match &mut this.inner {
             Inner::Local(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Inner::Translated(translated) => {
                 let (stream, verdict) = &mut **translated;
@@ -169,8 +186,8 @@ impl Body for ProxyBody {
                 match stream.take_outcome() {
                     Some(StreamOutcome::Failed(why)) => {
                         verdict.failure();
-                        this.tracker
-                            .fail(format!("the provider's stream failed: {why}"));
+                        this.failure =
+                            Some((format!("the provider's stream failed: {why}"), End::Cut));
                     }
                     Some(_) => verdict.success(),
                     None => {}
@@ -204,30 +221,17 @@ impl Body for ProxyBody {
                     Poll::Ready(Some(Err(_))) => verdict.failure(),
                     Poll::Ready(None) if watch.as_ref().is_some_and(|w| w.seen) => {
                         verdict.failure();
-                        this.tracker
-                            .fail("the provider sent an error event in its stream".to_owned());
+                        this.failure = Some((
+                            "the provider sent an error event in its stream".to_owned(),
+                            End::UpstreamError,
+                        ));
                     }
                     Poll::Ready(None) => verdict.success(),
                     _ => {}
                 }
                 polled
             }
-        };
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.tracker.add_bytes_out(data.len() as u64);
-                }
-            }
-            Poll::Ready(Some(Err(e))) => {
-                let message = chain(e);
-                this.tracker.fail(message);
-                this.tracker.finish();
-            }
-            Poll::Ready(None) => this.tracker.finish(),
-            Poll::Pending => {}
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -260,13 +264,12 @@ impl Drop for ProxyBody {
     fn drop(&mut self) {
         // hyper may stop polling once `is_end_stream` says so (HEAD, 204, exact
         // lengths): that is a complete response, not a client that went away.
-        if self.is_end_stream() {
-            if let Inner::Upstream { verdict, watch, .. } = &mut self.inner
-                && !watch.as_ref().is_some_and(|w| w.seen)
-            {
-                verdict.success();
-            }
-            self.tracker.finish();
+        // (The tap finishes the request; only the breaker's verdict is owed here.)
+        if self.is_end_stream()
+            && let Inner::Upstream { verdict, watch, .. } = &mut self.inner
+            && !watch.as_ref().is_some_and(|w| w.seen)
+        {
+            verdict.success();
         }
     }
 }

@@ -25,7 +25,7 @@ use super::limits::ClientLimits;
 use super::peer::{self, Admission, PeerGate};
 use super::provider::Active;
 use super::report::{Activity, ProxyReport, Sink};
-use super::response::ProxyBody;
+use super::response::ClientBody;
 use super::stats::Counters;
 use crate::platform;
 
@@ -210,7 +210,7 @@ async fn connection<S>(
     shutdown: CancellationToken,
     hard_stop: CancellationToken,
 ) where
-    S: HttpService<Incoming, ResBody = ProxyBody>,
+    S: HttpService<Incoming, ResBody = ClientBody>,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     tokio::pin!(conn);

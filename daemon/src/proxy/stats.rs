@@ -19,6 +19,8 @@ pub(crate) struct Counters {
     pub(crate) in_flight: AtomicU64,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
+    /// Request records not queued for the daemon because the queue was full.
+    pub(crate) dropped: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -66,6 +68,9 @@ pub struct StatsSnapshot {
     pub bytes_in: u64,
     /// Response body bytes written to clients.
     pub bytes_out: u64,
+    /// Finished requests whose record was dropped (the worker's queue to the
+    /// daemon was full): counted, never a silent gap.
+    pub dropped: u64,
     /// One entry per configured provider, in failover order.
     pub providers: Vec<ProviderHealth>,
     /// The most recent failure, including a provider attempt that failover then
@@ -93,6 +98,7 @@ impl ProxyStats {
             in_flight: c.in_flight.load(Ordering::Relaxed),
             bytes_in: c.bytes_in.load(Ordering::Relaxed),
             bytes_out: c.bytes_out.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
             providers: active
                 .providers
                 .iter()

@@ -28,9 +28,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::headers::strip_hop_by_hop;
-use super::report::Tracker;
-use super::response::ProxyBody;
+use super::report::{End, Tracker};
+use super::response::{ClientBody, ProxyBody};
 use super::stats::Counters;
+use super::tap::Tap;
 
 /// Takes the client's pending upgrade when this is a WebSocket handshake
 /// (`Upgrade: websocket`, `Connection: upgrade`). Costs next to nothing for
@@ -80,7 +81,7 @@ pub(crate) fn switch(
     splice: Splice,
     mut tracker: Tracker,
 ) -> (
-    Response<ProxyBody>,
+    Response<ClientBody>,
     impl Future<Output = ()> + Send + 'static,
 ) {
     let upstream = hyper::upgrade::on(&mut response);
@@ -88,7 +89,10 @@ pub(crate) fn switch(
     keep_handshake(&mut parts.headers);
     parts.version = Version::HTTP_11;
     let task = run(client, upstream, splice, tracker.hand_off());
-    (Response::from_parts(parts, ProxyBody::empty(tracker)), task)
+    (
+        Response::from_parts(parts, Tap::new(ProxyBody::empty(), tracker)),
+        task,
+    )
 }
 
 async fn run(client: OnUpgrade, upstream: OnUpgrade, splice: Splice, mut tracker: Tracker) {
@@ -137,12 +141,18 @@ async fn run(client: OnUpgrade, upstream: OnUpgrade, splice: Splice, mut tracker
     drop(client);
     tracker.summary.bytes_in += meter.bytes_in.load(Ordering::Relaxed);
     tracker.summary.bytes_out += meter.bytes_out.load(Ordering::Relaxed);
-    match ended {
-        Some((message, true)) => tracker.fail(message),
-        Some((message, false)) => tracker.summary.error = Some(message),
-        None => {}
-    }
-    tracker.finish();
+    let end = match ended {
+        Some((message, true)) => {
+            tracker.fail(message);
+            End::Cut
+        }
+        Some((message, false)) => {
+            tracker.summary.error = Some(message);
+            End::Complete
+        }
+        None => End::Complete,
+    };
+    tracker.finish(end);
 }
 
 /// Bytes through the client's side of a tunnel, and when the last one passed.

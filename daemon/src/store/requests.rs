@@ -8,8 +8,9 @@
 //! the [`Store`] methods below.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, Transaction, params, params_from_iter};
 
+use super::writer::Record;
 use super::{Store, StoreError};
 use crate::apps::App;
 use crate::protocol::requests::{
@@ -44,6 +45,12 @@ fn opt_u64(n: Option<i64>) -> Option<u64> {
 /// Inserts `records` in one transaction.
 pub fn insert_batch(conn: &mut Connection, records: &[RequestRecord]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    insert_rows(&tx, records)?;
+    tx.commit()
+}
+
+/// Inserts `records` inside the caller's transaction.
+pub fn insert_rows(tx: &Transaction<'_>, records: &[RequestRecord]) -> rusqlite::Result<()> {
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO requests ({COLUMNS}) VALUES \
@@ -80,7 +87,7 @@ pub fn insert_batch(conn: &mut Connection, records: &[RequestRecord]) -> rusqlit
             ])?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 fn record(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
@@ -263,12 +270,19 @@ pub fn prune_step(conn: &Connection, before_ms: u64, batch: usize) -> rusqlite::
 }
 
 impl Store {
-    /// Queues a batch of finished requests for one transaction.
+    /// Queues a batch of finished requests, written behind the caller with
+    /// the store's next burst (one transaction). While the database cannot
+    /// take them they are held in memory with the journal's events, bounded:
+    /// the oldest beyond the bound are dropped and counted in the
+    /// "not recording" episode, never silently.
     pub fn record_requests(&self, records: Vec<RequestRecord>) {
         if records.is_empty() {
             return;
         }
-        self.submit("requests insert", move |conn| insert_batch(conn, &records));
+        let rows = records.len();
+        self.record(Record::new("requests", rows, move |tx| {
+            insert_rows(tx, &records)
+        }));
     }
 
     pub async fn requests(&self, query: RequestsQuery) -> Result<RequestsPage, StoreError> {

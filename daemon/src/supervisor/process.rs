@@ -101,7 +101,22 @@ async fn forward_stderr(app: App, pid: u32, stderr: ChildStderr) -> Vec<String> 
     while let Ok(Some(line)) = lines.next_line().await {
         // The worker's lines may quote what a client or an upstream sent.
         let line = crate::text::clean(&line).into_owned();
-        tracing::info!(target: "worker", %app, pid, "{line}");
+        // The worker's own level becomes the line's level, said once.
+        match split_level(&line) {
+            (Some(tracing::Level::ERROR), rest) => {
+                tracing::error!(target: "worker", %app, pid, "{rest}")
+            }
+            (Some(tracing::Level::WARN), rest) => {
+                tracing::warn!(target: "worker", %app, pid, "{rest}")
+            }
+            (Some(tracing::Level::DEBUG), rest) => {
+                tracing::debug!(target: "worker", %app, pid, "{rest}")
+            }
+            (Some(tracing::Level::TRACE), rest) => {
+                tracing::trace!(target: "worker", %app, pid, "{rest}")
+            }
+            (_, rest) => tracing::info!(target: "worker", %app, pid, "{rest}"),
+        }
         if tail.len() == STDERR_TAIL {
             tail.pop_front();
         }
@@ -110,5 +125,42 @@ async fn forward_stderr(app: App, pid: u32, stderr: ChildStderr) -> Vec<String> 
     tail.into()
 }
 
+/// A worker line's leading level (`  INFO`, `WARN`, … as its tracing
+/// writes them) and the rest; a line without one (a panic) has none.
+fn split_level(line: &str) -> (Option<tracing::Level>, &str) {
+    let trimmed = line.trim_start();
+    let (word, rest) = trimmed.split_once(' ').unwrap_or((trimmed, ""));
+    match word.parse::<tracing::Level>() {
+        Ok(level) if word.chars().all(|c| c.is_ascii_uppercase()) => {
+            (Some(level), rest.trim_start())
+        }
+        _ => (None, line),
+    }
+}
+
 pub use crate::lock::signal;
 pub use crate::process_info::start_time;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_lines_level_is_taken_not_repeated() {
+        use tracing::Level;
+        assert_eq!(
+            split_level(" INFO ready on 127.0.0.1:1"),
+            (Some(Level::INFO), "ready on 127.0.0.1:1")
+        );
+        assert_eq!(split_level("DEBUG x=1 y"), (Some(Level::DEBUG), "x=1 y"));
+        assert_eq!(split_level(" WARN  slow"), (Some(Level::WARN), "slow"));
+        assert_eq!(
+            split_level("thread 'main' panicked"),
+            (None, "thread 'main' panicked")
+        );
+        assert_eq!(
+            split_level("info is lower case"),
+            (None, "info is lower case")
+        );
+    }
+}

@@ -104,6 +104,49 @@ fn row_json(row: &UsageRow) -> Value {
     })
 }
 
+/// An app's `usage_today` in `status --json`: the same fields as a usage
+/// row (a sum nobody reported is `null`), plus the day it is for.
+pub fn usage_today_json(u: &crate::protocol::state::UsageToday) -> Value {
+    let tokens = |n: u64| (u.requests == 0 || u.tokens_unknown < u.requests).then_some(n);
+    let cost = (u.requests == 0 || u.cost_unknown < u.requests).then_some(u.cost_nano_usd);
+    json!({
+        "day_start_ms": u.day_start_ms,
+        "requests": u.requests,
+        "errors": u.errors,
+        "input_tokens": tokens(u.input_tokens),
+        "output_tokens": tokens(u.output_tokens),
+        "cache_read_tokens": tokens(u.cache_read_tokens),
+        "cache_write_tokens": tokens(u.cache_write_tokens),
+        "reasoning_tokens": tokens(u.reasoning_tokens),
+        "cost_usd": usd_json(cost),
+        "unknown": {"tokens": u.tokens_unknown, "cost_usd": u.cost_unknown},
+    })
+}
+
+/// An app's usage today in one line: `12 requests, 3,400 in / 800 out tokens, $0.0123`.
+pub fn usage_today_line(u: &crate::protocol::state::UsageToday) -> String {
+    let mut line = format!(
+        "{} {}, {} in / {} out tokens",
+        thousands(u.requests),
+        if u.requests == 1 {
+            "request"
+        } else {
+            "requests"
+        },
+        thousands(u.input_tokens + u.cache_read_tokens + u.cache_write_tokens),
+        thousands(u.output_tokens)
+    );
+    if u.requests > 0 && u.cost_unknown == u.requests {
+        line.push_str(", cost unknown");
+    } else {
+        line.push_str(&format!(", {}", usd(u.cost_nano_usd)));
+        if u.cost_unknown > 0 {
+            line.push_str(&format!(" (+{} unpriced)", u.cost_unknown));
+        }
+    }
+    line
+}
+
 /// The `usage --json` object.
 pub fn usage_json(report: &UsageReport) -> Value {
     json!({

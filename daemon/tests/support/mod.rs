@@ -78,12 +78,9 @@ pub struct Harness {
 
 impl Harness {
     pub async fn next_summary(&mut self) -> Result<RequestSummary, BoxError> {
-        loop {
-            match within(Duration::from_secs(5), self.reports.recv()).await? {
-                Some(ProxyReport::Finished(s)) => return Ok(s),
-                Some(ProxyReport::Failover { .. }) => {}
-                None => return Err("report channel closed".into()),
-            }
+        match within(Duration::from_secs(5), self.reports.recv()).await? {
+            Some(ProxyReport::Finished(s)) => Ok(s),
+            None => Err("report channel closed".into()),
         }
     }
 }

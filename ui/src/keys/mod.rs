@@ -90,8 +90,13 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
 }
 
 fn detach(model: &Model) -> Action {
-    Action::Quit(Exit::Detached {
-        pid: model.daemon_pid(),
+    let pid = model.daemon_pid();
+    Action::Quit(match &model.link {
+        crate::model::Link::Lost { reason, .. } if pid.is_some() => Exit::DetachedLost {
+            pid,
+            reason: reason.clone(),
+        },
+        _ => Exit::Detached { pid },
     })
 }
 

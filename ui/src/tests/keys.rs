@@ -129,8 +129,9 @@ fn actions_are_refused_while_disconnected() {
     let action = update(&mut model, key('q'));
     assert!(matches!(
         action,
-        Some(Action::Quit(Exit::Detached {
-            pid: Some(DAEMON_PID)
+        Some(Action::Quit(Exit::DetachedLost {
+            pid: Some(DAEMON_PID),
+            ..
         }))
     ));
 }

@@ -11,9 +11,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use switchyard_daemon::apps::App;
 use switchyard_daemon::protocol::ProviderInfo;
+use switchyard_daemon::protocol::requests::{Outcome, RequestRecord, Tokens};
 use switchyard_daemon::protocol::state::{
     AppState, BreakerState, BreakerStatus, DaemonInfo, Event, EventKind, ExitInfo, ExitReason,
-    Health, Parked, RequestLine, Snapshot, Traffic, WorkerState,
+    Health, Parked, Snapshot, Traffic, WorkerState,
 };
 use switchyard_daemon::protocol::{Reply, Request};
 
@@ -64,6 +65,7 @@ pub fn running(app: App, pid: u32, up_s: u64) -> AppState {
             in_flight: 2,
             bytes_in: 250_000,
             bytes_out: 4_800_000,
+            dropped: 0,
         },
         breakers: vec![
             BreakerStatus {
@@ -199,20 +201,34 @@ pub fn request(seq: u64, at_ms: u64, app: App, path: &str, status: u16, latency_
     event(
         seq,
         at_ms,
-        EventKind::RequestFinished {
+        EventKind::RequestsFinished {
             app,
-            request: RequestLine {
+            day_start_ms: 0,
+            requests: vec![RequestRecord {
+                // Finished at `at_ms`, as the traffic pane shows it.
+                time_ms: at_ms - latency_ms,
+                app,
+                provider: Some(app.official_provider_name().to_owned()),
+                route: Some("api-key".to_owned()),
                 method: "POST".to_owned(),
                 path: path.to_owned(),
                 model: Some("claude-sonnet-4-5".to_owned()),
-                status,
-                provider: Some(app.official_provider_name().to_owned()),
-                route: Some("api-key".to_owned()),
+                mapped_model: None,
+                status: Some(status),
+                outcome: if status < 400 {
+                    Outcome::Ok
+                } else {
+                    Outcome::Error
+                },
                 latency_ms,
                 ttfb_ms: Some(latency_ms / 3),
+                bytes_in: 0,
                 bytes_out: 2048,
-                failovers: 0,
-            },
+                failovers: Vec::new(),
+                tokens: Tokens::default(),
+                cost_nano_usd: None,
+                error: None,
+            }],
         },
     )
 }

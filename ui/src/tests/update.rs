@@ -231,3 +231,39 @@ fn the_providers_panel_follows_provider_events() {
     let screen = format!("{:?}", render(&model, 120, 35).backend());
     assert!(screen.contains("    tmp2"), "{screen}");
 }
+
+/// Issue 16, bug 6: while the link is lost, uptimes stop (nobody knows the
+/// daemon still runs), and `q` does not claim that the daemon keeps serving.
+#[test]
+fn a_lost_link_freezes_uptimes_and_q_says_what_is_known() {
+    let mut model = attached(snapshot(all_running()));
+    update(&mut model, lost());
+    let header = |model: &Model| {
+        let screen = format!("{:?}", render(model, 120, 35).backend());
+        let at = screen.find("· up ").expect("the header's uptime");
+        screen[at..at + 12].to_owned()
+    };
+    let before = header(&model);
+    assert!(before.contains("up 2h 05m"), "{before}");
+    update(
+        &mut model,
+        Msg::Tick {
+            now_ms: NOW + 600_000,
+        },
+    );
+    assert_eq!(header(&model), before, "the uptime stopped");
+
+    let Some(Action::Quit(exit)) = update(&mut model, key('q')) else {
+        panic!("q quits");
+    };
+    let text = exit.message();
+    assert!(!text.contains("keeps serving"), "{text}");
+    assert!(text.contains("was not answering"), "{text}");
+
+    // Once reattached, the clock runs again.
+    update(
+        &mut model,
+        Msg::Conn(ConnMsg::Attached(Box::new(snapshot(all_running())))),
+    );
+    assert!(header(&model).contains("up 2h 15m"), "{}", header(&model));
+}

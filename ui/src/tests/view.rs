@@ -84,6 +84,7 @@ fn with_rates(model: &mut Model) {
                         in_flight: 2,
                         bytes_in: 250_000,
                         bytes_out: 4_800_000,
+                        dropped: 0,
                     },
                 },
             ),
@@ -318,4 +319,43 @@ fn no_color_means_no_colour_at_all() {
             "colour {color}: {coloured} coloured cells"
         );
     }
+}
+
+fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+/// Issue 16, bug 9: at 80 columns the footer keeps `? help`; a long status
+/// message wraps and is read whole; a long event line ends in `…`.
+#[test]
+fn long_texts_wrap_or_end_in_an_ellipsis_and_help_stays() {
+    let mut model = attached(snapshot(super::all_running()));
+    let screen = rows(&render(&model, 80, 24));
+    let footer = screen.last().unwrap();
+    assert!(footer.contains("? help"), "{footer}");
+
+    let long = "claude enabled, not serving yet: port 15721 on 127.0.0.1 is in use by another program (pid 4711, python3); Switchyard keeps trying it and starts claude once it is free (the end)";
+    model.set_status(crate::model::Severity::Warn, long);
+    let screen = rows(&render(&model, 80, 24)).join("\n");
+    assert!(screen.contains("(the end)"), "{screen}");
+
+    model.status = None;
+    model.push_log(crate::model::LogEntry {
+        at_ms: NOW,
+        text: format!("gemini parked: {}", "very long reason ".repeat(10)),
+        severity: crate::model::Severity::Bad,
+    });
+    let screen = rows(&render(&model, 120, 35)).join("\n");
+    let line = screen
+        .lines()
+        .find(|l| l.contains("gemini parked"))
+        .unwrap();
+    assert!(line.contains("…"), "{line}");
 }

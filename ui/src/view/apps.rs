@@ -127,7 +127,7 @@ fn cell<'a>(col: Col, width: u16, state: &AppState, model: &Model, theme: &Theme
             .map_or_else(dash, |pid| Cell::from(pid.to_string())),
         Col::Uptime => match (state.state, state.ready_at_ms) {
             (WorkerState::Running, Some(at)) => {
-                Cell::from(format::duration(model.now_ms.saturating_sub(at)))
+                Cell::from(format::duration(model.uptime_now().saturating_sub(at)))
             }
             _ => dash(),
         },

@@ -44,13 +44,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         };
         vec![Line::styled(text, theme.dim())]
     } else {
+        // Clock (8) and a space before the text; a cut line ends in `…`.
+        let room = usize::from(area.width.saturating_sub(2)).saturating_sub(9);
         entries[start..end]
             .iter()
             .map(|entry| {
                 Line::from(vec![
                     Span::styled(format::clock(entry.at_ms, model.utc_offset_s), theme.dim()),
                     Span::raw(" "),
-                    Span::styled(entry.text.clone(), theme.severity(entry.severity)),
+                    Span::styled(
+                        format::ellipsize(&entry.text, room).into_owned(),
+                        theme.severity(entry.severity),
+                    ),
                 ])
             })
             .collect()

@@ -20,7 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     )];
     if let Some(snapshot) = &model.snapshot {
         let daemon = &snapshot.daemon;
-        let up = format::duration(model.now_ms.saturating_sub(daemon.started_at_ms));
+        let up = format::duration(model.uptime_now().saturating_sub(daemon.started_at_ms));
         spans.push(Span::styled(
             format!("  daemon {} · pid {} · up {up}", daemon.version, daemon.pid),
             theme.dim(),

@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Constraint::Length(1),
         Constraint::Length(u16::from(banner.is_some())),
         Constraint::Fill(1),
-        Constraint::Length(1),
+        Constraint::Length(footer::height(model, frame.area().width)),
     ])
     .areas(frame.area());
     header::draw(frame, top, model, &theme);

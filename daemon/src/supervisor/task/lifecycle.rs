@@ -107,17 +107,11 @@ impl AppTask {
             WorkerMessage::Heartbeat {
                 traffic, breakers, ..
             } => self.on_heartbeat(traffic, breakers),
-            // Already bounded by the worker (a beat-sized queue, see
-            // `worker::SUMMARIES_PER_BEAT`): at most 20 a second per app.
-            WorkerMessage::Finished(request) => self.emit(EventKind::RequestFinished {
-                app: self.app,
-                request,
-            }),
-            WorkerMessage::Failover { provider, reason } => self.emit(EventKind::Failover {
-                app: self.app,
-                provider,
-                reason,
-            }),
+            // Priced, stored and announced by the core.
+            WorkerMessage::Requests(records) => {
+                self.note_failovers(&records);
+                self.finished(records);
+            }
         }
     }
 

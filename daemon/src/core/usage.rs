@@ -1,0 +1,300 @@
+//! The core's part in usage: each batch of finished requests a worker sends is
+//! priced, handed to the store (one transaction per batch, on the store's
+//! thread) and announced as one [`EventKind::RequestsFinished`], which the
+//! reducer folds into each app's [`UsageToday`]. Today's totals are read back
+//! from the database when the daemon starts; a timer at local midnight starts
+//! a new day; old rows are pruned hourly, off the core.
+//!
+//! Settings: `config.toml` in the data directory (`[requests]
+//! retention_days`, default 90; 0 keeps every row) and the user's
+//! `prices.toml` beside it, on top of the built-in table. A file that does not
+//! parse is reported in the log and left out; it never stops the daemon, which
+//! must keep serving.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{Days, Local, TimeZone};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use super::Core;
+use crate::apps::App;
+use crate::paths::Paths;
+use crate::protocol::requests::{GroupBy, RequestRecord, UsageQuery};
+use crate::protocol::state::{EventKind, UsageToday};
+use crate::store::requests::DEFAULT_RETENTION_DAYS;
+use crate::store::{Store, now_ms};
+use crate::usage::Prices;
+
+/// How often old request rows are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const DAY_MS: u64 = 86_400_000;
+
+/// What the daemon reads once at start about usage.
+#[derive(Debug, Default)]
+pub struct UsageSettings {
+    pub prices: Prices,
+    /// Request rows older than this many days are pruned; 0: never.
+    pub retention_days: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    requests: RequestsSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestsSection {
+    #[serde(default = "default_retention")]
+    retention_days: u64,
+}
+
+impl Default for RequestsSection {
+    fn default() -> Self {
+        RequestsSection {
+            retention_days: DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+fn default_retention() -> u64 {
+    DEFAULT_RETENTION_DAYS
+}
+
+impl UsageSettings {
+    /// `config.toml` in the data directory.
+    pub fn config_file(paths: &Paths) -> PathBuf {
+        paths.data_dir.join("config.toml")
+    }
+
+    /// The user's price file, `prices.toml` in the data directory.
+    pub fn prices_file(paths: &Paths) -> PathBuf {
+        paths.data_dir.join("prices.toml")
+    }
+
+    /// Reads both files; what cannot be read is logged and left at its default.
+    pub fn load(paths: &Paths) -> UsageSettings {
+        let config = Self::config_file(paths);
+        let retention_days = match std::fs::read_to_string(&config) {
+            Ok(text) => match toml::from_str::<ConfigFile>(&text) {
+                Ok(file) => file.requests.retention_days,
+                Err(err) => {
+                    tracing::error!(file = %config.display(), %err,
+                        "config file not understood; keeping requests for {DEFAULT_RETENTION_DAYS} days: fix the file and restart the daemon");
+                    DEFAULT_RETENTION_DAYS
+                }
+            },
+            Err(_) => DEFAULT_RETENTION_DAYS,
+        };
+        let prices_file = Self::prices_file(paths);
+        let prices = Prices::load(Some(&prices_file)).unwrap_or_else(|err| {
+            tracing::error!(%err, "using the built-in price table only: fix the file and restart the daemon");
+            Prices::load(None).unwrap_or_default()
+        });
+        UsageSettings {
+            prices,
+            retention_days,
+        }
+    }
+
+    /// The built-in prices and the default retention (tests, tools).
+    pub fn built_in() -> UsageSettings {
+        UsageSettings {
+            prices: Prices::load(None).unwrap_or_default(),
+            retention_days: DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+/// The local midnight (unix ms) that began the day of `at_ms`.
+pub fn day_start_ms(at_ms: u64) -> u64 {
+    let Some(at) = Local.timestamp_millis_opt(at_ms as i64).earliest() else {
+        return at_ms - at_ms % DAY_MS;
+    };
+    at.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|midnight| midnight.and_local_timezone(Local).earliest())
+        .map_or(at_ms - at_ms % DAY_MS, |m| m.timestamp_millis() as u64)
+}
+
+/// The local midnight that ends the day begun at `day_start_ms`.
+fn next_day_ms(day_start_ms: u64) -> u64 {
+    Local
+        .timestamp_millis_opt(day_start_ms as i64)
+        .earliest()
+        .and_then(|day| day.date_naive().checked_add_days(Days::new(1)))
+        .and_then(|next| next.and_hms_opt(0, 0, 0))
+        .and_then(|midnight| midnight.and_local_timezone(Local).earliest())
+        .map_or(day_start_ms + DAY_MS, |m| m.timestamp_millis() as u64)
+}
+
+/// The core's usage state: the prices and the day being counted.
+#[derive(Debug)]
+pub(super) struct Book {
+    pub(super) prices: Prices,
+    day_start_ms: u64,
+    next_day_ms: u64,
+}
+
+impl Book {
+    pub(super) fn new(prices: Prices, now_ms: u64) -> Book {
+        let day = day_start_ms(now_ms);
+        Book {
+            prices,
+            day_start_ms: day,
+            next_day_ms: next_day_ms(day),
+        }
+    }
+
+    pub(super) fn day_start_ms(&self) -> u64 {
+        self.day_start_ms
+    }
+
+    /// How long until the day ends (for the core's midnight timer).
+    pub(super) fn until_next_day(&self) -> Duration {
+        Duration::from_millis(self.next_day_ms.saturating_sub(now_ms()))
+    }
+
+    /// Whether a new day has begun by `now`; moves on to it if so.
+    fn roll(&mut self, now: u64) -> bool {
+        if now < self.next_day_ms {
+            return false;
+        }
+        self.day_start_ms = day_start_ms(now);
+        self.next_day_ms = next_day_ms(self.day_start_ms);
+        true
+    }
+}
+
+/// Today's totals per app, from the database.
+pub(super) async fn restore(store: &Store, day_start_ms: u64) -> HashMap<App, UsageToday> {
+    let query = UsageQuery {
+        since_ms: Some(day_start_ms),
+        by: GroupBy::App,
+        utc_offset_s: 0,
+    };
+    let report = match store.usage(query, String::new()).await {
+        Ok(report) => report,
+        Err(err) => {
+            tracing::error!(%err, "cannot read today's usage back; it counts from zero");
+            return HashMap::new();
+        }
+    };
+    report
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            let app = row.key.as_deref()?.parse::<App>().ok()?;
+            let usage = UsageToday {
+                day_start_ms,
+                requests: row.requests,
+                errors: row.errors,
+                input_tokens: row.input_tokens.value,
+                output_tokens: row.output_tokens.value,
+                cache_read_tokens: row.cache_read_tokens.value,
+                cache_write_tokens: row.cache_write_tokens.value,
+                reasoning_tokens: row.reasoning_tokens.value,
+                tokens_unknown: row.input_tokens.unknown,
+                cost_nano_usd: row.cost_nano_usd.value,
+                cost_unknown: row.cost_nano_usd.unknown,
+            };
+            Some((app, usage))
+        })
+        .collect()
+}
+
+/// Prunes rows older than the retention now and then every hour, on the
+/// store's thread in small steps, until `shutdown`.
+pub(super) fn spawn_pruning(store: Store, retention_days: u64, shutdown: CancellationToken) {
+    if retention_days == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            let before = now_ms().saturating_sub(retention_days.saturating_mul(DAY_MS));
+            match store.prune_requests(before).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(rows = n, "pruned requests older than {retention_days} days")
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot prune old requests; trying again in an hour")
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(PRUNE_EVERY) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
+impl Core {
+    /// A worker's batch: priced, stored, announced.
+    pub(super) fn requests_finished(&mut self, app: App, mut records: Vec<RequestRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        self.new_day_if_due();
+        for record in &mut records {
+            record.cost_nano_usd = self
+                .usage
+                .prices
+                .cost_nano_usd(record.model.as_deref(), &record.tokens);
+        }
+        self.store.record_requests(records.clone());
+        self.emit(EventKind::RequestsFinished {
+            app,
+            day_start_ms: self.usage.day_start_ms(),
+            requests: records,
+        });
+    }
+
+    /// At local midnight: today's totals start again.
+    pub(super) fn new_day_if_due(&mut self) {
+        if self.usage.roll(now_ms()) {
+            self.emit(EventKind::UsageDay {
+                day_start_ms: self.usage.day_start_ms(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_begin_at_local_midnight_and_follow_each_other() {
+        let now = now_ms();
+        let start = day_start_ms(now);
+        assert!(start <= now && now - start < DAY_MS + 3_600_000);
+        let next = next_day_ms(start);
+        assert!(next > now);
+        assert_eq!(day_start_ms(next), next);
+        assert_eq!(day_start_ms(next - 1), start);
+    }
+
+    #[test]
+    fn the_config_file_sets_the_retention_and_bad_ones_keep_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path().to_owned());
+        assert_eq!(UsageSettings::load(&paths).retention_days, 90);
+        std::fs::write(
+            UsageSettings::config_file(&paths),
+            "[requests]\nretention_days = 7\n",
+        )
+        .unwrap();
+        assert_eq!(UsageSettings::load(&paths).retention_days, 7);
+        std::fs::write(
+            UsageSettings::config_file(&paths),
+            "[requests]\nretention = 7\n",
+        )
+        .unwrap();
+        assert_eq!(UsageSettings::load(&paths).retention_days, 90);
+    }
+}
