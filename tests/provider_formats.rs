@@ -361,4 +361,21 @@ fn claude_code_streams_through_a_real_worker_from_a_chat_completions_provider() 
     assert_eq!(body["model"], "local-model");
     assert_eq!(body["messages"][0]["role"], "system");
     assert_eq!(body["tools"][0]["function"]["name"], "Read");
+
+    // The record names the model asked for, the one sent, and the key's label.
+    let mut record = Value::Null;
+    common::wait_for("the request on record", Duration::from_secs(10), || {
+        let out = home.ok(&["requests", "--app", "claude", "--json"]);
+        record = out
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|r| r["path"] == "/v1/messages")
+            .unwrap_or(Value::Null);
+        !record.is_null()
+    });
+    assert_eq!(record["model"], "claude-sonnet-4-5", "{record}");
+    assert_eq!(record["mapped_model"], "local-model", "{record}");
+    assert_eq!(record["key"], "env:CHAT_KEY", "{record}");
+    assert_eq!(record["provider"], "chat", "{record}");
+    assert!(!record.to_string().contains("sk-chat-key"));
 }
