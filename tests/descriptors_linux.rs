@@ -15,24 +15,6 @@ use std::time::{Duration, Instant};
 
 use common::Home;
 
-/// Open descriptors of `pid` and the lowest free descriptor number.
-fn lowest_free_fd(pid: u32) -> u64 {
-    let mut used: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    used.sort_unstable();
-    let mut free = 0;
-    for fd in used {
-        if fd == free {
-            free += 1;
-        } else if fd > free {
-            break;
-        }
-    }
-    free
-}
-
 /// Sets the soft descriptor limit of `pid` (the hard one stays: raising it
 /// back would need a privilege).
 fn set_nofile(pid: u32, soft: u64, hard: u64) {
@@ -80,7 +62,10 @@ fn out_of_descriptors_the_accept_loop_backs_off_and_says_so() {
     let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
     lines.next().unwrap().unwrap(); // the snapshot
     let hard = hard_nofile(pid);
-    set_nofile(pid, lowest_free_fd(pid), hard);
+    // A soft limit of 0: no new descriptor at all, even if the daemon closes
+    // one meanwhile (a limit at the lowest free number would let a transient
+    // descriptor's slot be reused, ending the episode early under load).
+    set_nofile(pid, 0, hard);
     // Clients wait in the backlog; the daemon must not spin on them.
     let waiting: Vec<_> = (0..3)
         .map(|_| UnixStream::connect(home.socket()).unwrap())
