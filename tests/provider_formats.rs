@@ -170,6 +170,28 @@ fn a_url_pointing_back_at_a_switchyard_port_is_refused() {
             .iter()
             .all(|p| p["name"] != "self")
     );
+
+    // A port that becomes Switchyard's later: the worker refuses to send there.
+    let later = free_port();
+    home.ok(&[
+        "provider",
+        "add",
+        "claude",
+        "later",
+        "--base-url",
+        &format!("http://127.0.0.1:{later}"),
+    ]);
+    home.ok(&["provider", "remove", "claude", "anthropic"]);
+    home.ok(&["enable", "claude"]);
+    home.ok(&["port", "codex", &later.to_string()]);
+    common::wait_for(
+        "claude's worker to refuse the provider now on codex's port",
+        Duration::from_secs(10),
+        || {
+            let (status, body) = common::http(claude, "POST", "/v1/messages", "{}").unwrap();
+            status == 502 && body.contains("points back at Switchyard's own port")
+        },
+    );
 }
 
 #[test]
