@@ -401,3 +401,61 @@ fn claude_code_streams_through_a_real_worker_from_a_chat_completions_provider() 
     assert_eq!(record["provider"], "chat", "{record}");
     assert!(!record.to_string().contains("sk-chat-key"));
 }
+
+#[test]
+fn a_failover_is_an_event() {
+    use std::process::Stdio;
+
+    let backup = common::upstream::MockUpstream::start();
+    let home = Home::new();
+    home.start();
+    let port = home.route("claude", backup.port);
+    // Nothing listens there: the attempt is refused, then b serves.
+    let dead = free_port();
+    home.ok(&[
+        "provider",
+        "add",
+        "claude",
+        "dead",
+        "--base-url",
+        &format!("http://127.0.0.1:{dead}"),
+        "--priority",
+        "-20",
+    ]);
+    home.ok(&["enable", "claude"]);
+    let mut events = home
+        .command(&["events", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = events.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The snapshot first, then the events from then on.
+    lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (status, _) = common::http(port, "POST", "/v1/messages", "{}").unwrap();
+    assert_eq!(status, 200, "failed over to the mock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let failover = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = lines.recv_timeout(left).expect("a failover event");
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if !event["kind"]["failover"].is_null() {
+            break event["kind"]["failover"].clone();
+        }
+    };
+    let _ = events.kill();
+    let _ = events.wait();
+    assert_eq!(failover["app"], "claude");
+    assert_eq!(failover["provider"], "dead");
+    assert!(
+        failover["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{failover}"
+    );
+}
