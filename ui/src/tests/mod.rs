@@ -2,8 +2,13 @@
 //! hand-made snapshots with fixed timestamps (the model's clock is injected).
 
 mod event_loop;
+mod inspect;
 mod keys;
+mod logs;
+mod mouse;
+mod presets;
 mod update;
+mod usage;
 mod view;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -214,6 +219,7 @@ pub fn request(seq: u64, at_ms: u64, app: App, path: &str, status: u16, latency_
                 path: path.to_owned(),
                 model: Some("claude-sonnet-4-5".to_owned()),
                 mapped_model: None,
+                key: None,
                 status: Some(status),
                 outcome: if status < 400 {
                     Outcome::Ok
