@@ -103,12 +103,70 @@ fn space_enables_q_detaches_and_the_daemon_keeps_serving() {
         Duration::from_secs(20),
         || home.app("claude")["state"] == "running",
     );
-    let pid = home.app("claude")["pid"].as_u64().unwrap();
     wait_for("claude running on screen", Duration::from_secs(10), || {
         tmux.screen()
             .lines()
             .any(|l| l.contains("claude") && l.contains("running"))
     });
+
+    // The inspector: a request, Tab to the traffic pane, Enter.
+    let (status, body) = http(port, "POST", "/v1/messages", "{}").expect("a request");
+    assert_eq!(status, 200, "{body}");
+    wait_for(
+        "the request in the traffic pane",
+        Duration::from_secs(10),
+        || tmux.screen().contains("/v1/messages"),
+    );
+    tmux.cmd(&["send-keys", "-t", "sy", "Tab", "Tab", "Enter"]);
+    wait_for("the inspector", Duration::from_secs(10), || {
+        let s = tmux.screen();
+        s.contains("Request") && s.contains("timings") && s.contains("first byte")
+    });
+    tmux.cmd(&["send-keys", "-t", "sy", "Escape", "BTab", "BTab"]);
+    wait_for("the inspector to close", Duration::from_secs(10), || {
+        !tmux.screen().contains("timings")
+    });
+
+    // The usage view: today's request is in it.
+    tmux.cmd(&["send-keys", "-t", "sy", "u"]);
+    wait_for(
+        "the usage view with a total",
+        Duration::from_secs(10),
+        || {
+            let s = tmux.screen();
+            s.contains("Usage · last 7 days") && s.contains("total")
+        },
+    );
+    tmux.cmd(&["send-keys", "-t", "sy", "u"]);
+    wait_for("the usage view to close", Duration::from_secs(10), || {
+        !tmux.screen().contains("Usage · last 7 days")
+    });
+
+    // The log pane: the log's end at once, then live lines (a restart's).
+    tmux.cmd(&["send-keys", "-t", "sy", "l"]);
+    wait_for(
+        "the log pane with the log's end",
+        Duration::from_secs(10),
+        || {
+            let s = tmux.screen();
+            s.contains("Logs · all apps") && s.contains("daemon ready")
+        },
+    );
+    home.ok(&["restart", "claude"]);
+    wait_for(
+        "a live line of the restart",
+        Duration::from_secs(10),
+        || tmux.screen().contains("draining worker"),
+    );
+    tmux.cmd(&["send-keys", "-t", "sy", "l"]);
+    wait_for("the log pane to close", Duration::from_secs(10), || {
+        let s = tmux.screen();
+        !s.contains("Logs · all apps") && s.contains("Events")
+    });
+    wait_for("the restarted worker", Duration::from_secs(20), || {
+        home.app("claude")["state"] == "running"
+    });
+    let pid = home.app("claude")["pid"].as_u64().unwrap();
 
     tmux.cmd(&["send-keys", "-t", "sy", "q"]);
     wait_for(

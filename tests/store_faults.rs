@@ -300,6 +300,9 @@ fn a_full_disk_is_said_and_the_records_are_written_once_there_is_space() {
     wait_for("recording again", Duration::from_secs(10), || {
         home.status()["daemon"]["not_recording"].is_null()
     });
+    // The requests served meanwhile were held in memory and are on record now.
+    let rows = home.ok(&["requests", "--json", "--limit", "1000"]);
+    assert_eq!(rows.lines().count(), 20, "{rows}");
     // Stopping on a full disk still writes what is held and closes every run.
     let filler = fill(home.path());
     home.ok(&["disable", "claude"]);

@@ -69,6 +69,8 @@ const JSON_BODY: &str = r#"{"id":"msg_bench","type":"message","role":"assistant"
 
 /// The path the request load asks for (`--path`).
 static LOAD_PATH: OnceLock<String> = OnceLock::new();
+/// The path the SSE rounds ask for (`--sse-path`).
+static SSE_PATH: OnceLock<String> = OnceLock::new();
 
 /// Shared clock for SSE timestamps (upstream and client are in one process).
 fn epoch() -> Instant {
@@ -97,6 +99,10 @@ struct Args {
     /// `/v1/messages` makes the proxy read the answer's usage, and a query
     /// `events=N` makes the answer an Anthropic event stream of N events.
     path: String,
+    /// The path the SSE rounds ask for: `/sse` by default; a path ending in
+    /// `/messages` with the query `stamps` gets the same stream, which the
+    /// proxy then reads for usage as an Anthropic stream.
+    sse_path: String,
 }
 
 /// Where the load generator (with the mock upstream) and the proxies run.
@@ -128,6 +134,7 @@ fn parse_args() -> Result<Args, BoxError> {
         rounds: 1,
         placement: Placement::AsScheduled,
         path: "/json".into(),
+        sse_path: "/sse".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -155,6 +162,7 @@ fn parse_args() -> Result<Args, BoxError> {
             "--no-sse" => args.sse = false,
             "--rounds" => args.rounds = value()?.parse()?,
             "--path" => args.path = value()?,
+            "--sse-path" => args.sse_path = value()?,
             "--placement" => {
                 args.placement = match value()?.as_str() {
                     "scheduler" => Placement::AsScheduled,
@@ -185,6 +193,7 @@ fn parse_args() -> Result<Args, BoxError> {
 fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
     let _ = LOAD_PATH.set(args.path.clone());
+    let _ = SSE_PATH.set(args.sse_path.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -583,7 +592,7 @@ fn upstream_response(path: &str, query: Option<&str>) -> Response<BoxBody<Bytes,
         );
         return r;
     }
-    if path == "/sse" {
+    if path == "/sse" || query == Some("stamps") {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             for _ in 0..SSE_EVENTS {
@@ -876,7 +885,7 @@ async fn one_stream(addr: SocketAddr, translated: bool) -> Result<(u32, Vec<u32>
             .header(header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from_static(body.as_bytes())).boxed())?
     } else {
-        Request::get("/sse")
+        Request::get(SSE_PATH.get().map_or("/sse", String::as_str))
             .header(header::HOST, host)
             .body(Empty::<Bytes>::new().boxed())?
     };

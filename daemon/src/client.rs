@@ -162,6 +162,18 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Turns this connection into a stream of the daemon's log lines.
+    pub async fn subscribe_logs(mut self) -> Result<Subscription, ClientError> {
+        match self.request(Request::SubscribeLogs).await? {
+            Reply::Subscribed => Ok(Subscription {
+                framed: self.framed,
+            }),
+            other => Err(ClientError::Protocol(format!("{other:?}"))),
+        }
+    }
+}
+
 /// A live event stream from the daemon.
 pub struct Subscription {
     framed: ClientFramed,

@@ -17,6 +17,7 @@ pub mod core;
 pub mod daemon;
 pub mod lifecycle;
 pub mod lock;
+pub mod log_tap;
 pub mod logging;
 pub mod paths;
 pub mod platform;

@@ -43,6 +43,7 @@ pub fn init_daemon(paths: &Paths, to_stderr: bool) -> io::Result<WorkerGuard> {
         .with(filter)
         .with(file_layer)
         .with(stderr_layer)
+        .with(crate::log_tap::layer())
         .try_init()
         .map_err(io::Error::other)?;
     Ok(guard)

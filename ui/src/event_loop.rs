@@ -45,6 +45,10 @@ where
             event = input.next() => match event {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
                 Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+                Some(Ok(TermEvent::Mouse(event))) => {
+                    let size = terminal.size()?;
+                    Msg::Mouse { event, screen: ratatui::layout::Rect::new(0, 0, size.width, size.height) }
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => return Err(err.into()),
                 None => return Ok(Exit::Detached { pid: model.daemon_pid() }),

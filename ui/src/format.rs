@@ -81,6 +81,26 @@ pub fn state_symbol(state: WorkerState, enabled: bool, port_error: bool) -> &'st
 
 pub use switchyard_daemon::text::state_word;
 
+/// Dollars from nano-USD, short: `$0.31`, `$12.40`, `$1.2k`.
+pub fn usd(nano: u64) -> String {
+    let dollars = nano as f64 / 1e9;
+    if dollars >= 1000.0 {
+        format!("${:.1}k", dollars / 1000.0)
+    } else {
+        format!("${dollars:.2}")
+    }
+}
+
+/// A count in at most five characters: `950`, `12.3k`, `4.1M`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=99_999 => format!("{:.1}k", n as f64 / 1e3),
+        100_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 /// `text` cut to `width` terminal columns, ending in `…` when it was cut.
 pub fn ellipsize(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
     use unicode_width::UnicodeWidthChar;
@@ -184,6 +204,7 @@ pub fn request(request: &Request) -> String {
         Request::ProviderUse { app, name } => format!("switch {app} to {name}"),
         Request::ProviderPresets { .. } => "list provider presets".to_owned(),
         Request::Subscribe { .. } => "subscribe".to_owned(),
+        Request::SubscribeLogs => "stream the log".to_owned(),
         Request::Requests(_) => "read the request history".to_owned(),
         Request::Usage(_) => "read usage".to_owned(),
     }

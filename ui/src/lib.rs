@@ -14,10 +14,12 @@ mod connection;
 mod event_loop;
 mod format;
 mod keys;
+mod logs;
 mod model;
 mod msg;
 mod perform;
 mod update;
+mod usage_view;
 mod view;
 
 #[cfg(test)]
@@ -64,7 +66,11 @@ pub async fn run(paths: Paths) -> color_eyre::Result<()> {
         tx.clone(),
         cancel.clone(),
     ));
-    let performer = Performer::new(paths, tx);
+    let mut performer = Performer::new(paths, tx);
+    // The mouse is captured from the start (the wheel, clicks); `m` gives it
+    // back to the terminal for selecting text.
+    performer.perform(msg::Action::MouseCapture(true));
+    model.mouse = true;
     let result = event_loop::run_loop(
         &mut terminal,
         &mut model,
@@ -74,6 +80,7 @@ pub async fn run(paths: Paths) -> color_eyre::Result<()> {
         now_ms,
     )
     .await;
+    performer.perform(msg::Action::MouseCapture(false));
     ratatui::restore();
 
     cancel.cancel();

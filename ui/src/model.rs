@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 
 use switchyard_daemon::apps::App;
 use switchyard_daemon::protocol::ProviderInfo;
-use switchyard_daemon::protocol::state::{AppState, RequestLine, Snapshot};
+use switchyard_daemon::protocol::requests::RequestRecord;
+use switchyard_daemon::protocol::state::{AppState, Snapshot};
 
 /// How many req/s samples each app keeps (one a second: a minute).
 pub const RATE_SAMPLES: usize = 60;
@@ -67,6 +68,14 @@ pub enum Popup {
         input: String,
         error: Option<String>,
     },
+    /// `+`: add a provider to `app` from one of the curated presets.
+    Presets {
+        app: App,
+        items: Vec<switchyard_daemon::protocol::PresetInfo>,
+        selected: usize,
+    },
+    /// Enter on a traffic row: the whole record.
+    Inspect(Box<TrafficEntry>),
     /// `p`: pick the active provider.
     Provider {
         app: App,
@@ -102,9 +111,11 @@ pub struct LogEntry {
 /// One finished request in the traffic pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrafficEntry {
+    /// When it finished (unix ms).
     pub at_ms: u64,
     pub app: App,
-    pub request: RequestLine,
+    /// The whole record: the inspector (Enter) and `y` show all of it.
+    pub record: RequestRecord,
 }
 
 /// req/s of one app, sampled once a tick from the `requests` counter deltas of
@@ -163,6 +174,100 @@ pub struct Model {
     /// When the link was lost (unix ms), while it is: uptimes stop there,
     /// since nobody knows whether the daemon still runs.
     pub lost_at_ms: Option<u64>,
+    /// The log pane, while open (`l`).
+    pub logs: Option<crate::logs::LogPane>,
+    /// Per app, what requests finished while this dashboard watched used.
+    pub since_attach: [AttachUsage; 3],
+    /// The usage view (`u`), while open.
+    pub usage_view: Option<crate::usage_view::UsageView>,
+    /// Whether the mouse is captured (`m` toggles it).
+    pub mouse: bool,
+    /// Which requests the traffic pane shows.
+    pub traffic_filter: TrafficFilter,
+    /// `+` asked for this app's presets: the picker opens when they come.
+    pub pending_presets: Option<App>,
+}
+
+/// The traffic pane's filter: `a` cycles the app, `s` the status class, `/`
+/// (with the pane focused) matches the model or provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrafficFilter {
+    pub app: Option<App>,
+    pub class: StatusClass,
+    /// Part of the model or provider name (case-insensitive).
+    pub text: String,
+    pub editing: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusClass {
+    #[default]
+    All,
+    Success,
+    ClientError,
+    ServerError,
+    /// Aborted by the client or cut by the upstream.
+    Broken,
+    /// Answered after at least one failover.
+    FailedOver,
+}
+
+impl StatusClass {
+    pub fn next(self) -> StatusClass {
+        match self {
+            StatusClass::All => StatusClass::Success,
+            StatusClass::Success => StatusClass::ClientError,
+            StatusClass::ClientError => StatusClass::ServerError,
+            StatusClass::ServerError => StatusClass::Broken,
+            StatusClass::Broken => StatusClass::FailedOver,
+            StatusClass::FailedOver => StatusClass::All,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StatusClass::All => "",
+            StatusClass::Success => "2xx/3xx",
+            StatusClass::ClientError => "4xx",
+            StatusClass::ServerError => "5xx",
+            StatusClass::Broken => "aborted/cut",
+            StatusClass::FailedOver => "failed over",
+        }
+    }
+}
+
+impl TrafficFilter {
+    pub fn is_active(&self) -> bool {
+        self.app.is_some() || self.class != StatusClass::All || !self.text.is_empty()
+    }
+
+    pub fn shows(&self, entry: &TrafficEntry) -> bool {
+        use switchyard_daemon::protocol::requests::Outcome;
+        let r = &entry.record;
+        let class = match self.class {
+            StatusClass::All => true,
+            StatusClass::Success => matches!(r.status, Some(200..=399)),
+            StatusClass::ClientError => matches!(r.status, Some(400..=499)),
+            StatusClass::ServerError => matches!(r.status, Some(500..=599)),
+            StatusClass::Broken => matches!(r.outcome, Outcome::Aborted | Outcome::Cut),
+            StatusClass::FailedOver => !r.failovers.is_empty(),
+        };
+        let needle = self.text.to_lowercase();
+        let text = needle.is_empty()
+            || [&r.model, &r.provider, &r.mapped_model].iter().any(|v| {
+                v.as_deref()
+                    .is_some_and(|v| v.to_lowercase().contains(&needle))
+            });
+        self.app.is_none_or(|app| entry.app == app) && class && text
+    }
+}
+
+/// Tokens and cost of the requests seen live since the dashboard attached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttachUsage {
+    pub requests: u64,
+    pub tokens: u64,
+    pub cost_nano_usd: u64,
 }
 
 impl Model {
@@ -192,6 +297,12 @@ impl Model {
             status: None,
             stopping: false,
             lost_at_ms: None,
+            logs: None,
+            since_attach: [AttachUsage::default(); 3],
+            usage_view: None,
+            mouse: false,
+            traffic_filter: TrafficFilter::default(),
+            pending_presets: None,
         }
     }
 
@@ -238,6 +349,29 @@ impl Model {
             .collect()
     }
 
+    /// The requests the traffic pane shows (through its filter), oldest first.
+    pub fn shown_traffic(&self) -> Vec<&TrafficEntry> {
+        self.traffic
+            .iter()
+            .filter(|e| self.traffic_filter.shows(e))
+            .collect()
+    }
+
+    /// The traffic row the focused pane points at: the bottom one shown
+    /// (the newest, or as far back as it was scrolled).
+    pub fn selected_traffic(&self) -> Option<&TrafficEntry> {
+        let shown = self.shown_traffic();
+        let offset = self.traffic_scroll.offset.min(shown.len().checked_sub(1)?);
+        shown.get(shown.len() - 1 - offset).copied()
+    }
+
+    /// The event line the focused pane points at (as `selected_traffic`).
+    pub fn selected_log(&self) -> Option<&LogEntry> {
+        let shown = self.filtered_log();
+        let offset = self.log_scroll.offset.min(shown.len().checked_sub(1)?);
+        shown.get(shown.len() - 1 - offset).copied()
+    }
+
     pub fn set_status(&mut self, severity: Severity, text: impl Into<String>) {
         self.status = Some(Status {
             text: text.into(),
@@ -266,8 +400,9 @@ impl Model {
         if self.traffic.len() == TRAFFIC_MAX {
             self.traffic.pop_front();
         }
+        let shown = self.traffic_filter.shows(&entry);
         self.traffic.push_back(entry);
-        if self.traffic_scroll.offset > 0 {
+        if self.traffic_scroll.offset > 0 && shown {
             self.traffic_scroll.offset += 1;
         }
     }

@@ -11,6 +11,11 @@ use switchyard_daemon::protocol::{Reply, Request};
 pub enum Msg {
     /// A key press (or auto-repeat).
     Key(KeyEvent),
+    /// A mouse event (while captured), with the screen's size it happened on.
+    Mouse {
+        event: crossterm::event::MouseEvent,
+        screen: ratatui::layout::Rect,
+    },
     /// The terminal changed size: nothing to update, only redraw.
     Resize,
     /// The 1 Hz clock: uptimes, countdowns and the req/s samples move on.
@@ -24,6 +29,19 @@ pub enum Msg {
     },
     /// The outcome of an [`Action::StopDaemon`]: a sentence either way.
     Stopped(Result<String, String>),
+    /// News for the log pane (only while it is open).
+    Logs(LogsMsg),
+}
+
+/// What the log task reports (see `perform.rs`).
+#[derive(Debug, Clone)]
+pub enum LogsMsg {
+    /// The end of the log file as the pane opened; `cut`: it starts mid-line.
+    Tail { text: String, cut: bool },
+    /// A live line.
+    Line(switchyard_daemon::protocol::LogLine),
+    /// The live stream stopped (the daemon went away); the text says why.
+    Ended(String),
 }
 
 /// What the attach task reports (see `connection.rs`).
@@ -51,8 +69,18 @@ pub enum ConnMsg {
 pub enum Action {
     /// Send one request on the request connection.
     Request(Request),
+    /// Carry out each of these (requests are answered one by one).
+    Many(Vec<Action>),
     /// Stop the daemon (and its workers), then quit.
     StopDaemon,
+    /// The log pane opened: read the log's end, then stream live lines.
+    OpenLogs,
+    /// The log pane closed: stop streaming.
+    CloseLogs,
+    /// Put this text on the clipboard (OSC 52: works over SSH and in tmux).
+    Copy(String),
+    /// Capture the mouse (`true`) or leave it to the terminal.
+    MouseCapture(bool),
     /// Leave the dashboard.
     Quit(Exit),
 }

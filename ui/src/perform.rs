@@ -9,15 +9,18 @@ use switchyard_daemon::lifecycle::{self, Stopped};
 use switchyard_daemon::paths::Paths;
 use switchyard_daemon::protocol::{Reply, Request};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 use crate::connection::{CLIENT_NAME, describe};
-use crate::msg::{Action, Msg};
+use crate::msg::{Action, LogsMsg, Msg};
 
 /// Spawns one task per action; owns the idle request connections.
 pub struct Performer {
     paths: Paths,
     tx: UnboundedSender<Msg>,
     pool: Arc<Mutex<Vec<Client>>>,
+    /// Stops the log pane's task, while the pane is open.
+    logs: Option<CancellationToken>,
 }
 
 impl Performer {
@@ -26,11 +29,12 @@ impl Performer {
             paths,
             tx,
             pool: Arc::default(),
+            logs: None,
         }
     }
 
     /// Starts `action`; `Quit` is the loop's own business and ignored here.
-    pub fn perform(&self, action: Action) {
+    pub fn perform(&mut self, action: Action) {
         let paths = self.paths.clone();
         let tx = self.tx.clone();
         match action {
@@ -57,6 +61,44 @@ impl Performer {
                     };
                     let _ = tx.send(Msg::Stopped(result));
                 });
+            }
+            Action::Many(actions) => {
+                for action in actions {
+                    self.perform(action);
+                }
+            }
+            Action::OpenLogs => {
+                let cancel = CancellationToken::new();
+                if let Some(old) = self.logs.replace(cancel.clone()) {
+                    old.cancel();
+                }
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = cancel.cancelled() => {}
+                        () = stream_logs(&paths, &tx) => {}
+                    }
+                });
+            }
+            Action::CloseLogs => {
+                if let Some(cancel) = self.logs.take() {
+                    cancel.cancel();
+                }
+            }
+            Action::MouseCapture(on) => {
+                use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+                let mut out = std::io::stdout();
+                let _ = if on {
+                    crossterm::execute!(out, EnableMouseCapture)
+                } else {
+                    crossterm::execute!(out, DisableMouseCapture)
+                };
+            }
+            Action::Copy(text) => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = out
+                    .write_all(osc52(&text).as_bytes())
+                    .and_then(|()| out.flush());
             }
             Action::Quit(_) => {}
         }
@@ -94,4 +136,55 @@ fn give_back(pool: &Mutex<Vec<Client>>, client: Client) {
     if let Ok(mut idle) = pool.lock() {
         idle.push(client);
     }
+}
+
+/// The log pane's task: the log file's end (read once, off the loop), then
+/// the daemon's live lines until the stream ends or the pane closes.
+async fn stream_logs(paths: &Paths, tx: &UnboundedSender<Msg>) {
+    let file = paths.log_file();
+    let tail = tokio::task::spawn_blocking(move || read_tail(&file)).await;
+    if let Ok(Ok((text, cut))) = tail {
+        let _ = tx.send(Msg::Logs(LogsMsg::Tail { text, cut }));
+    }
+    let ended = match Client::connect(paths, CLIENT_NAME).await {
+        Err(err) => describe(&err),
+        Ok(client) => match client.subscribe_logs().await {
+            Err(err) => describe(&err),
+            Ok(mut lines) => loop {
+                match lines.next().await {
+                    Some(Ok(switchyard_daemon::protocol::ServerMessage::Log(line))) => {
+                        if tx.send(Msg::Logs(LogsMsg::Line(line))).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => break describe(&err),
+                    None => break "the daemon closed the log stream".to_owned(),
+                }
+            },
+        },
+    };
+    let _ = tx.send(Msg::Logs(LogsMsg::Ended(ended)));
+}
+
+/// The last [`crate::logs::BACKLOG_BYTES`] of the log file, and whether that
+/// starts mid-line.
+fn read_tail(file: &std::path::Path) -> std::io::Result<(String, bool)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(file)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(crate::logs::BACKLOG_BYTES);
+    f.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), start > 0))
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` on the
+/// clipboard: terminals honour it over SSH too, and tmux passes it on
+/// (`set-clipboard on`, its default for terminals that support it).
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    format!("\x1b]52;c;{encoded}\x07")
 }

@@ -9,11 +9,15 @@ use switchyard_daemon::protocol::{Reply, Request};
 use crate::format;
 use crate::keys;
 use crate::model::{Link, LogEntry, Model, RATE_SAMPLES, STATUS_TTL_MS, Severity, TrafficEntry};
-use crate::msg::{Action, ConnMsg, Exit, Msg};
+use crate::msg::{Action, ConnMsg, Exit, LogsMsg, Msg};
 
 pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
     match msg {
         Msg::Key(key) => keys::on_key(model, key),
+        Msg::Mouse { event, screen } => {
+            keys::on_mouse(model, event, screen);
+            None
+        }
         Msg::Resize => None,
         Msg::Tick { now_ms } => {
             tick(model, now_ms);
@@ -22,6 +26,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
         Msg::Conn(conn) => on_conn(model, conn),
         Msg::Reply { request, result } => on_reply(model, request, result),
         Msg::Stopped(Ok(text)) => Some(Action::Quit(Exit::Stopped(text))),
+        Msg::Logs(msg) => {
+            on_logs(model, msg);
+            None
+        }
         Msg::Stopped(Err(err)) => {
             model.stopping = false;
             model.set_status(Severity::Bad, format!("could not stop the daemon: {err}"));
@@ -146,6 +154,19 @@ fn on_event(model: &mut Model, event: Event) -> Option<Action> {
             count_requests(model, *app, traffic.requests);
             None
         }
+        EventKind::RequestsFinished { app, requests, .. } => {
+            let seen = &mut model.since_attach[app.index()];
+            for r in requests {
+                let t = &r.tokens;
+                seen.requests += 1;
+                seen.tokens += [t.input, t.output, t.cache_read, t.cache_write]
+                    .iter()
+                    .map(|n| n.unwrap_or(0))
+                    .sum::<u64>();
+                seen.cost_nano_usd += r.cost_nano_usd.unwrap_or(0);
+            }
+            None
+        }
         EventKind::DaemonStopping if !model.stopping => {
             model.set_status(Severity::Warn, "the daemon is stopping");
             None
@@ -163,7 +184,7 @@ fn record(model: &mut Model, event: &Event) {
                 model.push_traffic(TrafficEntry {
                     at_ms: request.time_ms + request.latency_ms,
                     app: *app,
-                    request: request.into(),
+                    record: request.clone(),
                 });
             }
         }
@@ -192,6 +213,35 @@ fn count_requests(model: &mut Model, app: App, requests: u64) {
 }
 
 fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) -> Option<Action> {
+    if let Request::Usage(query) = &request {
+        let now = model.now_ms;
+        if let Some(view) = model.usage_view.as_mut() {
+            let result = match result {
+                Ok(Reply::Usage(report)) => Ok(*report),
+                Ok(other) => Err(format!("unexpected answer: {other:?}")),
+                Err(err) => Err(err),
+            };
+            view.answer(query, result, now);
+        }
+        return None;
+    }
+    if let (Request::ProviderPresets { app: Some(app) }, Ok(Reply::Presets(items))) =
+        (&request, &result)
+    {
+        if model.pending_presets.take() == Some(*app) {
+            if items.is_empty() {
+                model.set_status(Severity::Warn, format!("no preset serves {app}"));
+            } else {
+                model.status = None;
+                model.popup = Some(crate::model::Popup::Presets {
+                    app: *app,
+                    items: items.clone(),
+                    selected: 0,
+                });
+            }
+        }
+        return None;
+    }
     match result {
         Ok(Reply::Done(text)) => model.set_status(Severity::Good, text),
         Ok(_) => {}
@@ -201,4 +251,29 @@ fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) 
         ),
     }
     None
+}
+
+/// Log lines arrive only while the pane is open; late ones are dropped.
+fn on_logs(model: &mut Model, msg: LogsMsg) {
+    let offset = model.utc_offset_s;
+    let Some(pane) = model.logs.as_mut() else {
+        return;
+    };
+    match msg {
+        LogsMsg::Tail { text, cut } => {
+            // Live lines may have come first: the file's lines go before them.
+            let live: Vec<_> = pane.lines.drain(..).collect();
+            for line in crate::logs::parse_tail(&text, cut, offset) {
+                pane.push(line);
+            }
+            for line in live {
+                pane.push(line);
+            }
+        }
+        LogsMsg::Line(line) => {
+            pane.ended = None;
+            pane.push(crate::logs::from_live(line, offset));
+        }
+        LogsMsg::Ended(reason) => pane.ended = Some(reason),
+    }
 }

@@ -412,7 +412,8 @@ impl Core {
             | Request::Status
             | Request::Shutdown
             | Request::ProviderList { .. }
-            | Request::Subscribe { .. } => Outcome::Now(Err(ErrorReply::new(
+            | Request::Subscribe { .. }
+            | Request::SubscribeLogs => Outcome::Now(Err(ErrorReply::new(
                 ErrorKind::BadRequest,
                 "this request is answered by the connection, not the core",
             ))),

@@ -59,6 +59,22 @@ pub enum ServerMessage {
     Snapshot(Box<Snapshot>),
     /// On a subscription: one state change.
     Event(Event),
+    /// On a log subscription: one line of the daemon's log.
+    Log(LogLine),
+}
+
+/// One line of the daemon's log, as a log subscription carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub at_ms: u64,
+    /// `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`.
+    pub level: String,
+    /// A worker's line (from its stderr), not the daemon's own.
+    pub worker: bool,
+    /// The app the line is about, when it names one.
+    pub app: Option<String>,
+    /// The message and its fields, as the log file has them.
+    pub text: String,
 }
 
 /// What a client can ask.
@@ -110,6 +126,10 @@ pub enum Request {
     Requests(requests::RequestsQuery),
     /// `switchyard usage`: tokens and cost per group.
     Usage(requests::UsageQuery),
+    /// Turn this connection into a stream of the daemon's log lines (workers'
+    /// included), from now on, as [`ServerMessage::Log`]. Nothing is
+    /// formatted for it while no such stream is open.
+    SubscribeLogs,
 }
 
 /// Successful answers.

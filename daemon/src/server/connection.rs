@@ -174,6 +174,26 @@ pub(super) async fn serve(stream: Stream, conn: Conn, admitted: bool) {
                 super::subscribe::stream(framed, conn.core, id, since, conn.shutdown).await;
                 return;
             }
+            Ok(Some(Ok(ClientMessage::Request {
+                id,
+                request: Request::SubscribeLogs,
+            }))) => {
+                let Ok(_permit) = Arc::clone(&conn.subscribers).try_acquire_owned() else {
+                    let msg = format!(
+                        "the daemon already serves {} streams; close a dashboard or `switchyard events` and try again",
+                        super::MAX_SUBSCRIBERS
+                    );
+                    let refused = ServerMessage::Response {
+                        id,
+                        result: Err(ErrorReply::new(ErrorKind::Failed, msg)),
+                    };
+                    send(&mut framed, refused).await;
+                    return;
+                };
+                conn.slot.subscribed();
+                super::subscribe::logs(framed, id, conn.shutdown).await;
+                return;
+            }
             Ok(Some(Ok(ClientMessage::Request { id, request }))) => {
                 let result = conn.core.request(request).await;
                 if !send(&mut framed, ServerMessage::Response { id, result }).await {

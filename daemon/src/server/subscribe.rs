@@ -104,3 +104,44 @@ pub(super) async fn stream(
         }
     }
 }
+
+/// A log-stream connection: every log line from now on, until the client
+/// goes, stops reading for [`SUBSCRIBER_WRITE_TIMEOUT`], or the daemon stops.
+/// A client that falls behind misses lines and is told how many.
+pub(super) async fn logs(mut framed: ServerFramed, id: u64, shutdown: CancellationToken) {
+    let mut lines = crate::log_tap::subscribe();
+    let reply = ServerMessage::Response {
+        id,
+        result: Ok(Reply::Subscribed),
+    };
+    if framed.send(reply).await.is_err() {
+        return;
+    }
+    let stopping = shutdown.cancelled_owned();
+    tokio::pin!(stopping);
+    loop {
+        let line = tokio::select! {
+            biased;
+            line = lines.recv() => match line {
+                Ok(line) => line,
+                Err(RecvError::Lagged(missed)) => crate::protocol::LogLine {
+                    at_ms: crate::store::now_ms(),
+                    level: "WARN".to_owned(),
+                    worker: false,
+                    app: None,
+                    text: format!("{missed} log lines skipped: the log pane fell behind"),
+                },
+                Err(RecvError::Closed) => return,
+            },
+            () = &mut stopping => return,
+        };
+        let sent = tokio::select! {
+            biased;
+            sent = tokio::time::timeout(SUBSCRIBER_WRITE_TIMEOUT, framed.send(ServerMessage::Log(line))) => sent,
+            () = &mut stopping => return,
+        };
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
+    }
+}

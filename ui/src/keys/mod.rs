@@ -6,7 +6,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use switchyard_daemon::protocol::{CallerEnv, Request};
 use switchyard_daemon::takeover::env::CallerEnvExt;
 
+mod mouse;
 mod popup;
+
+pub use mouse::on_mouse;
 
 use crate::model::{Focus, Model, Popup, Scroll, Severity};
 use crate::msg::{Action, Exit};
@@ -25,6 +28,33 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
     if model.filter_editing {
         filter_key(model, key.code);
         return None;
+    }
+    if model.traffic_filter.editing {
+        let filter = &mut model.traffic_filter;
+        match key.code {
+            KeyCode::Enter => filter.editing = false,
+            KeyCode::Esc => {
+                filter.editing = false;
+                filter.text.clear();
+            }
+            KeyCode::Backspace => {
+                filter.text.pop();
+            }
+            KeyCode::Char(c) => filter.text.push(c),
+            _ => {}
+        }
+        model.traffic_scroll.offset = 0;
+        return None;
+    }
+    if model.logs.is_some()
+        && let Some(action) = logs_key(model, key.code)
+    {
+        return action;
+    }
+    if model.usage_view.is_some()
+        && let Some(action) = usage_key(model, key.code)
+    {
+        return action;
     }
     match key.code {
         KeyCode::Char('q') => Some(detach(model)),
@@ -71,6 +101,29 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
             move_by(model, isize::MAX);
             None
         }
+        // The traffic pane's own filter: app, status class, model/provider.
+        KeyCode::Char('a') if model.focus == Focus::Traffic => {
+            let filter = &mut model.traffic_filter;
+            filter.app = match filter.app {
+                None => Some(switchyard_daemon::apps::App::ALL[0]),
+                Some(app) => switchyard_daemon::apps::App::ALL
+                    .iter()
+                    .position(|a| *a == app)
+                    .and_then(|i| switchyard_daemon::apps::App::ALL.get(i + 1))
+                    .copied(),
+            };
+            model.traffic_scroll.offset = 0;
+            None
+        }
+        KeyCode::Char('s') if model.focus == Focus::Traffic => {
+            model.traffic_filter.class = model.traffic_filter.class.next();
+            model.traffic_scroll.offset = 0;
+            None
+        }
+        KeyCode::Char('/') if model.focus == Focus::Traffic => {
+            model.traffic_filter.editing = true;
+            None
+        }
         KeyCode::Char('/') => {
             model.focus = Focus::Events;
             model.filter_editing = true;
@@ -80,13 +133,167 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
             model.status = None;
             None
         }
+        KeyCode::Enter if model.focus == Focus::Traffic => {
+            let entry = model.selected_traffic()?.clone();
+            model.popup = Some(Popup::Inspect(Box::new(entry)));
+            None
+        }
+        KeyCode::Char('y') => copy(model),
+        KeyCode::Char('m') => {
+            model.mouse = !model.mouse;
+            model.set_status(
+                crate::model::Severity::Info,
+                if model.mouse {
+                    "mouse on: the wheel scrolls, a click selects (m gives the terminal its text selection back)"
+                } else {
+                    "mouse off: the terminal selects text again (m turns the mouse back on)"
+                },
+            );
+            Some(Action::MouseCapture(model.mouse))
+        }
         KeyCode::Char(' ') | KeyCode::Enter => toggle(model),
         KeyCode::Char('r') => app_request(model, "restart", |app| Request::Restart { app }),
         KeyCode::Char('t') => toggle_takeover(model),
         KeyCode::Char('p') => pick_provider(model),
         KeyCode::Char('e') => edit_port(model),
+        KeyCode::Char('+') => {
+            if refuse(model, "add a provider") {
+                return None;
+            }
+            let app = model.selected_app()?.app;
+            model.pending_presets = Some(app);
+            model.set_status(Severity::Info, format!("listing the presets for {app}…"));
+            Some(Action::Request(Request::ProviderPresets { app: Some(app) }))
+        }
+        KeyCode::Char('l') => {
+            model.usage_view = None;
+            model.logs = Some(crate::logs::LogPane::default());
+            Some(Action::OpenLogs)
+        }
+        KeyCode::Char('u') => {
+            if refuse(model, "show usage") {
+                return None;
+            }
+            let mut view = crate::usage_view::UsageView::default();
+            let asked = requests(view.requests(model.now_ms, model.utc_offset_s));
+            model.usage_view = Some(view);
+            // One view at a time: the log pane closes.
+            Some(match model.logs.take() {
+                Some(_) => Action::Many(vec![Action::CloseLogs, asked]),
+                None => asked,
+            })
+        }
         _ => None,
     }
+}
+
+fn requests(list: [Request; 2]) -> Action {
+    Action::Many(list.into_iter().map(Action::Request).collect())
+}
+
+/// Keys of the open usage view: `d` the period, `b` the grouping, `u` or
+/// `Esc` closes; `None` lets the dashboard's own keys act.
+fn usage_key(model: &mut Model, code: KeyCode) -> Option<Option<Action>> {
+    let (now, offset) = (model.now_ms, model.utc_offset_s);
+    let view = model.usage_view.as_mut()?;
+    match code {
+        KeyCode::Char('u') | KeyCode::Esc => {
+            model.usage_view = None;
+            Some(None)
+        }
+        KeyCode::Char('d') => {
+            view.next_period();
+            Some(Some(requests(view.requests(now, offset))))
+        }
+        KeyCode::Char('b') => {
+            view.next_by();
+            Some(Some(requests(view.requests(now, offset))))
+        }
+        _ => None,
+    }
+}
+
+/// Keys of the open log pane; `None` lets the dashboard's own keys act
+/// (`q`, `Q`, `?`, …). Its scroll keys scroll the log.
+fn logs_key(model: &mut Model, code: KeyCode) -> Option<Option<Action>> {
+    let pane = model.logs.as_mut()?;
+    if pane.search_editing {
+        match code {
+            KeyCode::Enter => pane.search_editing = false,
+            KeyCode::Esc => {
+                pane.search_editing = false;
+                pane.search.clear();
+            }
+            KeyCode::Backspace => {
+                pane.search.pop();
+            }
+            KeyCode::Char(c) => pane.search.push(c),
+            _ => {}
+        }
+        pane.scroll.offset = 0;
+        return Some(None);
+    }
+    let len = pane.visible().len();
+    let delta: isize = match code {
+        KeyCode::Char('l') | KeyCode::Esc => {
+            model.logs = None;
+            return Some(Some(Action::CloseLogs));
+        }
+        KeyCode::Char('a') => {
+            pane.next_app();
+            return Some(None);
+        }
+        // The selected line (the bottom one shown) as JSON.
+        KeyCode::Char('y') => {
+            let shown = pane.visible();
+            let offset = pane.scroll.offset.min(shown.len().checked_sub(1)?);
+            let line = shown.get(shown.len() - 1 - offset)?;
+            let json = serde_json::json!({"time": line.clock, "level": line.level,
+                "app": line.app, "worker": line.worker, "text": line.text});
+            model.set_status(Severity::Good, "copied the log line as JSON (OSC 52)");
+            return Some(Some(Action::Copy(json.to_string())));
+        }
+        KeyCode::Char('/') => {
+            pane.search_editing = true;
+            return Some(None);
+        }
+        KeyCode::Up | KeyCode::Char('k') => -1,
+        KeyCode::Down | KeyCode::Char('j') => 1,
+        KeyCode::PageUp => -10,
+        KeyCode::PageDown => 10,
+        KeyCode::Home | KeyCode::Char('g') => isize::MIN,
+        KeyCode::End | KeyCode::Char('G') => isize::MAX,
+        _ => return None,
+    };
+    scroll(&mut pane.scroll, len, delta);
+    Some(None)
+}
+
+/// `y`: the selected request (traffic pane, or the one inspected) or the
+/// selected event line, as one JSON object, to the clipboard.
+pub(super) fn copy(model: &mut Model) -> Option<Action> {
+    let (what, json) = match (&model.popup, model.focus) {
+        (Some(Popup::Inspect(entry)), _) => ("the request", record_json(entry)),
+        (_, Focus::Traffic) => ("the request", record_json(model.selected_traffic()?)),
+        (_, Focus::Events) => {
+            let entry = model.selected_log()?;
+            let json = serde_json::json!({"at_ms": entry.at_ms, "text": entry.text});
+            ("the event line", json.to_string())
+        }
+        _ => {
+            model.set_status(
+                Severity::Info,
+                "y copies the selected request or event line: Tab to the traffic or events pane first",
+            );
+            return None;
+        }
+    };
+    model.set_status(Severity::Good, format!("copied {what} as JSON (OSC 52)"));
+    Some(Action::Copy(json))
+}
+
+fn record_json(entry: &crate::model::TrafficEntry) -> String {
+    switchyard_daemon::usage::report::record_json(&entry.record).to_string()
 }
 
 fn detach(model: &Model) -> Action {
@@ -135,7 +342,7 @@ fn move_by(model: &mut Model, delta: isize) {
             scroll(&mut model.log_scroll, len, delta);
         }
         Focus::Traffic => {
-            let len = model.traffic.len();
+            let len = model.shown_traffic().len();
             scroll(&mut model.traffic_scroll, len, delta);
         }
     }

@@ -20,6 +20,47 @@ pub(super) fn on_key(model: &mut Model, code: KeyCode) -> Option<Action> {
     match popup {
         // Any key closes the help.
         Popup::Help => None,
+        Popup::Presets {
+            app,
+            items,
+            selected,
+        } => {
+            let last = items.len().saturating_sub(1);
+            let selected = match code {
+                KeyCode::Up | KeyCode::Char('k') => selected.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => (selected + 1).min(last),
+                KeyCode::Enter => {
+                    let id = items.get(selected)?.id.clone();
+                    if refuse(model, &format!("add {id} to {app}")) {
+                        return None;
+                    }
+                    model.set_status(Severity::Info, format!("adding {id} to {app}…"));
+                    // Named after the preset; its key variable, if it needs one.
+                    let spec = switchyard_daemon::protocol::ProviderSpec {
+                        base_url: None,
+                        preset: Some(id.clone()),
+                        ..switchyard_daemon::protocol::ProviderSpec::new(app, id, "")
+                    };
+                    return Some(Action::Request(Request::ProviderAdd(spec)));
+                }
+                KeyCode::Esc | KeyCode::Char('q') => return None,
+                _ => selected,
+            };
+            model.popup = Some(Popup::Presets {
+                app,
+                items,
+                selected,
+            });
+            None
+        }
+        Popup::Inspect(entry) => {
+            if code == KeyCode::Char('y') {
+                model.popup = Some(Popup::Inspect(entry));
+                let action = super::copy(model);
+                return action;
+            }
+            None
+        }
         Popup::ConfirmStop => match code {
             KeyCode::Char('y' | 'Y') => {
                 model.stopping = true;

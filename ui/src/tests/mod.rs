@@ -2,8 +2,13 @@
 //! hand-made snapshots with fixed timestamps (the model's clock is injected).
 
 mod event_loop;
+mod inspect;
 mod keys;
+mod logs;
+mod mouse;
+mod presets;
 mod update;
+mod usage;
 mod view;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

@@ -1,5 +1,7 @@
 //! The apps table: one row per app with its state symbol, port, pid, uptime,
-//! restarts, health, req/s and its trend, errors, live streams and provider.
+//! restarts, health, req/s and its trend, errors, live streams, provider, and
+//! usage: tokens and cost today (the daemon's count) and since this dashboard
+//! attached.
 //! Columns drop out, least useful first, when the terminal is narrow.
 
 use ratatui::Frame;
@@ -26,10 +28,13 @@ enum Col {
     Errors,
     Live,
     Provider,
+    Today,
+    Cost,
+    Attach,
 }
 
 /// Columns in display order, with their titles and widths.
-const COLUMNS: [(Col, &str, u16); 12] = [
+const COLUMNS: [(Col, &str, u16); 15] = [
     (Col::State, "STATE", 10),
     (Col::App, "APP", 6),
     (Col::Port, "PORT", 5),
@@ -41,10 +46,13 @@ const COLUMNS: [(Col, &str, u16); 12] = [
     (Col::Trend, "TREND", 6),
     (Col::Errors, "ERR", 4),
     (Col::Live, "LIVE", 4),
+    (Col::Today, "TOK TODAY", 9),
+    (Col::Cost, "COST", 7),
+    (Col::Attach, "SINCE ATTACH", 12),
     (Col::Provider, "PROVIDER", 9),
 ];
 /// Indices into [`COLUMNS`], dropped in this order when space runs out.
-const DROP_ORDER: [usize; 10] = [3, 8, 10, 5, 9, 4, 11, 6, 7, 2];
+const DROP_ORDER: [usize; 13] = [3, 13, 8, 11, 10, 5, 9, 12, 4, 14, 6, 7, 2];
 /// The selection marker's width.
 const MARKER: &str = "›";
 
@@ -154,6 +162,39 @@ fn cell<'a>(col: Col, width: u16, state: &AppState, model: &Model, theme: &Theme
         }
         Col::Live if !state.enabled => dash(),
         Col::Live => Cell::from(state.traffic.in_flight.to_string()),
+        Col::Today => {
+            let u = &state.usage;
+            let tokens =
+                u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens;
+            if u.requests == 0 {
+                dash()
+            } else {
+                Cell::from(format::count(tokens))
+            }
+        }
+        Col::Cost => {
+            let u = &state.usage;
+            if u.requests == 0 {
+                dash()
+            } else if u.cost_unknown == u.requests {
+                Cell::from("?")
+            } else {
+                let partial = if u.cost_unknown > 0 { "+" } else { "" };
+                Cell::from(format!("{}{partial}", format::usd(u.cost_nano_usd)))
+            }
+        }
+        Col::Attach => {
+            let a = &model.since_attach[state.app.index()];
+            if a.requests == 0 {
+                dash()
+            } else {
+                Cell::from(format!(
+                    "{} {}",
+                    format::count(a.tokens),
+                    format::usd(a.cost_nano_usd)
+                ))
+            }
+        }
         Col::Provider => state
             .provider
             .as_deref()

@@ -55,6 +55,23 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
                 format::bytes(t.bytes_out)
             )),
         ]));
+        if t.dropped > 0 {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "{} req not recorded (the daemon could not take them)",
+                    t.dropped
+                ),
+                theme.severity(Severity::Warn),
+            )));
+        }
+        if state.usage.requests > 0 {
+            lines.push(Line::from(vec![
+                Span::styled("today ", theme.dim()),
+                Span::raw(switchyard_daemon::usage::report::usage_today_line(
+                    &state.usage,
+                )),
+            ]));
+        }
         let rate = model.rate(state.app);
         let spark_width = inner_width.saturating_sub(12).min(RATE_SAMPLES);
         lines.push(Line::from(vec![

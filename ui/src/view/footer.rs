@@ -15,13 +15,14 @@ use crate::model::Model;
 /// At most this many lines for a status message; a longer one ends in `…`.
 pub const STATUS_LINES: u16 = 3;
 
-const HINTS: [(&str, &str); 8] = [
+const HINTS: [(&str, &str); 9] = [
     ("q", "detach"),
     ("Q", "stop"),
     ("␣", "on/off"),
     ("r", "restart"),
     ("p", "provider"),
     ("e", "port"),
+    ("l", "logs"),
     ("/", "filter"),
     ("Tab", "pane"),
 ];

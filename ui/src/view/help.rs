@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::{Theme, centered};
 
 /// Every key the dashboard knows, as shown in the overlay.
-pub const KEYS: [(&str, &str); 17] = [
+pub const KEYS: [(&str, &str); 23] = [
     ("↑ ↓  k j", "select an app / scroll the focused pane"),
     ("PgUp PgDn", "scroll ten lines"),
     ("g G  Home End", "oldest / newest (End follows live)"),
@@ -18,7 +18,13 @@ pub const KEYS: [(&str, &str); 17] = [
     ("t", "take over the CLI's own config, or hand it back"),
     ("p", "pick the selected app's active provider"),
     ("e", "edit the selected app's port"),
+    ("+", "add a provider to the selected app from a preset"),
     ("/", "filter the event log (Enter keeps, Esc clears)"),
+    ("l", "daemon + worker logs (a app, / search, l closes)"),
+    ("u", "usage: bars per day, table (d period, b group)"),
+    ("Enter", "traffic pane: inspect the selected request"),
+    ("y", "copy the selected request or event as JSON"),
+    ("m", "mouse: wheel scrolls, click selects; off: select text"),
     ("Esc", "clear the status line"),
     ("?", "this help"),
     ("q  Ctrl-C", "detach: the daemon keeps serving"),

@@ -11,7 +11,48 @@ use crate::model::{Model, Popup, Severity};
 
 pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, model: &Model, theme: &Theme) {
     match popup {
-        Popup::Help => {}
+        Popup::Help | Popup::Inspect(_) => {}
+        Popup::Presets {
+            app,
+            items,
+            selected,
+        } => {
+            let height = u16::try_from(items.len())
+                .unwrap_or(u16::MAX)
+                .saturating_add(3);
+            let rect = centered(area, 100, height);
+            let list_items: Vec<ListItem> = items
+                .iter()
+                .map(|p| {
+                    let key = p
+                        .key_env
+                        .as_deref()
+                        .map_or_else(|| "passthrough".to_owned(), |k| format!("key ${k}"));
+                    ListItem::new(Line::from(vec![
+                        Span::styled(format!("{:<16}", p.id), theme.bold()),
+                        Span::raw(format!(" {:<22}", p.name)),
+                        Span::styled(format!(" {key:<22} {}", p.base_url), theme.dim()),
+                    ]))
+                })
+                .collect();
+            let block = Block::bordered()
+                .title(
+                    Line::from(format!(" {app}: add a provider from a preset "))
+                        .style(theme.bold()),
+                )
+                .title_bottom(Line::styled(
+                    " Enter adds it, named after it · Esc cancels ",
+                    theme.dim(),
+                ))
+                .border_style(theme.border(true));
+            let list = List::new(list_items)
+                .block(block)
+                .highlight_style(theme.selected(true))
+                .highlight_symbol("› ");
+            let mut state = ListState::default().with_selected(Some(*selected));
+            frame.render_widget(Clear, rect);
+            frame.render_stateful_widget(list, rect, &mut state);
+        }
         Popup::ConfirmStop => {
             let pid = model
                 .daemon_pid()

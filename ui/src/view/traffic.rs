@@ -1,6 +1,8 @@
 //! The traffic pane: recently finished requests (time, app, method, path,
-//! model, status, latency, provider with its route: `openai · chatgpt`), newest
-//! at the bottom, scrollable.
+//! model, status — or how it ended when not answered whole: `aborted`, `cut` —,
+//! latency, tokens, failovers, provider with its route: `openai · chatgpt`),
+//! newest at the bottom, scrollable; the selected row (focused pane) is the
+//! one Enter inspects and `y` copies.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -10,33 +12,57 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use super::{Theme, fit_columns};
 use crate::format;
 use crate::model::{Focus, Model, Severity, TrafficEntry};
-use switchyard_daemon::protocol::state::RequestLine;
+use switchyard_daemon::protocol::requests::{Outcome, RequestRecord};
 
 /// Title and width of each column; the path (index 3) takes what is left, and
 /// the provider (index 7) is as wide as its widest visible cell, up to its width
 /// here (`google · code-assist`).
-const COLUMNS: [(&str, u16); 8] = [
+const COLUMNS: [(&str, u16); 10] = [
     ("TIME", 8),
     ("APP", 6),
     ("METHOD", 6),
     ("PATH", 10),
     ("MODEL", 18),
-    ("CODE", 4),
+    ("CODE", 7),
     ("LATENCY", 7),
+    ("TOKENS", 11),
+    ("FO", 2),
     ("PROVIDER", 20),
 ];
-const DROP_ORDER: [usize; 6] = [1, 7, 4, 2, 0, 6];
-const PROVIDER: usize = 7;
+const DROP_ORDER: [usize; 8] = [2, 1, 8, 9, 4, 7, 0, 6];
+const PROVIDER: usize = 9;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let focused = model.focus == Focus::Traffic;
     let height = usize::from(area.height.saturating_sub(3));
-    let len = model.traffic.len();
+    let shown = model.shown_traffic();
+    let len = shown.len();
     let offset = model.traffic_scroll.offset.min(len.saturating_sub(height));
     let end = len - offset;
     let start = end.saturating_sub(height);
 
     let mut title = vec![Span::styled(" Traffic ", theme.bold())];
+    let filter = &model.traffic_filter;
+    if filter.is_active() || filter.editing {
+        let mut parts = Vec::new();
+        if let Some(app) = filter.app {
+            parts.push(app.name().to_owned());
+        }
+        if !filter.class.label().is_empty() {
+            parts.push(filter.class.label().to_owned());
+        }
+        if filter.editing || !filter.text.is_empty() {
+            let cursor = if filter.editing { "▏" } else { "" };
+            parts.push(format!("/{}{cursor}", filter.text));
+        }
+        title.push(Span::styled(
+            format!("{} ", parts.join(" · ")),
+            theme.accent(),
+        ));
+    }
+    if focused {
+        title.push(Span::styled("(a app · s status · / model) ", theme.dim()));
+    }
     if offset > 0 {
         title.push(Span::styled(format!("↑{offset} "), theme.dim()));
     }
@@ -44,15 +70,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .title(Line::from(title))
         .border_style(theme.border(focused));
     if len == 0 {
-        let text = Line::styled("no requests yet", theme.dim());
+        let text = if model.traffic.is_empty() {
+            "no requests yet"
+        } else {
+            "no request matches the filter"
+        };
+        let text = Line::styled(text, theme.dim());
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     }
     let mut widths: Vec<u16> = COLUMNS.iter().map(|(_, w)| *w).collect();
-    widths[PROVIDER] = model
-        .traffic
-        .range(start..end)
-        .map(|entry| provider_cell(&entry.request).chars().count() as u16)
+    widths[PROVIDER] = shown[start..end]
+        .iter()
+        .map(|entry| provider_cell(&entry.record).chars().count() as u16)
         .fold(COLUMNS[PROVIDER].0.len() as u16, u16::max)
         .min(COLUMNS[PROVIDER].1);
     let keep = fit_columns(&widths, &DROP_ORDER, area.width.saturating_sub(2));
@@ -66,18 +96,24 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             .map(|(_, (title, _))| Cell::from(*title)),
     )
     .style(theme.dim());
-    let rows: Vec<Row> = model
-        .traffic
-        .range(start..end)
-        .map(|entry| {
+    let selected = end.checked_sub(1).filter(|_| focused);
+    let rows: Vec<Row> = shown[start..end]
+        .iter()
+        .enumerate()
+        .map(|(n, entry)| {
             let cells = row(entry, model, theme);
-            Row::new(
+            let row = Row::new(
                 cells
                     .into_iter()
                     .enumerate()
                     .filter(|(i, _)| kept(*i))
                     .map(|(_, c)| c),
-            )
+            );
+            if Some(start + n) == selected {
+                row.style(theme.selected(true))
+            } else {
+                row
+            }
         })
         .collect();
     let constraints = widths
@@ -97,13 +133,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     );
 }
 
-fn row<'a>(entry: &TrafficEntry, model: &Model, theme: &Theme) -> [Cell<'a>; 8] {
-    let r = &entry.request;
-    let status_severity = match r.status {
-        200..=399 => Severity::Good,
-        400..=499 => Severity::Warn,
-        _ => Severity::Bad,
-    };
+fn row<'a>(entry: &TrafficEntry, model: &Model, theme: &Theme) -> [Cell<'a>; 10] {
+    let r = &entry.record;
+    let (code, severity) = outcome_cell(r);
     [
         Cell::from(Span::styled(
             format::clock(entry.at_ms, model.utc_offset_s),
@@ -113,17 +145,51 @@ fn row<'a>(entry: &TrafficEntry, model: &Model, theme: &Theme) -> [Cell<'a>; 8] 
         Cell::from(r.method.clone()),
         Cell::from(r.path.clone()),
         Cell::from(r.model.clone().unwrap_or_else(|| "–".to_owned())),
-        Cell::from(Span::styled(
-            r.status.to_string(),
-            theme.severity(status_severity),
-        )),
+        Cell::from(Span::styled(code, theme.severity(severity))),
         Cell::from(format::latency(r.latency_ms)),
+        Cell::from(tokens_cell(r)),
+        Cell::from(match r.failovers.len() {
+            0 => Span::styled("–", theme.dim()),
+            n => Span::styled(n.to_string(), theme.severity(Severity::Warn)),
+        }),
         Cell::from(provider_cell(r)),
     ]
 }
 
+/// The status, or how the request ended when it was not answered whole:
+/// `aborted` (the client left), `cut` (the upstream broke off), `failed`.
+pub fn outcome_cell(r: &RequestRecord) -> (String, Severity) {
+    let status = r.status.map_or_else(|| "–".to_owned(), |s| s.to_string());
+    match r.outcome {
+        Outcome::Aborted => (format!("{status} ab"), Severity::Warn),
+        Outcome::Cut => (format!("{status} cut"), Severity::Bad),
+        _ => {
+            let severity = match r.status {
+                Some(200..=399) => Severity::Good,
+                Some(400..=499) => Severity::Warn,
+                _ => Severity::Bad,
+            };
+            (status, severity)
+        }
+    }
+}
+
+/// `1.2k→340`: input (cache reads included) → output, or `–` when unknown.
+pub fn tokens_cell(r: &RequestRecord) -> String {
+    let t = &r.tokens;
+    if !t.any_known() {
+        return "–".to_owned();
+    }
+    let input = t.input.unwrap_or(0) + t.cache_read.unwrap_or(0) + t.cache_write.unwrap_or(0);
+    format!(
+        "{}→{}",
+        format::count(input),
+        t.output.map_or_else(|| "?".to_owned(), format::count)
+    )
+}
+
 /// `openai · chatgpt`, `backup`, or `–` when no provider answered.
-fn provider_cell(r: &RequestLine) -> String {
+fn provider_cell(r: &RequestRecord) -> String {
     r.provider.as_deref().map_or_else(
         || "–".to_owned(),
         |p| format::served_by(p, r.route.as_deref()),
