@@ -459,3 +459,39 @@ fn a_failover_is_an_event() {
         "{failover}"
     );
 }
+
+#[test]
+fn keys_on_stdin_one_a_line_make_a_pool_shown_by_label_only() {
+    use std::process::Stdio;
+
+    let home = Home::new();
+    home.start();
+    let mut add = home
+        .command(&[
+            "provider",
+            "add",
+            "codex",
+            "pool",
+            "--base-url",
+            "https://pool.example/v1",
+            "--key-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"sk-pool-first\n\nsk-pool-second\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let pool = providers(&home, "codex")
+        .into_iter()
+        .find(|p| p["name"] == "pool")
+        .unwrap();
+    assert_eq!(pool["keys"], json!(["stored", "stored-2"]));
+    assert_eq!(pool["auth"], "pool of 2");
+    let shown = home.ok(&["provider", "list", "--json"]) + &home.ok(&["status", "--json"]);
+    assert!(!shown.contains("sk-pool"), "a key leaked: {shown}");
+}
