@@ -5,7 +5,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::time::Instant;
 
 use super::*;
@@ -306,11 +306,13 @@ impl AppTask {
                 deadline_ms: drain.as_millis() as u64,
             })
             .await;
-        let mut status = wait_for_exit(&mut worker, drain + Duration::from_secs(1)).await;
+        // The requests it finishes while draining are still recorded.
+        let finished = |records| self.finished(records);
+        let mut status = wait_for_exit(&mut worker, drain + Duration::from_secs(1), finished).await;
         if status.is_none() {
             tracing::warn!(app = %self.app, pid, "worker still running after drain: SIGTERM");
             process::signal(pid, Signal::SIGTERM);
-            status = wait_for_exit(&mut worker, self.policy.term_grace).await;
+            status = wait_for_exit(&mut worker, self.policy.term_grace, finished).await;
         }
         let status = match status {
             Some(status) => status,
@@ -347,19 +349,31 @@ impl AppTask {
     }
 }
 
-/// Waits for the worker to exit, reading (and dropping) its last messages so
-/// it never blocks on a full socket while draining.
+/// Waits for the worker to exit, reading its last messages so it never blocks
+/// on a full socket while draining: finished requests go to `finished`, the
+/// rest (heartbeats) are dropped.
 async fn wait_for_exit(
     worker: &mut Worker,
     limit: Duration,
+    finished: impl Fn(Vec<crate::protocol::requests::RequestRecord>),
 ) -> Option<std::io::Result<ExitStatus>> {
     let deadline = Instant::now() + limit;
     loop {
         tokio::select! {
-            status = worker.child.wait() => return Some(status),
-            msg = worker.control.next(), if worker.control_open => {
-                if msg.is_none() { worker.control_open = false; }
+            status = worker.child.wait() => {
+                // What it sent just before exiting is still in the socket.
+                while let Some(Some(Ok(msg))) = worker.control.next().now_or_never() {
+                    if let WorkerMessage::Requests(records) = msg {
+                        finished(records);
+                    }
+                }
+                return Some(status);
             }
+            msg = worker.control.next(), if worker.control_open => match msg {
+                Some(Ok(WorkerMessage::Requests(records))) => finished(records),
+                Some(_) => {}
+                None => worker.control_open = false,
+            },
             () = tokio::time::sleep_until(deadline) => return None,
         }
     }
