@@ -21,6 +21,9 @@
 //! `--worker-pid` and `--nginx-pids P,P` each cell also shows the CPU time the
 //! proxy process(es) spent per request (from `/proc/PID/task/*/schedstat`).
 //! `--only worker,nginx`, `--concurrency 1,64` and `--no-sse` narrow a run while tuning;
+//! the SSE table also measures a translated stream: Claude Code's request to an
+//! in-process proxy whose provider speaks Chat Completions (`/v1/chat/completions`
+//! on the mock), each Chat event translated to Anthropic's as it arrives;
 //! `--rounds N` repeats the table with the order rotated and prints medians;
 //! `--placement same-core|across-cores` pins the bench and the proxies.
 //! `tests/benches/proxy.sh` sets all of that up and prints the table;
@@ -47,6 +50,7 @@ use hyper_util::rt::TokioIo;
 use switchyard_daemon::apps::App;
 use switchyard_daemon::protocol::worker::WorkerMessage;
 use switchyard_daemon::proxy::{Credential, ProviderConfig, Proxy, ProxyConfig, ProxyReport};
+use switchyard_daemon::translate::Format;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -199,7 +203,13 @@ fn main() -> Result<(), BoxError> {
 async fn run(args: Args) -> Result<(), BoxError> {
     epoch();
     let upstream = start_upstream(args.upstream_port).await?;
-    let (proxy_addr, shutdown) = start_proxy(upstream).await?;
+    let (proxy_addr, shutdown) = start_proxy(mock_provider(upstream)).await?;
+    let translated = ProviderConfig {
+        base_url: format!("http://{upstream}/v1"),
+        format: Some(Format::OpenaiChat),
+        ..mock_provider(upstream)
+    };
+    let (translated_addr, translated_shutdown) = start_proxy(translated).await?;
     let bare_addr = bare_proxy::start(upstream, shutdown.clone())?;
 
     let mut targets = vec![
@@ -272,7 +282,25 @@ async fn run(args: Args) -> Result<(), BoxError> {
 
     if !args.sse {
         shutdown.cancel();
+        translated_shutdown.cancel();
         return Ok(());
+    }
+    // SSE only: a translated proxy answers message generation, not GET /json.
+    let translated_target = Target {
+        translated: true,
+        ..Target::new(
+            "switchyard translated (anthropic → chat)",
+            translated_addr,
+            Vec::new(),
+        )
+    };
+    if args.only.is_empty()
+        || args
+            .only
+            .iter()
+            .any(|o| translated_target.name.contains(o.as_str()))
+    {
+        targets.push(translated_target);
     }
     println!(
         "\nSSE: {SSE_STREAMS} concurrent streams x {SSE_EVENTS} events, one every {} ms; TTFB = request sent to response head received (fresh connection); delay = upstream write to client receipt; p50 and p99 are medians over {} round(s); added = over the first row.\n",
@@ -289,7 +317,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     for round in 0..args.rounds {
         for i in 0..targets.len() {
             let index = (i + round) % targets.len();
-            let measured = sse(targets[index].addr).await;
+            let measured = sse(targets[index].addr, targets[index].translated).await;
             seen[index].push(SseCell {
                 ttfb_p50: percentile(&measured.ttfb, 50),
                 ttfb_p99: percentile(&measured.ttfb, 99),
@@ -323,6 +351,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         hold_streams(local(port), pid, args.hold).await?;
     }
     shutdown.cancel();
+    translated_shutdown.cancel();
     Ok(())
 }
 
@@ -388,6 +417,9 @@ struct Target {
     addr: SocketAddr,
     /// Processes whose CPU time is charged to this target (empty: not measured).
     pids: Vec<u32>,
+    /// Streams are asked for as Claude Code asks (`POST /v1/messages`) and
+    /// read as Anthropic events (SSE table only).
+    translated: bool,
 }
 
 impl Target {
@@ -396,6 +428,7 @@ impl Target {
             name: name.to_owned(),
             addr,
             pids,
+            translated: false,
         }
     }
 }
@@ -534,6 +567,31 @@ fn upstream_response(path: &str, query: Option<&str>) -> Response<BoxBody<Bytes,
         });
         return Response::new(ChannelBody(rx).boxed());
     }
+    if path == "/v1/chat/completions" {
+        // The same stream as `/sse`, as a Chat Completions provider sends it:
+        // each stamp is one event's text.
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            for _ in 0..SSE_EVENTS {
+                tokio::time::sleep(SSE_GAP).await;
+                let stamp = epoch().elapsed().as_nanos();
+                let event = format!(
+                    "data: {{\"id\":\"c1\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{stamp}\"}}}}]}}\n\n"
+                );
+                if tx.send(Bytes::from(event)).await.is_err() {
+                    return;
+                }
+            }
+            let end = "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+            let _ = tx.send(Bytes::from_static(end.as_bytes())).await;
+        });
+        let mut r = Response::new(ChannelBody(rx).boxed());
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/event-stream"),
+        );
+        return r;
+    }
     if path == "/sse" || query == Some("stamps") {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -613,16 +671,19 @@ impl Body for ChannelBody {
     }
 }
 
-async fn start_proxy(upstream: SocketAddr) -> Result<(SocketAddr, CancellationToken), BoxError> {
-    let config = ProxyConfig::new(
-        App::Claude,
-        vec![ProviderConfig {
-            name: "mock".into(),
-            base_url: format!("http://{upstream}"),
-            credential: Credential::Key("sk-bench".into()),
-            ..ProviderConfig::default()
-        }],
-    );
+fn mock_provider(upstream: SocketAddr) -> ProviderConfig {
+    ProviderConfig {
+        name: "mock".into(),
+        base_url: format!("http://{upstream}"),
+        credential: Credential::Key("sk-bench".into()),
+        ..ProviderConfig::default()
+    }
+}
+
+async fn start_proxy(
+    provider: ProviderConfig,
+) -> Result<(SocketAddr, CancellationToken), BoxError> {
+    let config = ProxyConfig::new(App::Claude, vec![provider]);
     let proxy = Proxy::new(config)?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
@@ -779,12 +840,12 @@ struct SseRound {
 }
 
 /// `SSE_STREAMS` concurrent streams, all opened at once.
-async fn sse(addr: SocketAddr) -> SseRound {
+async fn sse(addr: SocketAddr, translated: bool) -> SseRound {
     let mut tasks = JoinSet::new();
     for _ in 0..SSE_STREAMS {
         tasks.spawn(async move {
             let limit = SSE_GAP * (SSE_EVENTS as u32) + Duration::from_secs(10);
-            tokio::time::timeout(limit, one_stream(addr))
+            tokio::time::timeout(limit, one_stream(addr, translated))
                 .await
                 .ok()
                 .and_then(Result::ok)
@@ -805,11 +866,29 @@ async fn sse(addr: SocketAddr) -> SseRound {
 /// One stream on a fresh connection: the time from sending the request to the
 /// response head (time to first byte), then each event's upstream-write-to-
 /// receipt delay.
-async fn one_stream(addr: SocketAddr) -> Result<(u32, Vec<u32>), BoxError> {
-    let mut sender = connect(addr).await?;
-    let req = Request::get(SSE_PATH.get().map_or("/sse", String::as_str))
-        .header(header::HOST, format!("127.0.0.1:{}", addr.port()))
-        .body(Empty::<Bytes>::new())?;
+async fn one_stream(addr: SocketAddr, translated: bool) -> Result<(u32, Vec<u32>), BoxError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, BoxBody<Bytes, Infallible>>(TokioIo::new(
+            stream,
+        ))
+        .await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let host = format!("127.0.0.1:{}", addr.port());
+    let req = if translated {
+        let body = r#"{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"go"}]}"#;
+        Request::post("/v1/messages")
+            .header(header::HOST, host)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(body.as_bytes())).boxed())?
+    } else {
+        Request::get(SSE_PATH.get().map_or("/sse", String::as_str))
+            .header(header::HOST, host)
+            .body(Empty::<Bytes>::new().boxed())?
+    };
     let started = Instant::now();
     let response = sender.send_request(req).await?;
     let ttfb = micros(started.elapsed());
@@ -824,7 +903,16 @@ async fn one_stream(addr: SocketAddr) -> Result<(u32, Vec<u32>), BoxError> {
             let Some(stamp) = line.strip_prefix(b"data: ") else {
                 continue;
             };
-            let sent: u128 = std::str::from_utf8(stamp)?.parse()?;
+            let sent: u128 = if translated {
+                // Anthropic's `content_block_delta`: the stamp is its text.
+                let event: serde_json::Value = serde_json::from_slice(stamp)?;
+                match event["delta"]["text"].as_str() {
+                    Some(text) => text.parse()?,
+                    None => continue,
+                }
+            } else {
+                std::str::from_utf8(stamp)?.parse()?
+            };
             delays.push(u32::try_from(now.saturating_sub(sent) / 1000).unwrap_or(u32::MAX));
         }
     }

@@ -31,6 +31,7 @@ fn record(i: usize) -> RequestRecord {
         path: path.into(),
         model: Some(model.into()),
         mapped_model: None,
+        key: None,
         status: Some(200),
         outcome: Outcome::Ok,
         latency_ms: 2_000 + (i as u64 * 7919) % 30_000,
@@ -67,6 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.execute_batch(include_str!("../../assets/migrations/0001_init.sql"))?;
     conn.execute_batch(include_str!("../../assets/migrations/0004_requests.sql"))?;
+    conn.execute_batch(include_str!("../../assets/migrations/0007_request_key.sql"))?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
     let mut before = std::fs::metadata(&path)?.len();
     println!("empty database: {} KiB", before / 1024);

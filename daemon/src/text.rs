@@ -166,6 +166,16 @@ impl fmt::Display for EventKind {
                 }
                 Ok(())
             }
+            Failover {
+                app,
+                provider,
+                reason,
+            } => write!(
+                f,
+                "{app} failed over from {}: {}",
+                clean(provider),
+                clean(reason)
+            ),
             Traffic { app, traffic } => write!(
                 f,
                 "{app} traffic: {} {}, {} {}, {} in flight",

@@ -334,7 +334,14 @@ async fn overloaded_529_fails_over_like_a_5xx() -> TestResult {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, OK_BODY.as_bytes());
         let s = h.next_summary().await?;
-        assert_eq!((s.provider.as_deref(), s.failovers.len()), (Some("b"), 1));
+        assert_eq!(s.provider.as_deref(), Some("b"));
+        // On record, with its reason (the daemon makes it a `Failover` event).
+        let failed: Vec<(&str, &str)> = s
+            .failovers
+            .iter()
+            .map(|f| (f.provider.as_str(), f.reason.as_str()))
+            .collect();
+        assert_eq!(failed, [("a", "status 529")]);
         Ok(())
     })
     .await?

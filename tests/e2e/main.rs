@@ -18,3 +18,4 @@ mod harness;
 mod claude;
 mod codex;
 mod gemini;
+mod translated;

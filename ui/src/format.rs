@@ -167,7 +167,10 @@ pub fn event(kind: &EventKind) -> (String, Severity) {
         }
         | AcceptChanged { error: None } => Good,
         WorkerExited { exit, .. } if exit.reason.is_failure() => Bad,
-        WorkerBackoff { .. } | DaemonStopping | ProviderSelected { provider: None, .. } => Warn,
+        WorkerBackoff { .. }
+        | DaemonStopping
+        | ProviderSelected { provider: None, .. }
+        | Failover { .. } => Warn,
         HealthChanged { health, .. } => health_severity(*health),
         BreakerChanged { breakers, .. }
             if breakers.iter().any(|b| b.state != BreakerState::Closed) =>

@@ -69,6 +69,7 @@ mod tests {
             path: "/responses".into(),
             model: Some("gpt-5-codex".into()),
             mapped_model: None,
+            key: None,
             status: Some(200),
             outcome: RequestOutcome::Ok,
             latency_ms: 10,

@@ -32,7 +32,7 @@ use crate::protocol::{
     CallerEnv, Encoded, ErrorKind, ErrorReply, ProviderInfo, Reply, Request, ServerMessage,
 };
 use crate::store::{Pending, Saved, Store, now_ms};
-use crate::supervisor::{AppHandle, Policy};
+use crate::supervisor::{AppCommand, AppHandle, Policy};
 use crate::takeover::Takeovers;
 use provider_cache::Providers;
 
@@ -349,6 +349,13 @@ impl Core {
         };
         apply(&mut self.snapshot, &event);
         self.published.send_replace(Arc::new(self.snapshot.clone()));
+        if let EventKind::PortChanged { .. } = event.kind {
+            // Every worker refuses providers that point at any app's port.
+            for app in App::ALL {
+                let config = self.worker_config(app);
+                self.send(app, AppCommand::Config(config));
+            }
+        }
         let finished = matches!(event.kind, EventKind::RequestsFinished { .. });
         if !finished && !matches!(event.kind, EventKind::Traffic { .. }) {
             tracing::debug!(seq = event.seq, kind = ?event.kind, "event");

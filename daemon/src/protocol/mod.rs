@@ -21,8 +21,9 @@ pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 /// `health` and its two events; 4: provider formats, presets and key pools;
 /// 5: an app's providers, takeover wait and policy in the snapshot, with their
 /// events, and every request on record — `Requests` batches from workers,
-/// `RequestsFinished`, `UsageDay`, each app's `usage` and `traffic.dropped`).
-pub const PROTOCOL_VERSION: u32 = 5;
+/// `RequestsFinished`, `UsageDay`, each app's `usage` and `traffic.dropped`;
+/// 6: the `Failover` event).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -127,6 +127,9 @@ pub struct RequestRecord {
     pub model: Option<String>,
     /// The model sent upstream when a provider's model map changed it.
     pub mapped_model: Option<String>,
+    /// The label of the provider's key that served (`env:VAR`, `stored-2`),
+    /// never the key; `None` for the client's own credentials.
+    pub key: Option<String>,
     /// The status the client got; `None` if it left before any.
     pub status: Option<u16>,
     pub outcome: Outcome,

@@ -454,6 +454,14 @@ pub enum EventKind {
     UsageDay {
         day_start_ms: u64,
     },
+    /// A provider failed a request (an error status, a refused connection, a
+    /// rate limit, a loop) and the next one was tried. At most one a second
+    /// per provider: the breaker's transitions say the rest.
+    Failover {
+        app: App,
+        provider: String,
+        reason: String,
+    },
     /// The app's providers (order, credentials kind, enabled) changed.
     ProvidersChanged {
         app: App,
@@ -498,6 +506,7 @@ impl EventKind {
             | BreakerChanged { app, .. }
             | Traffic { app, .. }
             | RequestsFinished { app, .. }
+            | Failover { app, .. }
             | ProvidersChanged { app, .. }
             | TakeoverWaiting { app, .. } => Some(*app),
             DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | UsageDay { .. } => {
@@ -635,7 +644,11 @@ pub fn apply(snapshot: &mut Snapshot, event: &Event) {
         }
         ProvidersChanged { providers, .. } => state.providers.clone_from(providers),
         TakeoverWaiting { waiting, .. } => state.takeover_waiting = *waiting,
-        DaemonStopping | RecordingChanged { .. } | AcceptChanged { .. } | UsageDay { .. } => {}
+        DaemonStopping
+        | RecordingChanged { .. }
+        | AcceptChanged { .. }
+        | UsageDay { .. }
+        | Failover { .. } => {}
     }
 }
 

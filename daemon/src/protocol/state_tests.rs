@@ -11,6 +11,7 @@ fn record(provider: &str, route: Option<&str>, tokens: Tokens, cost: Option<u64>
         path: "/responses".into(),
         model: None,
         mapped_model: None,
+        key: None,
         status: Some(200),
         outcome: Outcome::Ok,
         latency_ms: 1,

@@ -206,7 +206,8 @@ async fn failover(
             if let Some(port) = provider.loops_to {
                 if !forced {
                     provider.breaker.record_failure(policy, Instant::now());
-                    failures.skip(&provider.name, format!(
+                    // A provider failure (its breaker counts it), so on record.
+                    failures.push(&provider.name, format!(
                         "refused, its URL points back at Switchyard's own port {port} (a loop); give it the provider's own address"
                     ));
                 }
@@ -227,8 +228,9 @@ async fn failover(
             }
             let translates = provider.api.as_ref().is_some_and(|a| a.translates());
             if translates && upgrade.is_some() {
+                // The client falls back to plain HTTP, which this provider takes.
                 upgrade_refused = true;
-                continue;
+                break 'passes;
             }
             let mut probe = if forced {
                 false
@@ -343,9 +345,16 @@ async fn failover(
                             );
                             continue;
                         }
-                        if let Some(wait) = wait {
-                            provider.cooling.cool(Instant::now(), wait);
-                        }
+                        let failure = match wait {
+                            Some(wait) => {
+                                provider.cooling.cool(Instant::now(), wait);
+                                format!(
+                                    "{failure}, cooling down for {} s",
+                                    wait.as_secs_f64().ceil()
+                                )
+                            }
+                            None => failure,
+                        };
                         verdict.failure();
                         failure
                     }
@@ -384,7 +393,13 @@ async fn failover(
         }
     }
 
-    let summary = if failures.is_empty() && !upgrade_refused {
+    if upgrade_refused {
+        let message = "the provider's API format is translated, which a WebSocket cannot carry; use HTTP streaming";
+        tracker.summary.failovers = failures.take();
+        tracker.fail(message.to_owned());
+        return json_error(active.app, Fault::UpgradeRequired, message, tracker);
+    }
+    let summary = if failures.is_empty() {
         "no providers are configured".to_owned()
     } else {
         format!("all providers failed: {}", failures.join())
@@ -417,12 +432,6 @@ async fn failover(
                 body,
                 tracker,
             );
-        }
-        if upgrade_refused {
-            let message = format!(
-                "this provider's API format is translated, which WebSocket connections cannot be; use HTTP streaming ({summary})"
-            );
-            return json_error(active.app, Fault::UpgradeRequired, &message, tracker);
         }
         if let Some(wait) = cooling {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;

@@ -101,6 +101,7 @@ impl RequestSummary {
             path: self.path,
             model: self.model,
             mapped_model: self.upstream_model,
+            key: self.key.map(|k| k.to_string()),
             status: (self.status != 0).then_some(self.status),
             outcome: self.outcome,
             latency_ms: self.latency.as_millis() as u64,

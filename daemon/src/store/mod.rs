@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../assets/migrations/0004_requests.sql"),
     include_str!("../../../assets/migrations/0005_process_start.sql"),
     include_str!("../../../assets/migrations/0006_provider_format.sql"),
+    include_str!("../../../assets/migrations/0007_request_key.sql"),
 ];
 
 /// How to get out of a refused database, the same in every message.

@@ -28,7 +28,8 @@ pub const PAGE_ROWS: u32 = 1_000;
 
 const COLUMNS: &str = "time_ms, app, provider, route, method, path, model, mapped_model, status, \
     outcome, latency_ms, ttfb_ms, bytes_in, bytes_out, failovers, input_tokens, output_tokens, \
-    cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nano_usd, error";
+    cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nano_usd, error, \
+    key_label";
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -54,7 +55,7 @@ pub fn insert_rows(tx: &Transaction<'_>, records: &[RequestRecord]) -> rusqlite:
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO requests ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
         ))?;
         for r in records {
             let failovers = (!r.failovers.is_empty())
@@ -84,6 +85,7 @@ pub fn insert_rows(tx: &Transaction<'_>, records: &[RequestRecord]) -> rusqlite:
                 opt_i64(t.reasoning),
                 opt_i64(r.cost_nano_usd),
                 r.error,
+                r.key,
             ])?;
         }
     }
@@ -104,6 +106,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
         path: row.get(5)?,
         model: row.get(6)?,
         mapped_model: row.get(7)?,
+        key: row.get(23)?,
         status: row.get(8)?,
         outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failed),
         latency_ms: opt_u64(row.get(10)?).unwrap_or(0),
@@ -163,7 +166,7 @@ pub fn select(conn: &Connection, query: &RequestsQuery) -> rusqlite::Result<Requ
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt
         .query_map(params_from_iter(values), |row| {
-            Ok((record(row)?, row.get::<_, i64>(23)?))
+            Ok((record(row)?, row.get::<_, i64>(24)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let older = (rows.len() as u32 == limit && limit > 0)

@@ -8,6 +8,10 @@ pub(crate) fn database() -> Connection {
         .unwrap();
     conn.execute_batch(include_str!("../../../assets/migrations/0004_requests.sql"))
         .unwrap();
+    conn.execute_batch(include_str!(
+        "../../../assets/migrations/0007_request_key.sql"
+    ))
+    .unwrap();
     conn
 }
 
@@ -21,6 +25,7 @@ pub(crate) fn sample(time_ms: u64, app: App, model: Option<&str>) -> RequestReco
         path: "/v1/messages".into(),
         model: model.map(str::to_owned),
         mapped_model: None,
+        key: None,
         status: Some(200),
         outcome: Outcome::Ok,
         latency_ms: 1200,

@@ -4,6 +4,7 @@
 //!                                    ↘ Parked (crash loop or exit 78)
 //! The task alone touches the process, the listener and the backoff state.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::ExitStatus;
 
@@ -86,6 +87,9 @@ pub(super) struct AppTask {
     bind_failures: u32,
     /// The port problem last reported, so retries that fail the same way stay quiet.
     port_problem: Option<String>,
+    /// When each provider's last `Failover` event went out: at most one a
+    /// second per provider, so an outage is a line, not a flood.
+    failovers_noted: HashMap<String, std::time::Instant>,
 }
 
 impl AppTask {
@@ -118,6 +122,7 @@ impl AppTask {
             health: Health::Unknown,
             bind_failures: 0,
             port_problem: None,
+            failovers_noted: HashMap::new(),
         }
     }
 
@@ -161,6 +166,26 @@ impl AppTask {
         self.stop_worker().await;
         self.stop_responder();
         self.listener = None;
+    }
+
+    /// Each provider a request failed over from becomes a `Failover` event
+    /// (at most one a second per provider).
+    fn note_failovers(&mut self, records: &[crate::protocol::requests::RequestRecord]) {
+        let now = std::time::Instant::now();
+        for failover in records.iter().flat_map(|r| &r.failovers) {
+            let due = self
+                .failovers_noted
+                .get(&failover.provider)
+                .is_none_or(|at| now.duration_since(*at) >= std::time::Duration::from_secs(1));
+            if due {
+                self.failovers_noted.insert(failover.provider.clone(), now);
+                self.emit(EventKind::Failover {
+                    app: self.app,
+                    provider: failover.provider.clone(),
+                    reason: failover.reason.clone(),
+                });
+            }
+        }
     }
 
     fn finished(&self, records: Vec<crate::protocol::requests::RequestRecord>) {

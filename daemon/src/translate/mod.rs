@@ -35,7 +35,7 @@
 //! |---|---|---|---|
 //! | system prompt | `system` blocks joined; mid-conversation `system` messages kept in place | `instructions`, `system`/`developer` messages | `systemInstruction` |
 //! | turns, images | text, base64/URL images | `input_text`, `input_image` | `text`, `inlineData` images, https `fileData` |
-//! | tools | custom tools → functions (`defer_loading` ignored: all are sent) | `function`; freeform `custom` tools → a function taking `{"input": string}`, read back as `custom_tool_call` | `functionDeclarations` (`parametersJsonSchema`, or Gemini's capitalised schema lower-cased) |
+//! | tools | custom tools → functions (`defer_loading` ignored: all are sent) | `function`; freeform `custom` tools → a function taking `{"input": string}`, read back as `custom_tool_call`; the tools of an `additional_tools` input item (Codex 0.171's "lite" requests), namespaces flattened to their members' names | `functionDeclarations` (`parametersJsonSchema`, or Gemini's capitalised schema lower-cased) |
 //! | tool calls and results | `tool_use`/`tool_result` (errors prefixed `Error:`; images in results follow as a user message; `tool_reference` → a line of text) | `function_call(_output)`, `custom_tool_call(_output)` | `functionCall`/`functionResponse`, paired by id or, without ids, by name and order |
 //! | tool choice | auto/any/tool/none, `disable_parallel_tool_use` | auto/none/required/function | AUTO/ANY/NONE, one allowed name |
 //! | limits, sampling | `max_tokens` (capped by [`RequestIn::max_output_tokens`]), temperature, top_p, stop | `max_output_tokens`, temperature, top_p | `maxOutputTokens`, temperature, topP, stopSequences |

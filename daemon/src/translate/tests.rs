@@ -444,3 +444,40 @@ proptest! {
         prop_assert!(t.outcome() != &StreamOutcome::Open);
     }
 }
+
+#[test]
+fn codex_lite_requests_offer_the_tools_of_their_additional_tools_item() {
+    let body = json!({
+        "model": "gpt-5-codex",
+        "stream": true,
+        "input": [
+            {"type": "additional_tools", "role": "developer", "tools": [
+                {"type": "namespace", "name": "functions", "description": "", "tools": [
+                    {"type": "custom", "name": "exec", "description": "run code"},
+                    {"type": "function", "name": "wait", "description": "wait", "parameters": {"type": "object"}}
+                ]},
+                {"type": "namespace", "name": "clock", "tools": [
+                    {"type": "function", "name": "sleep", "parameters": {"type": "object"}}
+                ]}
+            ]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello"}]}
+        ]
+    })
+    .to_string();
+    let t = translate(
+        Format::OpenaiResponses,
+        "/v1/responses",
+        body.as_bytes(),
+        "",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let chat: Value = serde_json::from_slice(&t.body).unwrap_or(Value::Null);
+    let names: Vec<&str> = chat["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["exec", "wait", "sleep"]);
+    assert_eq!(chat["messages"].as_array().map(Vec::len), Some(1), "{chat}");
+}

@@ -63,6 +63,7 @@ pub fn record_json(r: &RequestRecord) -> Value {
         "path": r.path,
         "model": r.model,
         "mapped_model": r.mapped_model,
+        "key": r.key,
         "status": r.status,
         "outcome": r.outcome.as_str(),
         "latency_ms": r.latency_ms,

@@ -12,6 +12,7 @@ fn record() -> RequestRecord {
         path: "/v1/messages".into(),
         model: Some("claude-sonnet-4-5-20250929".into()),
         mapped_model: None,
+        key: None,
         status: Some(200),
         outcome: Outcome::Cut,
         latency_ms: 1234,

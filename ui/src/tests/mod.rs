@@ -219,6 +219,7 @@ pub fn request(seq: u64, at_ms: u64, app: App, path: &str, status: u16, latency_
                 path: path.to_owned(),
                 model: Some("claude-sonnet-4-5".to_owned()),
                 mapped_model: None,
+                key: None,
                 status: Some(status),
                 outcome: if status < 400 {
                     Outcome::Ok

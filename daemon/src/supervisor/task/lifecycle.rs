@@ -108,7 +108,10 @@ impl AppTask {
                 traffic, breakers, ..
             } => self.on_heartbeat(traffic, breakers),
             // Priced, stored and announced by the core.
-            WorkerMessage::Requests(records) => self.finished(records),
+            WorkerMessage::Requests(records) => {
+                self.note_failovers(&records);
+                self.finished(records);
+            }
         }
     }
 

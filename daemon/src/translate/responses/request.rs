@@ -68,6 +68,10 @@ struct Item {
     output: Option<TextOr<ContentPart>>,
     #[serde(default)]
     input: Option<String>,
+    /// An `additional_tools` item's tools (Codex's Responses "lite" requests
+    /// carry the turn's tools here, in namespaces, instead of in `tools`).
+    #[serde(default)]
+    tools: Option<Vec<Tool>>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +98,9 @@ struct Tool {
     parameters: Option<Box<RawValue>>,
     #[serde(default)]
     strict: Option<bool>,
+    /// A `namespace` tool's members.
+    #[serde(default)]
+    tools: Option<Vec<Tool>>,
 }
 
 #[derive(Deserialize)]
@@ -140,7 +147,26 @@ pub(crate) fn request(body: &[u8], ctx: &mut Ctx<'_>) -> Result<Built, Translate
     // Tools first: which ones are freeform decides how their calls read back.
     let mut custom_tools = Vec::new();
     let mut hosted = Vec::new();
-    for tool in req.tools.unwrap_or_default() {
+    let mut tools = req.tools.unwrap_or_default();
+    let mut input = req.input;
+    if let Some(TextOr::Blocks(items)) = &mut input {
+        for item in items.iter_mut() {
+            if item.kind.as_deref() == Some("additional_tools") {
+                tools.extend(item.tools.take().unwrap_or_default());
+            }
+        }
+    }
+    // A namespace's members are offered under their own names (the
+    // `functions` namespace is the plain one; Codex's names are unique).
+    let mut flat = Vec::with_capacity(tools.len());
+    for tool in tools {
+        if tool.kind == "namespace" {
+            flat.extend(tool.tools.unwrap_or_default());
+        } else {
+            flat.push(tool);
+        }
+    }
+    for tool in flat {
         match (tool.kind.as_str(), tool.name) {
             ("function", Some(name)) => chat.tools.push(ChatTool::function(
                 name,
@@ -202,7 +228,7 @@ pub(crate) fn request(body: &[u8], ctx: &mut Ctx<'_>) -> Result<Built, Translate
     if let Some(instructions) = req.instructions {
         conv.system(instructions);
     }
-    match req.input {
+    match input {
         None => {}
         Some(TextOr::Text(text)) => conv.user(vec![Part::Text { text }]),
         Some(TextOr::Blocks(items)) => {
@@ -292,6 +318,8 @@ fn input_item(
         // The model's earlier reasoning: encrypted for OpenAI, or of no use to
         // another model.
         "reasoning" => {}
+        // Its tools were read with the request's.
+        "additional_tools" => {}
         "web_search_call"
         | "tool_search_call"
         | "tool_search_output"
