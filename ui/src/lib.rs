@@ -66,6 +66,13 @@ pub async fn run(paths: Paths) -> color_eyre::Result<()> {
         tx.clone(),
         cancel.clone(),
     ));
+    // ratatui's panic hook restores the screen, not the mouse: give the
+    // terminal its mouse back too, or a crash leaves it reporting clicks.
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        restore(info);
+    }));
     let mut performer = Performer::new(paths, tx);
     // The mouse is captured from the start (the wheel, clicks); `m` gives it
     // back to the terminal for selecting text.

@@ -89,12 +89,12 @@ pub fn draw(frame: &mut Frame, area: Rect, entry: &TrafficEntry, model: &Model, 
         "tokens",
         if t.any_known() {
             format!(
-                "in {} · out {} · cache read {} · cache write {} · reasoning {}",
+                "in {} · out {} (reasoning {}) · cache {} read, {} written",
                 n(t.input),
                 n(t.output),
+                n(t.reasoning),
                 n(t.cache_read),
-                n(t.cache_write),
-                n(t.reasoning)
+                n(t.cache_write)
             )
         } else {
             "not reported".to_owned()
