@@ -36,6 +36,7 @@ fn record(i: usize) -> RequestRecord {
         outcome: Outcome::Ok,
         latency_ms: 2_000 + (i as u64 * 7919) % 30_000,
         ttfb_ms: Some(300 + (i as u64 * 104_729) % 2_000),
+        queue_ms: None,
         bytes_in: 20_000 + (i as u64 * 31) % 200_000,
         bytes_out: 3_000 + (i as u64 * 17) % 50_000,
         failovers: if i.is_multiple_of(50) {
@@ -56,6 +57,7 @@ fn record(i: usize) -> RequestRecord {
         },
         cost_nano_usd: Some(1_000_000 + (i as u64 * 7_777) % 50_000_000),
         error: None,
+        headers: None,
     }
 }
 

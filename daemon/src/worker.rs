@@ -36,6 +36,8 @@ const QUEUE: usize = 16_384;
 /// Records per message to the daemon, at most (a batch of long records
 /// still fits well inside a frame: see `RequestSummary::into_record`).
 const BATCH: usize = 256;
+/// Bytes of records per message, at most (estimated; half a frame).
+const MESSAGE_BYTES: usize = crate::protocol::MAX_FRAME / 2;
 /// A record waits at most this long for others to share its message.
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
@@ -222,19 +224,35 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Sends `batch` as one message, and empties it.
+/// Sends `batch`, and empties it: one message, or more when the records'
+/// headers (up to ~8 KiB each) would not leave room in a frame.
 async fn send_batch(
     control: &mut Framed<tokio::net::UnixStream, FrameCodec<DaemonToWorker, WorkerMessage>>,
     app: App,
     batch: &mut Vec<ProxyReport>,
 ) -> Result<(), crate::protocol::FrameError> {
-    if batch.is_empty() {
+    let mut records: Vec<RequestRecord> = Vec::with_capacity(batch.len());
+    let mut bytes = 0;
+    for ProxyReport::Finished(summary) in batch.drain(..) {
+        let record = summary.into_record(app);
+        // A record without headers is well under 2 KiB (long texts are cut).
+        let size = 2048
+            + record
+                .headers
+                .as_ref()
+                .map_or(0, |h| h.request.len() + h.response.len());
+        if bytes + size > MESSAGE_BYTES && !records.is_empty() {
+            control
+                .send(WorkerMessage::Requests(std::mem::take(&mut records)))
+                .await?;
+            bytes = 0;
+        }
+        bytes += size;
+        records.push(record);
+    }
+    if records.is_empty() {
         return Ok(());
     }
-    let records: Vec<RequestRecord> = batch
-        .drain(..)
-        .map(|ProxyReport::Finished(summary)| summary.into_record(app))
-        .collect();
     control.send(WorkerMessage::Requests(records)).await
 }
 

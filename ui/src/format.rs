@@ -207,6 +207,7 @@ pub fn request(request: &Request) -> String {
         Request::SubscribeLogs => "stream the log".to_owned(),
         Request::Requests(_) => "read the request history".to_owned(),
         Request::Usage(_) => "read usage".to_owned(),
+        Request::RequestDetail(_) => "read the request's headers".to_owned(),
     }
 }
 

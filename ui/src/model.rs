@@ -186,6 +186,21 @@ pub struct Model {
     pub traffic_filter: TrafficFilter,
     /// `+` asked for this app's presets: the picker opens when they come.
     pub pending_presets: Option<App>,
+    /// The inspected request's headers (asked for on Enter).
+    pub inspected: Detail,
+}
+
+/// The inspected request's masked headers, fetched from the store when the
+/// inspector opens (events never carry them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Asked for; the answer is on its way.
+    #[default]
+    Loading,
+    Loaded(switchyard_daemon::protocol::requests::Headers),
+    /// Not on record (pruned, recorded before headers were, or not yet written).
+    Missing,
+    Failed(String),
 }
 
 /// The traffic pane's filter: `a` cycles the app, `s` the status class, `/`
@@ -303,6 +318,7 @@ impl Model {
             mouse: false,
             traffic_filter: TrafficFilter::default(),
             pending_presets: None,
+            inspected: Detail::Loading,
         }
     }
 

@@ -225,6 +225,20 @@ fn on_reply(model: &mut Model, request: Request, result: Result<Reply, String>) 
         }
         return None;
     }
+    if let Request::RequestDetail(key) = &request {
+        // Only the request still inspected takes the answer.
+        if let Some(crate::model::Popup::Inspect(entry)) = &model.popup
+            && switchyard_daemon::protocol::requests::RequestKey::of(&entry.record) == *key
+        {
+            model.inspected = match result {
+                Ok(Reply::RequestDetail(Some(headers))) => crate::model::Detail::Loaded(*headers),
+                Ok(Reply::RequestDetail(None)) => crate::model::Detail::Missing,
+                Ok(other) => crate::model::Detail::Failed(format!("unexpected answer: {other:?}")),
+                Err(err) => crate::model::Detail::Failed(err),
+            };
+        }
+        return None;
+    }
     if let (Request::ProviderPresets { app: Some(app) }, Ok(Reply::Presets(items))) =
         (&request, &result)
     {

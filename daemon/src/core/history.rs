@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 
 use super::{Outcome, store_failed};
 use crate::protocol::Reply;
-use crate::protocol::requests::{RequestsQuery, UsageQuery};
+use crate::protocol::requests::{RequestKey, RequestsQuery, UsageQuery};
 use crate::store::Store;
 use crate::usage::Prices;
 
@@ -17,6 +17,18 @@ pub(super) fn requests(store: &Store, query: RequestsQuery) -> Outcome {
             .requests(query)
             .await
             .map(Reply::Requests)
+            .map_err(store_failed)
+    })
+}
+
+/// The inspector's `RequestDetail`: one row's masked headers.
+pub(super) fn detail(store: &Store, key: RequestKey) -> Outcome {
+    let store = store.clone();
+    later(async move {
+        store
+            .request_detail(key)
+            .await
+            .map(|headers| Reply::RequestDetail(headers.map(Box::new)))
             .map_err(store_failed)
     })
 }
@@ -74,6 +86,7 @@ mod tests {
             outcome: RequestOutcome::Ok,
             latency_ms: 10,
             ttfb_ms: Some(5),
+            queue_ms: Some(1),
             bytes_in: 1,
             bytes_out: 2,
             failovers: Vec::new(),
@@ -83,6 +96,7 @@ mod tests {
             },
             cost_nano_usd: None,
             error: None,
+            headers: None,
         };
         store.record_requests(vec![record.clone()]);
         let query = RequestsQuery {

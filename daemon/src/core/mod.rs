@@ -410,6 +410,7 @@ impl Core {
                 Outcome::Now(Ok(Reply::Presets(self.preset_infos(app))))
             }
             Request::Requests(query) => history::requests(&self.store, query),
+            Request::RequestDetail(key) => history::detail(&self.store, key),
             Request::Usage(query) => history::usage(&self.store, query, &self.usage.prices),
             // Answered by `CoreHandle::request` and the connection.
             Request::Ping

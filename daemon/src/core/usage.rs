@@ -265,11 +265,22 @@ impl Core {
         for record in &mut records {
             record.cost_nano_usd = self.usage.cost(record.model.as_deref(), &record.tokens);
         }
-        self.store.record_requests(records.clone());
+        // The headers go to the store only: events stay small, and the
+        // inspector asks for them (`RequestDetail`).
+        let announced = records
+            .iter_mut()
+            .map(|record| {
+                let headers = record.headers.take();
+                let copy = record.clone();
+                record.headers = headers;
+                copy
+            })
+            .collect();
+        self.store.record_requests(records);
         self.emit(EventKind::RequestsFinished {
             app,
             day_start_ms: self.usage.day_start_ms(),
-            requests: records,
+            requests: announced,
         });
     }
 

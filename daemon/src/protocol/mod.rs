@@ -22,8 +22,9 @@ pub use state::{AppState, Event, EventKind, Health, Snapshot, WorkerState};
 /// 5: an app's providers, takeover wait and policy in the snapshot, with their
 /// events, and every request on record — `Requests` batches from workers,
 /// `RequestsFinished`, `UsageDay`, each app's `usage` and `traffic.dropped`;
-/// 6: the `Failover` event).
-pub const PROTOCOL_VERSION: u32 = 6;
+/// 6: the `Failover` event; 7: `queue_ms` and headers on request records,
+/// `RequestDetail`).
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Client → daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +127,8 @@ pub enum Request {
     Requests(requests::RequestsQuery),
     /// `switchyard usage`: tokens and cost per group.
     Usage(requests::UsageQuery),
+    /// The inspector: one stored request's masked headers.
+    RequestDetail(requests::RequestKey),
     /// Turn this connection into a stream of the daemon's log lines (workers'
     /// included), from now on, as [`ServerMessage::Log`]. Nothing is
     /// formatted for it while no such stream is open.
@@ -145,6 +148,8 @@ pub enum Reply {
     Subscribed,
     Requests(requests::RequestsPage),
     Usage(Box<requests::UsageReport>),
+    /// `None`: no such request on record (pruned, or never stored).
+    RequestDetail(Option<Box<requests::Headers>>),
 }
 
 /// A failed request or connection, with a message meant for a person.

@@ -110,7 +110,42 @@ pub struct Failover {
     pub reason: String,
 }
 
-/// One finished request. Never holds headers, query strings or keys.
+/// The headers of one request and of its response, as `name: value` lines,
+/// with every secret masked and each direction bounded (see
+/// `proxy::capture`). Stored beside the record, never in events or pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headers {
+    /// What the client sent.
+    pub request: String,
+    /// What the client got (hyper adds `content-length`/`date` after this).
+    pub response: String,
+}
+
+/// Which stored request [`crate::protocol::Request::RequestDetail`] asks for:
+/// the fields a record already carries that tell requests apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestKey {
+    pub app: App,
+    pub time_ms: u64,
+    pub method: String,
+    pub path: String,
+    pub latency_ms: u64,
+}
+
+impl RequestKey {
+    pub fn of(record: &RequestRecord) -> Self {
+        RequestKey {
+            app: record.app,
+            time_ms: record.time_ms,
+            method: record.method.clone(),
+            path: record.path.clone(),
+            latency_ms: record.latency_ms,
+        }
+    }
+}
+
+/// One finished request. Never holds query strings or keys; its headers
+/// (masked) only on the way from the worker to the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
     /// When the request arrived (unix ms).
@@ -137,6 +172,10 @@ pub struct RequestRecord {
     pub latency_ms: u64,
     /// Arrival to the response headers.
     pub ttfb_ms: Option<u64>,
+    /// Arrival (head read) to the first request sent upstream: the proxy's
+    /// own time, body buffering and translation included; `None` if nothing
+    /// was sent.
+    pub queue_ms: Option<u64>,
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// Attempts given up on, in order.
@@ -146,6 +185,10 @@ pub struct RequestRecord {
     pub cost_nano_usd: Option<u64>,
     /// What went wrong, for `error`, `failed`, `aborted` and `cut`.
     pub error: Option<String>,
+    /// The masked headers, from the worker to the store only: the daemon
+    /// takes them off before announcing the record, and pages never read them
+    /// (the inspector asks with `RequestDetail`).
+    pub headers: Option<Box<Headers>>,
 }
 
 /// `switchyard requests`: which records, oldest first.

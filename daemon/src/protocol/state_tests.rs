@@ -16,6 +16,7 @@ fn record(provider: &str, route: Option<&str>, tokens: Tokens, cost: Option<u64>
         outcome: Outcome::Ok,
         latency_ms: 1,
         ttfb_ms: None,
+        queue_ms: None,
         bytes_in: 0,
         bytes_out: 0,
         failovers: vec![Failover {
@@ -25,6 +26,7 @@ fn record(provider: &str, route: Option<&str>, tokens: Tokens, cost: Option<u64>
         tokens,
         cost_nano_usd: cost,
         error: None,
+        headers: None,
     }
 }
 

@@ -46,12 +46,22 @@ pub(crate) async fn handle(
     ctx: Arc<Ctx>,
     req: Request<Incoming>,
 ) -> Result<Response<ClientBody>, Infallible> {
+    let (parts, mut body) = respond(ctx, req).await.into_parts();
+    body.tracker_mut().capture_response(&parts.headers);
+    let mut response = Response::from_parts(parts, body);
+    response.body_mut().coalesce_small().await;
+    Ok(response)
+}
+
+/// The response to one request, however it ends.
+async fn respond(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<ClientBody> {
     let mut tracker = Tracker::start(&ctx.sink, req.method(), req.uri().path());
+    tracker.capture_request(req.headers());
     if let Err(rejection) = ctx.guard.check(req.uri(), req.headers()) {
         let message = rejection.message(ctx.guard.port());
         tracker.fail(format!("refused: {message}"));
         let app = ctx.active.borrow().app;
-        return Ok(json_error(app, Fault::Forbidden, &message, tracker));
+        return json_error(app, Fault::Forbidden, &message, tracker);
     }
     // One Arc clone; the watch lock is released at once.
     let active = Arc::clone(&ctx.active.borrow());
@@ -86,12 +96,10 @@ pub(crate) async fn handle(
             };
             let message = e.to_string();
             tracker.fail(message.clone());
-            return Ok(json_error(active.app, fault, &message, tracker));
+            return json_error(active.app, fault, &message, tracker);
         }
     };
-    let mut response = failover(&ctx, &active, &mut parts, &mut source, tracker, upgrade).await;
-    response.body_mut().coalesce_small().await;
-    Ok(response)
+    failover(&ctx, &active, &mut parts, &mut source, tracker, upgrade).await
 }
 
 /// The model a request names: its JSON body's `model` field, else its path
@@ -317,6 +325,7 @@ async fn failover(
                     }
                 };
                 let first_byte = active.timeouts.first_byte;
+                tracker.sending_upstream();
                 let send = target.route.send(request, upgrade.is_some());
                 let outcome = tokio::time::timeout(first_byte, send).await;
                 let failure = match outcome {

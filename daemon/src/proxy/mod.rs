@@ -18,6 +18,7 @@
 
 mod breaker;
 mod budget;
+mod capture;
 mod client;
 mod config;
 mod connections;

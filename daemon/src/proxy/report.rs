@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::budget::BodyBudget;
 use super::stats::Counters;
 use crate::apps::App;
-use crate::protocol::requests::{Failover, Outcome, RequestRecord, Tokens};
+use crate::protocol::requests::{Failover, Headers, Outcome, RequestRecord, Tokens};
 
 /// What the proxy tells the worker glue, which forwards it to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,8 @@ pub enum ProxyReport {
     Finished(RequestSummary),
 }
 
-/// One finished request. Never contains headers, query strings or keys.
+/// One finished request. Never contains query strings or keys; headers only
+/// as [`super::capture`] masks them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestSummary {
     pub method: String,
@@ -42,6 +43,10 @@ pub struct RequestSummary {
     pub latency: Duration,
     /// Arrival to the chosen provider's response headers.
     pub ttfb: Option<Duration>,
+    /// Arrival to the first request sent upstream (the proxy's own time).
+    pub queue: Option<Duration>,
+    /// The request's and the response's headers, masked and bounded.
+    pub headers: Option<Box<Headers>>,
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// Providers given up on before the one that answered (or before giving up).
@@ -72,6 +77,8 @@ impl Default for RequestSummary {
             route: None,
             latency: Duration::ZERO,
             ttfb: None,
+            queue: None,
+            headers: None,
             bytes_in: 0,
             bytes_out: 0,
             failovers: Vec::new(),
@@ -106,6 +113,7 @@ impl RequestSummary {
             outcome: self.outcome,
             latency_ms: self.latency.as_millis() as u64,
             ttfb_ms: self.ttfb.map(|t| t.as_millis() as u64),
+            queue_ms: self.queue.map(|t| t.as_millis() as u64),
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
             failovers: self.failovers,
@@ -122,6 +130,7 @@ impl RequestSummary {
                 }
                 e
             }),
+            headers: self.headers,
         }
     }
 }
@@ -221,6 +230,30 @@ impl Tracker {
     /// Where held request bodies are accounted.
     pub(crate) fn body_budget(&self) -> &Arc<BodyBudget> {
         &self.sink.budget
+    }
+
+    /// Keeps the client's request headers, masked (see [`super::capture`]).
+    pub(crate) fn capture_request(&mut self, headers: &http::HeaderMap) {
+        self.summary.headers = Some(Box::new(Headers {
+            request: super::capture::capture(headers),
+            response: String::new(),
+        }));
+    }
+
+    /// Keeps the headers of the response the client gets, masked; nothing
+    /// once the request is over (a handed-off upgrade) or if the request's
+    /// were not kept.
+    pub(crate) fn capture_response(&mut self, headers: &http::HeaderMap) {
+        if let Some(kept) = self.summary.headers.as_deref_mut() {
+            kept.response = super::capture::capture(headers);
+        }
+    }
+
+    /// A request is about to go upstream: the first one ends the queue time.
+    pub(crate) fn sending_upstream(&mut self) {
+        if self.summary.queue.is_none() {
+            self.summary.queue = Some(self.start.elapsed());
+        }
     }
 
     /// The proxy answers this request itself: it ends `failed`.

@@ -68,6 +68,12 @@ impl Tap {
         self
     }
 
+    /// The request's accounting (its headers are noted on it before the
+    /// body starts).
+    pub(crate) fn tracker_mut(&mut self) -> &mut Tracker {
+        &mut self.tracker
+    }
+
     /// See [`ProxyBody::coalesce_small`]; the frame it holds passes the tap
     /// when it is handed out.
     pub(crate) async fn coalesce_small(&mut self) {

@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../assets/migrations/0005_process_start.sql"),
     include_str!("../../../assets/migrations/0006_provider_format.sql"),
     include_str!("../../../assets/migrations/0007_request_key.sql"),
+    include_str!("../../../assets/migrations/0008_request_detail.sql"),
 ];
 
 /// How to get out of a refused database, the same in every message.

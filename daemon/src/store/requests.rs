@@ -8,14 +8,14 @@
 //! the [`Store`] methods below.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 
 use super::writer::Record;
 use super::{Store, StoreError};
 use crate::apps::App;
 use crate::protocol::requests::{
-    Failover, GroupBy, Outcome, RequestRecord, RequestsPage, RequestsQuery, Tokens, Total,
-    UsageQuery, UsageReport, UsageRow,
+    Failover, GroupBy, Headers, Outcome, RequestKey, RequestRecord, RequestsPage, RequestsQuery,
+    Tokens, Total, UsageQuery, UsageReport, UsageRow,
 };
 
 /// Rows older than this many days are pruned unless configured otherwise.
@@ -29,7 +29,7 @@ pub const PAGE_ROWS: u32 = 1_000;
 const COLUMNS: &str = "time_ms, app, provider, route, method, path, model, mapped_model, status, \
     outcome, latency_ms, ttfb_ms, bytes_in, bytes_out, failovers, input_tokens, output_tokens, \
     cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nano_usd, error, \
-    key_label";
+    key_label, queue_ms";
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -54,8 +54,8 @@ pub fn insert_batch(conn: &mut Connection, records: &[RequestRecord]) -> rusqlit
 pub fn insert_rows(tx: &Transaction<'_>, records: &[RequestRecord]) -> rusqlite::Result<()> {
     {
         let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO requests ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+            "INSERT INTO requests ({COLUMNS}, request_headers, response_headers) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         ))?;
         for r in records {
             let failovers = (!r.failovers.is_empty())
@@ -86,6 +86,9 @@ pub fn insert_rows(tx: &Transaction<'_>, records: &[RequestRecord]) -> rusqlite:
                 opt_i64(r.cost_nano_usd),
                 r.error,
                 r.key,
+                opt_i64(r.queue_ms),
+                r.headers.as_ref().map(|h| h.request.as_str()),
+                r.headers.as_ref().map(|h| h.response.as_str()),
             ])?;
         }
     }
@@ -111,6 +114,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
         outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failed),
         latency_ms: opt_u64(row.get(10)?).unwrap_or(0),
         ttfb_ms: opt_u64(row.get(11)?),
+        queue_ms: opt_u64(row.get(24)?),
         bytes_in: opt_u64(row.get(12)?).unwrap_or(0),
         bytes_out: opt_u64(row.get(13)?).unwrap_or(0),
         failovers: failovers
@@ -126,6 +130,8 @@ fn record(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
         },
         cost_nano_usd: opt_u64(row.get(21)?),
         error: row.get(22)?,
+        // Only `detail` reads them: a page stays small.
+        headers: None,
     })
 }
 
@@ -166,7 +172,7 @@ pub fn select(conn: &Connection, query: &RequestsQuery) -> rusqlite::Result<Requ
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt
         .query_map(params_from_iter(values), |row| {
-            Ok((record(row)?, row.get::<_, i64>(24)?))
+            Ok((record(row)?, row.get::<_, i64>(25)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let older = (rows.len() as u32 == limit && limit > 0)
@@ -177,6 +183,32 @@ pub fn select(conn: &Connection, query: &RequestsQuery) -> rusqlite::Result<Requ
         records: rows.into_iter().map(|(r, _)| r).collect(),
         older,
     })
+}
+
+/// One stored request's masked headers: the first row matching `key` (two
+/// requests of one app arriving in the same millisecond on the same path
+/// with the same latency are told apart no further). `None`: no such row,
+/// or one stored before headers were (migration 0008).
+pub fn detail(conn: &Connection, key: &RequestKey) -> rusqlite::Result<Option<Headers>> {
+    conn.query_row(
+        "SELECT request_headers, response_headers FROM requests \
+         WHERE app = ?1 AND time_ms = ?2 AND method = ?3 AND path = ?4 AND latency_ms = ?5 \
+         AND request_headers IS NOT NULL ORDER BY id LIMIT 1",
+        params![
+            key.app.name(),
+            to_i64(key.time_ms),
+            key.method,
+            key.path,
+            to_i64(key.latency_ms)
+        ],
+        |row| {
+            Ok(Headers {
+                request: row.get(0)?,
+                response: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            })
+        },
+    )
+    .optional()
 }
 
 /// Totals per group, and overall.
@@ -290,6 +322,10 @@ impl Store {
 
     pub async fn requests(&self, query: RequestsQuery) -> Result<RequestsPage, StoreError> {
         self.call(move |conn| select(conn, &query)).await
+    }
+
+    pub async fn request_detail(&self, key: RequestKey) -> Result<Option<Headers>, StoreError> {
+        self.call(move |conn| detail(conn, &key)).await
     }
 
     pub async fn usage(

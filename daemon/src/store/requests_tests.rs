@@ -12,6 +12,10 @@ pub(crate) fn database() -> Connection {
         "../../../assets/migrations/0007_request_key.sql"
     ))
     .unwrap();
+    conn.execute_batch(include_str!(
+        "../../../assets/migrations/0008_request_detail.sql"
+    ))
+    .unwrap();
     conn
 }
 
@@ -30,6 +34,7 @@ pub(crate) fn sample(time_ms: u64, app: App, model: Option<&str>) -> RequestReco
         outcome: Outcome::Ok,
         latency_ms: 1200,
         ttfb_ms: Some(300),
+        queue_ms: Some(2),
         bytes_in: 5000,
         bytes_out: 9000,
         failovers: Vec::new(),
@@ -43,6 +48,7 @@ pub(crate) fn sample(time_ms: u64, app: App, model: Option<&str>) -> RequestReco
         },
         cost_nano_usd: Some(1000),
         error: None,
+        headers: None,
     }
 }
 

@@ -68,6 +68,7 @@ pub fn record_json(r: &RequestRecord) -> Value {
         "outcome": r.outcome.as_str(),
         "latency_ms": r.latency_ms,
         "ttfb_ms": r.ttfb_ms,
+        "queue_ms": r.queue_ms,
         "bytes_in": r.bytes_in,
         "bytes_out": r.bytes_out,
         "failovers": r.failovers,

@@ -17,6 +17,7 @@ fn record() -> RequestRecord {
         outcome: Outcome::Cut,
         latency_ms: 1234,
         ttfb_ms: None,
+        queue_ms: None,
         bytes_in: 10,
         bytes_out: 20,
         failovers: vec![Failover {
@@ -33,6 +34,7 @@ fn record() -> RequestRecord {
         },
         cost_nano_usd: Some(12_345_678),
         error: Some("upstream went idle".into()),
+        headers: None,
     }
 }
 

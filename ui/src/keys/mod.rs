@@ -135,8 +135,12 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
         }
         KeyCode::Enter if model.focus == Focus::Traffic => {
             let entry = model.selected_traffic()?.clone();
+            let key = switchyard_daemon::protocol::requests::RequestKey::of(&entry.record);
             model.popup = Some(Popup::Inspect(Box::new(entry)));
-            None
+            model.inspected = crate::model::Detail::Loading;
+            Some(Action::Request(
+                switchyard_daemon::protocol::Request::RequestDetail(key),
+            ))
         }
         KeyCode::Char('y') => copy(model),
         KeyCode::Char('m') => {

@@ -3,11 +3,12 @@
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use switchyard_daemon::apps::App;
-use switchyard_daemon::protocol::requests::{Failover, Outcome, Tokens};
+use switchyard_daemon::protocol::requests::{Failover, Headers, Outcome, RequestKey, Tokens};
 use switchyard_daemon::protocol::state::EventKind;
+use switchyard_daemon::protocol::{Reply, Request};
 
 use super::*;
-use crate::model::{Focus, Popup};
+use crate::model::{Detail, Focus, Popup};
 
 /// Two requests in the traffic pane: a plain one, then one that failed over
 /// twice, used tokens and was cut by the upstream.
@@ -50,6 +51,7 @@ fn with_traffic() -> Model {
             reasoning: Some(512),
         };
         r.cost_nano_usd = Some(31_400_000);
+        r.queue_ms = Some(3);
         r.error = Some("the upstream went idle for 300 s".to_owned());
     }
     update(&mut model, Msg::Conn(crate::msg::ConnMsg::Event(event)));
@@ -60,10 +62,16 @@ fn with_traffic() -> Model {
 #[test]
 fn enter_inspects_the_selected_request_and_y_copies_it() {
     let mut model = with_traffic();
-    assert!(update(&mut model, code(KeyCode::Enter)).is_none());
+    let Some(Action::Request(Request::RequestDetail(asked))) =
+        update(&mut model, code(KeyCode::Enter))
+    else {
+        panic!("Enter asks for the headers");
+    };
     let Some(Popup::Inspect(entry)) = &model.popup else {
         panic!("no inspector: {:?}", model.popup);
     };
+    assert_eq!(asked, RequestKey::of(&entry.record));
+    assert_eq!(model.inspected, Detail::Loading);
     assert_eq!(
         entry.record.path, "/v1/responses",
         "the newest row is selected"
@@ -110,6 +118,70 @@ fn inspector_80x24() {
     let mut model = with_traffic();
     update(&mut model, code(KeyCode::Enter));
     assert_snapshot!(render(&model, 80, 24).backend());
+}
+
+/// The inspector once the store answered with the (already masked) headers.
+fn with_headers() -> Model {
+    let mut model = with_traffic();
+    let Some(Action::Request(request)) = update(&mut model, code(KeyCode::Enter)) else {
+        panic!("Enter asks for the headers");
+    };
+    let headers = Headers {
+        request: "host: 127.0.0.1:15722\ncontent-type: application/json\n\
+                  authorization: Bearer sk-…WXYZ\nuser-agent: codex_cli_rs/0.46.0\n"
+            .to_owned(),
+        response: "content-type: text/event-stream\nx-request-id: req_123\n\
+                   set-cookie: <masked>\n… 3 more not shown\n"
+            .to_owned(),
+    };
+    update(
+        &mut model,
+        Msg::Reply {
+            request,
+            result: Ok(Reply::RequestDetail(Some(Box::new(headers)))),
+        },
+    );
+    model
+}
+
+#[test]
+fn inspector_with_headers_120x35() {
+    let model = with_headers();
+    assert!(matches!(model.inspected, Detail::Loaded(_)));
+    assert_snapshot!(render(&model, 120, 35).backend());
+}
+
+#[test]
+fn inspector_with_headers_80x24() {
+    assert_snapshot!(render(&with_headers(), 80, 24).backend());
+}
+
+#[test]
+fn an_answer_for_another_request_is_ignored_and_a_missing_one_said() {
+    let mut model = with_traffic();
+    update(&mut model, code(KeyCode::Enter));
+    let Some(Popup::Inspect(entry)) = &model.popup else {
+        panic!("no inspector");
+    };
+    let mut other = RequestKey::of(&entry.record);
+    let mine = other.clone();
+    other.time_ms += 1;
+    update(
+        &mut model,
+        Msg::Reply {
+            request: Request::RequestDetail(other),
+            result: Ok(Reply::RequestDetail(Some(Box::default()))),
+        },
+    );
+    assert_eq!(model.inspected, Detail::Loading);
+    update(
+        &mut model,
+        Msg::Reply {
+            request: Request::RequestDetail(mine),
+            result: Ok(Reply::RequestDetail(None)),
+        },
+    );
+    assert_eq!(model.inspected, Detail::Missing);
 }
 
 /// The traffic filter: `a` the app, `s` the status class (aborted/cut,

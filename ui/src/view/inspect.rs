@@ -1,7 +1,8 @@
 //! The request inspector (Enter on a traffic row): the whole record —
-//! timings, every failover attempt with its reason, tokens, cost, route and
-//! outcome. Headers are not in it: Switchyard never records them, so no key
-//! can leak through a record.
+//! timings (queue, first byte, total), every failover attempt with its
+//! reason, tokens, cost, route and outcome — and the request's and
+//! response's headers with every secret masked, asked from the store when it
+//! opens (`loading…` until they come).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,7 +13,7 @@ use switchyard_daemon::protocol::requests::Outcome;
 use super::traffic::outcome_cell;
 use super::{Theme, centered};
 use crate::format;
-use crate::model::{Model, Severity, TrafficEntry};
+use crate::model::{Detail, Model, Severity, TrafficEntry};
 
 pub fn draw(frame: &mut Frame, area: Rect, entry: &TrafficEntry, model: &Model, theme: &Theme) {
     let r = &entry.record;
@@ -45,7 +46,8 @@ pub fn draw(frame: &mut Frame, area: Rect, entry: &TrafficEntry, model: &Model, 
         field(
             "timings",
             format!(
-                "first byte {} · total {}",
+                "queue {} · first byte {} · total {}",
+                r.queue_ms.map_or_else(|| "–".to_owned(), format::latency),
                 r.ttfb_ms.map_or_else(|| "–".to_owned(), format::latency),
                 format::latency(r.latency_ms)
             ),
@@ -129,15 +131,7 @@ pub fn draw(frame: &mut Frame, area: Rect, entry: &TrafficEntry, model: &Model, 
             ),
         ]));
     }
-    lines.push(field(
-        "headers",
-        "never recorded (keys and tokens stay out of records)".to_owned(),
-    ));
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "y copies it as JSON · any other key closes",
-        dim,
-    ));
+    headers(&mut lines, &model.inspected, theme);
 
     let height = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
@@ -145,6 +139,10 @@ pub fn draw(frame: &mut Frame, area: Rect, entry: &TrafficEntry, model: &Model, 
     let rect = centered(area, 90, height);
     let block = Block::bordered()
         .title(Line::from(" Request ").style(theme.bold()))
+        .title_bottom(Line::styled(
+            " y copies it as JSON · any other key closes ",
+            dim,
+        ))
         .border_style(theme.border(true));
     frame.render_widget(Clear, rect);
     frame.render_widget(
@@ -153,4 +151,50 @@ pub fn draw(frame: &mut Frame, area: Rect, entry: &TrafficEntry, model: &Model, 
             .wrap(Wrap { trim: false }),
         rect,
     );
+}
+
+/// The headers, one a line (values escaped: they are the client's and the
+/// upstream's text); secrets were masked before they were stored.
+fn headers(lines: &mut Vec<Line<'static>>, detail: &Detail, theme: &Theme) {
+    let dim = theme.dim();
+    let note = |text: &str| {
+        Line::from(vec![
+            Span::styled(format!("{:<11}", "headers"), dim),
+            Span::styled(text.to_owned(), dim),
+        ])
+    };
+    match detail {
+        Detail::Loading => lines.push(note("loading…")),
+        Detail::Missing => lines.push(note(
+            "not on record (pruned, or recorded before headers were)",
+        )),
+        Detail::Failed(err) => lines.push(Line::from(vec![
+            Span::styled(format!("{:<11}", "headers"), dim),
+            Span::styled(
+                format!("could not be read: {}", switchyard_daemon::text::clean(err)),
+                theme.severity(Severity::Bad),
+            ),
+        ])),
+        Detail::Loaded(h) => {
+            for (title, text) in [
+                ("request headers", &h.request),
+                ("response headers", &h.response),
+            ] {
+                lines.push(Line::styled(title, dim));
+                if text.is_empty() {
+                    lines.push(Line::styled("  none", dim));
+                }
+                for line in text.lines() {
+                    let clean = switchyard_daemon::text::clean(line);
+                    match clean.split_once(": ") {
+                        Some((name, value)) => lines.push(Line::from(vec![
+                            Span::styled(format!("  {name}: "), dim),
+                            Span::raw(value.to_owned()),
+                        ])),
+                        None => lines.push(Line::styled(format!("  {clean}"), dim)),
+                    }
+                }
+            }
+        }
+    }
 }
