@@ -446,6 +446,40 @@ async fn a_rate_limited_key_rests_and_the_next_key_serves() -> TestResult {
     .await?
 }
 
+#[tokio::test]
+async fn an_error_event_split_across_chunks_still_counts() -> TestResult {
+    within(SCENARIO, async {
+        const START: &str = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
+        // `event: error` and its `data: {"type":"error"` both cut in two:
+        // chunked-encoding chunks, which the proxy reads as separate frames.
+        const HALF: &str = "event: er";
+        const MID: &str = "ror\ndata: {\"type\":\"err";
+        const REST: &str =
+            "or\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let flaky = upstream(|_, _| sse(&[START, HALF, MID, REST], false)).await?;
+        let mut c = config(App::Claude, vec![provider("a", &flaky.url())]);
+        c.breaker = BreakerPolicy {
+            failures_to_open: 1,
+            cool_down: Duration::from_secs(60),
+        };
+        let mut h = start(c).await?;
+        let (status, _, body) = post(h.addr, "/v1/messages", &claude_request(true)).await?;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, format!("{START}{HALF}{MID}{REST}").as_bytes());
+        let s = h.next_summary().await?;
+        assert!(
+            s.error
+                .as_deref()
+                .is_some_and(|e| e.contains("error event")),
+            "{s:?}"
+        );
+        let health = &h.proxy.stats().snapshot().providers[0];
+        assert_eq!(health.breaker, BreakerState::Open);
+        Ok(())
+    })
+    .await?
+}
+
 /// A pool of keys named `label=key` pairs, all for the provider at `url`.
 fn pool(url: &str, keys: &[(&str, &str)]) -> ProviderConfig {
     let mut p = provider("pool", url);
