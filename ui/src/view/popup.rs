@@ -11,7 +11,7 @@ use crate::model::{Model, Popup, Severity};
 
 pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, model: &Model, theme: &Theme) {
     match popup {
-        Popup::Help | Popup::Inspect(_) => {}
+        Popup::Help { .. } | Popup::Inspect(_) => {}
         Popup::Presets {
             app,
             items,

@@ -31,6 +31,7 @@ const COLUMNS: [(&str, u16); 10] = [
 ];
 const DROP_ORDER: [usize; 8] = [2, 1, 8, 9, 4, 7, 0, 6];
 const PROVIDER: usize = 9;
+const PATH: usize = 3;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let focused = model.focus == Focus::Traffic;
@@ -87,6 +88,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .min(COLUMNS[PROVIDER].1);
     let keep = fit_columns(&widths, &DROP_ORDER, area.width.saturating_sub(2));
     let kept = |i: usize| keep.get(i).copied().unwrap_or(false);
+    // The path takes what the others leave (one column between each two).
+    let others: u16 = (0..COLUMNS.len())
+        .filter(|i| kept(*i) && *i != PATH)
+        .map(|i| widths[i] + 1)
+        .sum();
+    widths[PATH] = area.width.saturating_sub(2 + others).max(widths[PATH]);
 
     let header = Row::new(
         COLUMNS
@@ -101,7 +108,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .iter()
         .enumerate()
         .map(|(n, entry)| {
-            let cells = row(entry, model, theme);
+            let cells = row(entry, model, theme, &widths);
             let row = Row::new(
                 cells
                     .into_iter()
@@ -121,7 +128,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .enumerate()
         .filter(|(i, _)| kept(*i))
         .map(|(i, w)| {
-            if i == 3 {
+            if i == PATH {
                 Constraint::Min(*w)
             } else {
                 Constraint::Length(*w)
@@ -133,26 +140,31 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     );
 }
 
-fn row<'a>(entry: &TrafficEntry, model: &Model, theme: &Theme) -> [Cell<'a>; 10] {
+/// One request's cells, each cut to its column's width with `…`.
+fn row<'a>(entry: &TrafficEntry, model: &Model, theme: &Theme, widths: &[u16]) -> [Cell<'a>; 10] {
     let r = &entry.record;
     let (code, severity) = outcome_cell(r);
+    let fit = |i: usize, text: String| -> String {
+        let width = widths.get(i).copied().map_or(usize::MAX, usize::from);
+        format::ellipsize(&text, width).into_owned()
+    };
     [
         Cell::from(Span::styled(
             format::clock(entry.at_ms, model.utc_offset_s),
             theme.dim(),
         )),
-        Cell::from(entry.app.name()),
-        Cell::from(r.method.clone()),
-        Cell::from(r.path.clone()),
-        Cell::from(r.model.clone().unwrap_or_else(|| "–".to_owned())),
-        Cell::from(Span::styled(code, theme.severity(severity))),
-        Cell::from(format::latency(r.latency_ms)),
-        Cell::from(tokens_cell(r)),
+        Cell::from(fit(1, entry.app.name().to_owned())),
+        Cell::from(fit(2, r.method.clone())),
+        Cell::from(fit(PATH, r.path.clone())),
+        Cell::from(fit(4, r.model.clone().unwrap_or_else(|| "–".to_owned()))),
+        Cell::from(Span::styled(fit(5, code), theme.severity(severity))),
+        Cell::from(fit(6, format::latency(r.latency_ms))),
+        Cell::from(fit(7, tokens_cell(r))),
         Cell::from(match r.failovers.len() {
             0 => Span::styled("–", theme.dim()),
-            n => Span::styled(n.to_string(), theme.severity(Severity::Warn)),
+            n => Span::styled(fit(8, n.to_string()), theme.severity(Severity::Warn)),
         }),
-        Cell::from(provider_cell(r)),
+        Cell::from(fit(PROVIDER, provider_cell(r))),
     ]
 }
 
