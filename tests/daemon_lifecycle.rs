@@ -283,7 +283,7 @@ fn worker_lines_in_the_log_say_their_level_once() {
     home.ok(&["disable", "claude"]);
     let logs = home.ok(&["logs", "--app", "claude"]);
     let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
-    let worker_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" pid=")).collect();
+    let worker_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" worker=")).collect();
     assert!(!worker_lines.is_empty(), "{logs}");
     for line in logs.lines() {
         let words: Vec<&str> = line.split_whitespace().take(3).collect();
