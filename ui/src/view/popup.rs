@@ -42,7 +42,12 @@ pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, model: &Model, theme: 
                 .iter()
                 .map(|p| {
                     let name = format::ellipsize(&p.name, name_w);
-                    let tail = format!("{:<key_w$} {}", key(p), p.base_url);
+                    // The base URL only when enough of it shows to tell it.
+                    let tail = if rest >= key_w + 1 + 16 {
+                        format!("{:<key_w$} {}", key(p), p.base_url)
+                    } else {
+                        key(p)
+                    };
                     ListItem::new(Line::from(vec![
                         Span::styled(format!("{:<id_w$}", p.id), theme.bold()),
                         Span::raw(format!(" {name:<name_w$} ")),
