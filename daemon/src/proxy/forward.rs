@@ -400,7 +400,9 @@ async fn failover(
         return json_error(active.app, Fault::UpgradeRequired, message, tracker);
     }
     let summary = if failures.is_empty() {
-        "no providers are configured".to_owned()
+        // The daemon sends only providers that can be used: none came, either
+        // because none is enabled or because their keys are unavailable.
+        "no usable provider: none is configured, or their keys are not set in the daemon's environment (see `switchyard provider list`)".to_owned()
     } else {
         format!("all providers failed: {}", failures.join())
     };
