@@ -112,7 +112,8 @@ pub enum Command {
     },
     /// Print the daemon's log.
     Logs {
-        /// Keep printing as the log grows.
+        /// Keep printing: the daemon's live log stream when one runs, else the
+        /// file as it grows (said on stderr).
         #[arg(short, long)]
         follow: bool,
         /// Only lines about this app.

@@ -59,7 +59,8 @@ impl Focus {
 /// A modal box over the dashboard; it takes every key while open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Popup {
-    Help,
+    /// `?`: every key; how many lines it is scrolled down.
+    Help { scroll: usize },
     /// `Q`: stop the daemon? y/n.
     ConfirmStop,
     /// `e`: the port being typed, and why the last attempt was refused.
@@ -186,6 +187,8 @@ pub struct Model {
     pub traffic_filter: TrafficFilter,
     /// `+` asked for this app's presets: the picker opens when they come.
     pub pending_presets: Option<App>,
+    /// The terminal's height (0 until known).
+    pub screen_rows: u16,
 }
 
 /// The traffic pane's filter: `a` cycles the app, `s` the status class, `/`
@@ -297,6 +300,7 @@ impl Model {
             status: None,
             stopping: false,
             lost_at_ms: None,
+            screen_rows: 0,
             logs: None,
             since_attach: [AttachUsage::default(); 3],
             usage_view: None,
