@@ -283,7 +283,7 @@ fn worker_lines_in_the_log_say_their_level_once() {
     home.ok(&["disable", "claude"]);
     let logs = home.ok(&["logs", "--app", "claude"]);
     let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
-    let worker_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" pid=")).collect();
+    let worker_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" worker=")).collect();
     assert!(!worker_lines.is_empty(), "{logs}");
     for line in logs.lines() {
         let words: Vec<&str> = line.split_whitespace().take(3).collect();
@@ -294,4 +294,122 @@ fn worker_lines_in_the_log_say_their_level_once() {
         logs.contains("DEBUG"),
         "the worker's debug lines are kept as such: {logs}"
     );
+}
+
+/// A running `switchyard logs -f …`, its stdout and stderr collected as they come.
+struct Follow {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    err: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Follow {
+    fn spawn(home: &Home, args: &[&str]) -> Follow {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = home
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let collect = |pipe: Box<dyn std::io::Read + Send>| {
+            let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = text.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { return };
+                    let mut text = sink.lock().unwrap();
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            });
+            text
+        };
+        let out = collect(Box::new(child.stdout.take().unwrap()));
+        let err = collect(Box::new(child.stderr.take().unwrap()));
+        Follow { child, out, err }
+    }
+
+    fn out(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    fn err(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    fn wait_out(&self, text: &str) {
+        wait_for(
+            &format!("{text:?} on stdout"),
+            Duration::from_secs(10),
+            || self.out().contains(text),
+        );
+    }
+
+    fn wait_err(&self, text: &str) {
+        wait_for(
+            &format!("{text:?} on stderr"),
+            Duration::from_secs(10),
+            || self.err().contains(text),
+        );
+    }
+}
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `logs -f` prints the file, then follows the daemon's live log stream
+/// (each line once, `--app` kept); when the daemon stops it hands over to
+/// the file and says so; with no daemon it follows the file and says so.
+#[test]
+fn logs_follow_streams_from_the_daemon_and_falls_back_to_the_file() {
+    let home = Home::new();
+    let before = Follow::spawn(&home, &["logs", "-f", "--app", "claude"]);
+    before.wait_err("no daemon is running; following the log file");
+
+    home.start();
+    let all = Follow::spawn(&home, &["logs", "-f"]);
+    let claude = Follow::spawn(&home, &["logs", "-f", "--app", "claude"]);
+    // Subscribed before it reads the file: its lines come from the stream.
+    all.wait_out("daemon ready");
+    home.ok(&["port", "claude", &common::free_port().to_string()]);
+    home.ok(&["enable", "claude"]);
+    all.wait_out("worker ready app=claude");
+    claude.wait_out("worker ready app=claude");
+    before.wait_out("worker ready app=claude");
+    assert_eq!(all.err(), "", "a daemon answered: no fallback");
+    let lines = claude.out();
+    assert!(
+        lines.lines().all(|l| l.contains("app=claude")),
+        "--app claude keeps claude's lines only:\n{lines}"
+    );
+    assert!(!lines.contains("daemon ready"), "{lines}");
+    // The file's format: `TIME LEVEL text`.
+    let worker = all
+        .out()
+        .lines()
+        .find(|l| l.contains("worker ready"))
+        .unwrap()
+        .to_owned();
+    let words: Vec<&str> = worker.split_whitespace().collect();
+    assert!(words[0].ends_with('Z') && words[1] == "INFO", "{worker}");
+
+    home.ok(&["daemon", "stop"]);
+    all.wait_err("the daemon's log stream ended");
+    all.wait_out("daemon stopped");
+    let out = all.out();
+    for once in [
+        "daemon ready",
+        "worker ready",
+        "shutdown requested",
+        "daemon stopped",
+    ] {
+        let n = out.lines().filter(|l| l.contains(once)).count();
+        assert_eq!(n, 1, "{once:?} printed {n} times:\n{out}");
+    }
 }

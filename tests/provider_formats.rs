@@ -399,6 +399,10 @@ fn claude_code_streams_through_a_real_worker_from_a_chat_completions_provider() 
     assert_eq!(record["mapped_model"], "local-model", "{record}");
     assert_eq!(record["key"], "env:CHAT_KEY", "{record}");
     assert_eq!(record["provider"], "chat", "{record}");
+    // Priced as the model that ran (no price for local-model: unknown), never
+    // at the Claude price of the model the client named.
+    assert!(record["output_tokens"].is_u64(), "{record}");
+    assert!(record["cost_usd"].is_null(), "{record}");
     assert!(!record.to_string().contains("sk-chat-key"));
 }
 

@@ -39,12 +39,18 @@ where
 {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    update(
+        model,
+        Msg::Resize {
+            rows: terminal.size()?.height,
+        },
+    );
     terminal.draw(|frame| view::draw(frame, model))?;
     loop {
         let msg = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
-                Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+                Some(Ok(TermEvent::Resize(_, rows))) => Msg::Resize { rows },
                 Some(Ok(TermEvent::Mouse(event))) => {
                     let size = terminal.size()?;
                     Msg::Mouse { event, screen: ratatui::layout::Rect::new(0, 0, size.width, size.height) }

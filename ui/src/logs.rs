@@ -106,7 +106,10 @@ pub fn from_live(line: LogLine, utc_offset_s: i32) -> PaneLine {
     }
 }
 
-/// A line of the log file: `2026-12-04T14:07:27.363217Z  INFO text app=claude`.
+/// A line of the log file: `2026-12-04T14:07:27.363217Z  INFO text app=claude`;
+/// a worker's line ends `app=claude worker=PID` (the daemon appends its
+/// fields after the message, so the last `app=` is the daemon's, not one the
+/// worker's own text carried).
 pub fn from_file(line: &str, utc_offset_s: i32) -> Option<PaneLine> {
     let (stamp, rest) = line.split_once(' ')?;
     let rest = rest.trim_start();
@@ -122,8 +125,14 @@ pub fn from_file(line: &str, utc_offset_s: i32) -> Option<PaneLine> {
     let local = (h * 3600 + m * 60 + s + i64::from(utc_offset_s)).rem_euclid(86_400);
     let app = text
         .split_whitespace()
+        .rev()
         .find_map(|w| w.strip_prefix("app="))
         .map(str::to_owned);
+    let worker = text
+        .split_whitespace()
+        .next_back()
+        .and_then(|w| w.strip_prefix("worker="))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
     Some(PaneLine {
         clock: format!(
             "{:02}:{:02}:{:02}",
@@ -133,7 +142,7 @@ pub fn from_file(line: &str, utc_offset_s: i32) -> Option<PaneLine> {
         ),
         level: level.to_owned(),
         app,
-        worker: false,
+        worker,
         text: switchyard_daemon::text::clean(text.trim_start()).into_owned(),
     })
 }
@@ -159,7 +168,14 @@ mod tests {
         assert_eq!(parsed.level, "INFO");
         assert_eq!(parsed.app.as_deref(), Some("claude"));
         assert_eq!(parsed.text, "takeover: pointed app=claude path=/x");
+        assert!(!parsed.worker);
         assert!(from_file("not a log line", 0).is_none());
+
+        // A worker's line: its own text may say `app=`; the daemon's fields come last.
+        let line = "2026-12-04T14:07:28.0Z DEBUG upstream said app=codex app=claude worker=4301";
+        let parsed = from_file(line, 0).unwrap();
+        assert!(parsed.worker, "{parsed:?}");
+        assert_eq!(parsed.app.as_deref(), Some("claude"));
         let tail = "ial line\n2026-12-04T00:00:01.0Z ERROR boom\n";
         let lines = parse_tail(tail, true, -3600);
         assert_eq!(lines.len(), 1);

@@ -59,7 +59,8 @@ impl Focus {
 /// A modal box over the dashboard; it takes every key while open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Popup {
-    Help,
+    /// `?`: every key; how many lines it is scrolled down.
+    Help { scroll: usize },
     /// `Q`: stop the daemon? y/n.
     ConfirmStop,
     /// `e`: the port being typed, and why the last attempt was refused.
@@ -188,6 +189,8 @@ pub struct Model {
     pub pending_presets: Option<App>,
     /// The inspected request's headers (asked for on Enter).
     pub inspected: Detail,
+    /// The terminal's height (0 until known).
+    pub screen_rows: u16,
 }
 
 /// The inspected request's masked headers, fetched from the store when the
@@ -312,6 +315,7 @@ impl Model {
             status: None,
             stopping: false,
             lost_at_ms: None,
+            screen_rows: 0,
             logs: None,
             since_attach: [AttachUsage::default(); 3],
             usage_view: None,

@@ -16,8 +16,9 @@ pub enum Msg {
         event: crossterm::event::MouseEvent,
         screen: ratatui::layout::Rect,
     },
-    /// The terminal changed size: nothing to update, only redraw.
-    Resize,
+    /// The terminal's height, at start and whenever it changes (the help
+    /// scrolls no further than the screen needs).
+    Resize { rows: u16 },
     /// The 1 Hz clock: uptimes, countdowns and the req/s samples move on.
     Tick { now_ms: u64 },
     /// News from the attach task.

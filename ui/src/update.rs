@@ -18,7 +18,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Action> {
             keys::on_mouse(model, event, screen);
             None
         }
-        Msg::Resize => None,
+        Msg::Resize { rows } => {
+            model.screen_rows = rows;
+            None
+        }
         Msg::Tick { now_ms } => {
             tick(model, now_ms);
             None

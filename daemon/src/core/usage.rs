@@ -263,7 +263,11 @@ impl Core {
         }
         self.new_day_if_due();
         for record in &mut records {
-            record.cost_nano_usd = self.usage.cost(record.model.as_deref(), &record.tokens);
+            // The provider bills the model it ran: the mapped one when a
+            // model map rewrote the client's (Claude Code on gpt-4o-mini is
+            // priced as gpt-4o-mini, or unknown — never as Claude).
+            let billed = record.mapped_model.as_deref().or(record.model.as_deref());
+            record.cost_nano_usd = self.usage.cost(billed, &record.tokens);
         }
         // The headers go to the store only: events stay small, and the
         // inspector asks for them (`RequestDetail`).

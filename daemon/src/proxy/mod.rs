@@ -29,6 +29,7 @@ mod forward;
 mod guard;
 mod headers;
 mod idle;
+mod keys;
 mod limits;
 mod loops;
 mod model;

@@ -104,18 +104,18 @@ async fn forward_stderr(app: App, pid: u32, stderr: ChildStderr) -> Vec<String> 
         // The worker's own level becomes the line's level, said once.
         match split_level(&line) {
             (Some(tracing::Level::ERROR), rest) => {
-                tracing::error!(target: "worker", %app, pid, "{rest}")
+                tracing::error!(target: "worker", %app, worker = pid, "{rest}")
             }
             (Some(tracing::Level::WARN), rest) => {
-                tracing::warn!(target: "worker", %app, pid, "{rest}")
+                tracing::warn!(target: "worker", %app, worker = pid, "{rest}")
             }
             (Some(tracing::Level::DEBUG), rest) => {
-                tracing::debug!(target: "worker", %app, pid, "{rest}")
+                tracing::debug!(target: "worker", %app, worker = pid, "{rest}")
             }
             (Some(tracing::Level::TRACE), rest) => {
-                tracing::trace!(target: "worker", %app, pid, "{rest}")
+                tracing::trace!(target: "worker", %app, worker = pid, "{rest}")
             }
-            (_, rest) => tracing::info!(target: "worker", %app, pid, "{rest}"),
+            (_, rest) => tracing::info!(target: "worker", %app, worker = pid, "{rest}"),
         }
         if tail.len() == STDERR_TAIL {
             tail.pop_front();

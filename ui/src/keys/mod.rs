@@ -66,7 +66,7 @@ pub fn on_key(model: &mut Model, key: KeyEvent) -> Option<Action> {
             None
         }
         KeyCode::Char('?') => {
-            model.popup = Some(Popup::Help);
+            model.popup = Some(Popup::Help { scroll: 0 });
             None
         }
         KeyCode::Tab => {

@@ -1,4 +1,4 @@
-//! Keys inside the popups: the help (any key closes it), the stop
+//! Keys inside the popups: the help (↑↓ scroll it, any other key closes it), the stop
 //! confirmation (y/n), the port editor (digits, validated on Enter) and the
 //! provider picker (↑/↓, Enter).
 
@@ -18,8 +18,27 @@ pub const MIN_PORT: u16 = 1;
 pub(super) fn on_key(model: &mut Model, code: KeyCode) -> Option<Action> {
     let popup = model.popup.take()?;
     match popup {
-        // Any key closes the help.
-        Popup::Help => None,
+        // Scrolling keys scroll the help (the view stops at its end); any
+        // other key closes it.
+        Popup::Help { scroll } => {
+            let last = match model.screen_rows {
+                0 => crate::view::HELP_LINES,
+                rows => crate::view::help_max_scroll(rows),
+            };
+            let scroll = match code {
+                KeyCode::Down | KeyCode::Char('j') => scroll + 1,
+                KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                KeyCode::PageDown => scroll + 10,
+                KeyCode::PageUp => scroll.saturating_sub(10),
+                KeyCode::Home | KeyCode::Char('g') => 0,
+                KeyCode::End | KeyCode::Char('G') => last,
+                _ => return None,
+            };
+            model.popup = Some(Popup::Help {
+                scroll: scroll.min(last),
+            });
+            None
+        }
         Popup::Presets {
             app,
             items,

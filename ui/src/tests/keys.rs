@@ -336,7 +336,7 @@ fn q_detaches_and_big_q_stops_after_a_yes() {
 fn help_opens_with_question_mark_and_any_key_closes_it() {
     let mut model = attached(snapshot(all_running()));
     update(&mut model, key('?'));
-    assert_eq!(model.popup, Some(Popup::Help));
+    assert_eq!(model.popup, Some(Popup::Help { scroll: 0 }));
     assert!(
         update(&mut model, key('q')).is_none(),
         "q closes the help, not the dashboard"

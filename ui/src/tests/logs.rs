@@ -25,7 +25,8 @@ pub fn with_logs() -> Model {
     let action = update(&mut model, key('l'));
     assert!(matches!(action, Some(Action::OpenLogs)), "{action:?}");
     let tail = "2023-11-14T22:13:00.000000Z  INFO daemon ready pid=4242\n\
-                2023-11-14T22:13:01.000000Z  WARN takeover waits app=gemini\n";
+                2023-11-14T22:13:01.000000Z  WARN takeover waits app=gemini\n\
+                2023-11-14T22:13:02.000000Z DEBUG upstream connected app=gemini worker=4303\n";
     update(
         &mut model,
         Msg::Logs(LogsMsg::Tail {
@@ -82,7 +83,7 @@ fn l_opens_streams_filters_and_closes() {
     let pane = model.logs.as_ref().unwrap();
     assert_eq!(
         pane.lines.len(),
-        6,
+        7,
         "the file's tail first, then live lines"
     );
     assert_eq!(pane.lines[0].text, "daemon ready pid=4242");
@@ -130,6 +131,34 @@ fn l_opens_streams_filters_and_closes() {
     // A line that comes after closing is dropped.
     update(&mut model, line(NOW, "INFO", None, false, "late"));
     assert!(model.logs.is_none());
+}
+
+/// Lines read from the log file keep their app and whether a worker wrote
+/// them, so the per-app filter shows them beside the live ones.
+#[test]
+fn file_lines_are_filtered_by_app_and_marked_as_the_workers() {
+    let mut model = with_logs();
+    for _ in 0..3 {
+        update(&mut model, key('a'));
+    }
+    let pane = model.logs.as_ref().unwrap();
+    assert_eq!(pane.app, Some(App::Gemini));
+    let shown: Vec<(&str, bool)> = pane
+        .visible()
+        .iter()
+        .map(|l| (l.text.as_str(), l.worker))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("takeover waits app=gemini", false),
+            ("upstream connected app=gemini worker=4303", true),
+        ]
+    );
+    let screen = render(&model, 80, 24);
+    let buffer = screen.backend().buffer();
+    let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
+    assert!(text.contains("gemini▸"), "a worker's line is marked ▸");
 }
 
 #[test]

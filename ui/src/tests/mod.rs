@@ -2,6 +2,7 @@
 //! hand-made snapshots with fixed timestamps (the model's clock is injected).
 
 mod event_loop;
+mod help;
 mod inspect;
 mod keys;
 mod logs;

@@ -83,6 +83,13 @@ fn with_usage() -> Model {
         vec![
             row("claude-sonnet-4-5", 60, 700_000, 90_000, 3_100_000_000),
             row("gpt-5-codex", 17, 150_000, 40_000, 410_000_000),
+            row(
+                "claude-sonnet-4-5-20250929-with-a-long-suffix",
+                3,
+                9_000,
+                400,
+                20_000_000,
+            ),
         ],
     );
     for (query, report) in queries.into_iter().zip([days, models]) {
@@ -151,4 +158,24 @@ fn usage_view_120x35() {
 #[test]
 fn usage_view_80x24() {
     assert_snapshot!(render(&with_usage(), 80, 24).backend());
+}
+
+/// A group name too long for its column ends in `…` (not cut bare).
+#[test]
+fn long_group_names_end_in_an_ellipsis() {
+    let model = with_usage();
+    let screen = render(&model, 80, 24);
+    let buffer = screen.backend().buffer();
+    let rows: Vec<String> = (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect()
+        })
+        .collect();
+    let line = rows
+        .iter()
+        .find(|l| l.contains("claude-sonnet-4-5-2025"))
+        .unwrap_or_else(|| panic!("no long model row:\n{}", rows.join("\n")));
+    assert!(line.contains("…"), "{line}");
 }

@@ -262,7 +262,7 @@ fn tiny_sizes_never_panic() {
     );
     let popups = [
         None,
-        Some(Popup::Help),
+        Some(Popup::Help { scroll: 0 }),
         Some(Popup::ConfirmStop),
         Some(Popup::Port {
             app: App::Claude,
@@ -304,7 +304,11 @@ fn no_color_means_no_colour_at_all() {
             retry_in_ms: 100,
         }),
     );
-    for (color, popup) in [(true, None), (false, None), (false, Some(Popup::Help))] {
+    for (color, popup) in [
+        (true, None),
+        (false, None),
+        (false, Some(Popup::Help { scroll: 0 })),
+    ] {
         model.color = color;
         model.popup = popup;
         let terminal = render(&model, 100, 30);
@@ -321,7 +325,7 @@ fn no_color_means_no_colour_at_all() {
     }
 }
 
-fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+pub fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
     let buffer = terminal.backend().buffer();
     (0..buffer.area.height)
         .map(|y| {

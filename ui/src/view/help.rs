@@ -1,4 +1,6 @@
-//! The `?` overlay: every key, one line each. Any key closes it.
+//! The `?` overlay: every key, one line each. When the screen is too short
+//! for all of them it scrolls (↑↓ j k PgUp PgDn g G) and says how many lines
+//! are above and below; any other key closes it.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -34,26 +36,61 @@ pub const KEYS: [(&str, &str); 23] = [
     ("LIVE", "streams in flight · RST restarts · ERR errors"),
 ];
 
-pub fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
+/// Columns the key names take (a space, the key, padding).
+const KEY_WIDTH: usize = 15;
+
+/// The widest line: the key column plus the longest description.
+fn content_width() -> u16 {
+    let widest = KEYS
+        .iter()
+        .map(|(_, what)| unicode_width::UnicodeWidthStr::width(*what))
+        .max()
+        .unwrap_or(0);
+    u16::try_from(KEY_WIDTH + widest + 1).unwrap_or(u16::MAX)
+}
+
+/// How far the help can scroll on a screen of `height` rows (0: it fits).
+pub fn max_scroll(height: u16) -> usize {
+    KEYS.len()
+        .saturating_sub(usize::from(height.saturating_sub(2)))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, scroll: usize, theme: &Theme) {
     let height = u16::try_from(KEYS.len())
         .unwrap_or(u16::MAX)
-        .saturating_add(4);
-    let popup = centered(area, 66, height);
+        .saturating_add(2);
+    let popup = centered(area, content_width().saturating_add(2), height);
+    let rows = usize::from(popup.height.saturating_sub(2));
+    let offset = scroll.min(max_scroll(area.height));
+    let below = KEYS.len().saturating_sub(offset + rows);
     let lines: Vec<Line> = KEYS
         .iter()
+        .skip(offset)
+        .take(rows)
         .map(|(key, what)| {
             Line::from(vec![
                 Span::styled(format!(" {key:<14}"), theme.bold().patch(theme.accent())),
                 Span::raw(*what),
             ])
         })
-        .chain([
-            Line::raw(""),
-            Line::styled(" any key closes this help", theme.dim()),
-        ])
         .collect();
+    let mut title = vec![Span::styled(" Keys ", theme.bold())];
+    if offset > 0 {
+        title.push(Span::styled(format!("↑{offset} more "), theme.dim()));
+    }
+    let hint = if offset > 0 || below > 0 {
+        let more = if below > 0 {
+            format!("↓{below} more · ")
+        } else {
+            String::new()
+        };
+        format!(" {more}↑↓ scroll · any other key closes ")
+    } else {
+        " any key closes this help ".to_owned()
+    };
     let block = Block::bordered()
-        .title(Line::from(" Keys ").style(theme.bold()))
+        .title(Line::from(title))
+        .title_bottom(Line::styled(hint, theme.dim()))
         .border_style(theme.border(true));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);

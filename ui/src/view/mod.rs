@@ -25,6 +25,16 @@ use crate::model::{Focus, Model, Popup};
 pub use header::banner;
 pub use theme::Theme;
 
+/// How many lines the help has (the most it can scroll).
+pub const HELP_LINES: usize = help::KEYS.len();
+pub use help::max_scroll as help_max_scroll;
+
+/// Every key and what it does, as the help lists them.
+#[cfg(test)]
+pub fn help_keys() -> &'static [(&'static str, &'static str)] {
+    &help::KEYS
+}
+
 /// Below this width the detail and event panes take turns instead of sharing.
 const SIDE_BY_SIDE_MIN_WIDTH: u16 = 70;
 /// Below this height (under the apps table) the traffic pane is hidden.
@@ -158,7 +168,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     }
     footer::draw(frame, at.footer, model, &theme);
     match &model.popup {
-        Some(Popup::Help) => help::draw(frame, frame.area(), &theme),
+        Some(Popup::Help { scroll }) => help::draw(frame, frame.area(), *scroll, &theme),
         Some(Popup::Inspect(entry)) => inspect::draw(frame, frame.area(), entry, model, &theme),
         Some(popup) => popup::draw(frame, frame.area(), popup, model, &theme),
         None => {}

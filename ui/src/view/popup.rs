@@ -7,11 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Theme, centered};
+use crate::format;
 use crate::model::{Model, Popup, Severity};
 
 pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, model: &Model, theme: &Theme) {
     match popup {
-        Popup::Help | Popup::Inspect(_) => {}
+        Popup::Help { .. } | Popup::Inspect(_) => {}
         Popup::Presets {
             app,
             items,
@@ -21,17 +22,36 @@ pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, model: &Model, theme: 
                 .unwrap_or(u16::MAX)
                 .saturating_add(3);
             let rect = centered(area, 100, height);
+            // Columns as wide as their widest entry (the name capped), so
+            // they line up; what does not fit ends in `…`.
+            let key = |p: &switchyard_daemon::protocol::PresetInfo| {
+                p.key_env
+                    .as_deref()
+                    .map_or_else(|| "passthrough".to_owned(), |k| format!("key ${k}"))
+            };
+            let widest = |f: &dyn Fn(&switchyard_daemon::protocol::PresetInfo) -> usize| {
+                items.iter().map(f).max().unwrap_or(0)
+            };
+            let id_w = widest(&|p| p.id.chars().count());
+            let name_w = widest(&|p| p.name.chars().count()).min(30);
+            let key_w = widest(&|p| key(p).chars().count());
+            // Inside the borders, after the `› ` marker.
+            let room = usize::from(rect.width.saturating_sub(4));
+            let rest = room.saturating_sub(id_w + name_w + 2);
             let list_items: Vec<ListItem> = items
                 .iter()
                 .map(|p| {
-                    let key = p
-                        .key_env
-                        .as_deref()
-                        .map_or_else(|| "passthrough".to_owned(), |k| format!("key ${k}"));
+                    let name = format::ellipsize(&p.name, name_w);
+                    // The base URL only when enough of it shows to tell it.
+                    let tail = if rest >= key_w + 1 + 16 {
+                        format!("{:<key_w$} {}", key(p), p.base_url)
+                    } else {
+                        key(p)
+                    };
                     ListItem::new(Line::from(vec![
-                        Span::styled(format!("{:<16}", p.id), theme.bold()),
-                        Span::raw(format!(" {:<22}", p.name)),
-                        Span::styled(format!(" {key:<22} {}", p.base_url), theme.dim()),
+                        Span::styled(format!("{:<id_w$}", p.id), theme.bold()),
+                        Span::raw(format!(" {name:<name_w$} ")),
+                        Span::styled(format::ellipsize(&tail, rest).into_owned(), theme.dim()),
                     ]))
                 })
                 .collect();

@@ -14,14 +14,15 @@ use crate::format;
 use crate::model::{Focus, Model, Severity, TrafficEntry};
 use switchyard_daemon::protocol::requests::{Outcome, RequestRecord};
 
-/// Title and width of each column; the path (index 3) takes what is left, and
-/// the provider (index 7) is as wide as its widest visible cell, up to its width
-/// here (`google · code-assist`).
+/// Title and widest width of each column: the path (index 3) takes what is
+/// left; every other column is as wide as its widest visible cell (or its
+/// title), up to its width here (`google · code-assist`), so the path gets
+/// what they do not need.
 const COLUMNS: [(&str, u16); 10] = [
     ("TIME", 8),
     ("APP", 6),
     ("METHOD", 6),
-    ("PATH", 10),
+    ("PATH", 16),
     ("MODEL", 18),
     ("CODE", 7),
     ("LATENCY", 7),
@@ -30,7 +31,7 @@ const COLUMNS: [(&str, u16); 10] = [
     ("PROVIDER", 20),
 ];
 const DROP_ORDER: [usize; 8] = [2, 1, 8, 9, 4, 7, 0, 6];
-const PROVIDER: usize = 9;
+const PATH: usize = 3;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let focused = model.focus == Focus::Traffic;
@@ -79,14 +80,32 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     }
-    let mut widths: Vec<u16> = COLUMNS.iter().map(|(_, w)| *w).collect();
-    widths[PROVIDER] = shown[start..end]
+    let texts: Vec<[String; 10]> = shown[start..end]
         .iter()
-        .map(|entry| provider_cell(&entry.record).chars().count() as u16)
-        .fold(COLUMNS[PROVIDER].0.len() as u16, u16::max)
-        .min(COLUMNS[PROVIDER].1);
+        .map(|entry| texts(entry, model))
+        .collect();
+    let mut widths: Vec<u16> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, (title, most))| {
+            if i == PATH {
+                return *most;
+            }
+            let widest = texts
+                .iter()
+                .map(|t| unicode_width::UnicodeWidthStr::width(t[i].as_str()))
+                .fold(title.len(), usize::max);
+            u16::try_from(widest).unwrap_or(u16::MAX).min(*most)
+        })
+        .collect();
     let keep = fit_columns(&widths, &DROP_ORDER, area.width.saturating_sub(2));
     let kept = |i: usize| keep.get(i).copied().unwrap_or(false);
+    // The path takes what the others leave (one column between each two).
+    let others: u16 = (0..COLUMNS.len())
+        .filter(|i| kept(*i) && *i != PATH)
+        .map(|i| widths[i] + 1)
+        .sum();
+    widths[PATH] = area.width.saturating_sub(2 + others).max(widths[PATH]);
 
     let header = Row::new(
         COLUMNS
@@ -99,9 +118,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let selected = end.checked_sub(1).filter(|_| focused);
     let rows: Vec<Row> = shown[start..end]
         .iter()
+        .zip(texts)
         .enumerate()
-        .map(|(n, entry)| {
-            let cells = row(entry, model, theme);
+        .map(|(n, (entry, texts))| {
+            let cells = row(&entry.record, texts, theme, &widths);
             let row = Row::new(
                 cells
                     .into_iter()
@@ -121,7 +141,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .enumerate()
         .filter(|(i, _)| kept(*i))
         .map(|(i, w)| {
-            if i == 3 {
+            if i == PATH {
                 Constraint::Min(*w)
             } else {
                 Constraint::Length(*w)
@@ -133,27 +153,49 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     );
 }
 
-fn row<'a>(entry: &TrafficEntry, model: &Model, theme: &Theme) -> [Cell<'a>; 10] {
+/// One request's cell texts, in [`COLUMNS`] order.
+fn texts(entry: &TrafficEntry, model: &Model) -> [String; 10] {
     let r = &entry.record;
-    let (code, severity) = outcome_cell(r);
     [
-        Cell::from(Span::styled(
-            format::clock(entry.at_ms, model.utc_offset_s),
-            theme.dim(),
-        )),
-        Cell::from(entry.app.name()),
-        Cell::from(r.method.clone()),
-        Cell::from(r.path.clone()),
-        Cell::from(r.model.clone().unwrap_or_else(|| "–".to_owned())),
-        Cell::from(Span::styled(code, theme.severity(severity))),
-        Cell::from(format::latency(r.latency_ms)),
-        Cell::from(tokens_cell(r)),
-        Cell::from(match r.failovers.len() {
-            0 => Span::styled("–", theme.dim()),
-            n => Span::styled(n.to_string(), theme.severity(Severity::Warn)),
-        }),
-        Cell::from(provider_cell(r)),
+        format::clock(entry.at_ms, model.utc_offset_s),
+        entry.app.name().to_owned(),
+        r.method.clone(),
+        r.path.clone(),
+        r.model.clone().unwrap_or_else(|| "–".to_owned()),
+        outcome_cell(r).0,
+        format::latency(r.latency_ms),
+        tokens_cell(r),
+        match r.failovers.len() {
+            0 => "–".to_owned(),
+            n => n.to_string(),
+        },
+        provider_cell(r),
     ]
+}
+
+/// One request's cells, each cut to its column's width with `…`.
+fn row<'a>(
+    r: &RequestRecord,
+    texts: [String; 10],
+    theme: &Theme,
+    widths: &[u16],
+) -> [Cell<'a>; 10] {
+    let severity = outcome_cell(r).1;
+    let mut n = 0;
+    texts.map(|text| {
+        let i = n;
+        n += 1;
+        let width = widths.get(i).copied().map_or(usize::MAX, usize::from);
+        let text = format::ellipsize(&text, width).into_owned();
+        let style = match i {
+            0 => theme.dim(),
+            5 => theme.severity(severity),
+            8 if r.failovers.is_empty() => theme.dim(),
+            8 => theme.severity(Severity::Warn),
+            _ => ratatui::style::Style::default(),
+        };
+        Cell::from(Span::styled(text, style))
+    })
 }
 
 /// The status, or how the request ended when it was not answered whole:

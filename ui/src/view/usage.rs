@@ -100,6 +100,8 @@ fn rows(frame: &mut Frame, area: Rect, report: &UsageReport, theme: &Theme) {
             .style(theme.dim());
     let mut sorted: Vec<&UsageRow> = report.rows.iter().collect();
     sorted.sort_by_key(|r| std::cmp::Reverse(tokens(r)));
+    // The name takes what the numbers leave (one column between each two).
+    let name_width = usize::from(area.width).saturating_sub(47);
     let line = |row: &UsageRow, style: Style| {
         let cost = match row.cost_nano_usd.known(row.requests) {
             None => "?".to_owned(),
@@ -107,7 +109,9 @@ fn rows(frame: &mut Frame, area: Rect, report: &UsageReport, theme: &Theme) {
             Some(c) => format::usd(c),
         };
         Row::new(vec![
-            Cell::from(row.key.clone().unwrap_or_else(|| "(none)".to_owned())),
+            Cell::from(
+                format::ellipsize(row.key.as_deref().unwrap_or("(none)"), name_width).into_owned(),
+            ),
             Cell::from(row.requests.to_string()),
             Cell::from(row.errors.to_string()),
             Cell::from(format::count(row.input_tokens.value)),
