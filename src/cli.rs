@@ -213,7 +213,8 @@ pub enum ProviderCommand {
         #[arg(long, value_name = "RULES")]
         model_map: Vec<String>,
         /// Read a key from this environment variable of the daemon; repeat it
-        /// for a key pool (a key answered 429 rests, the next one serves).
+        /// for a key pool (a key answered 429, out of quota or refused rests,
+        /// the next one serves).
         #[arg(long, value_name = "VAR")]
         key_env: Vec<String>,
         /// Read keys from standard input, one per line, and keep them in the store.

@@ -447,6 +447,182 @@ async fn a_rate_limited_key_rests_and_the_next_key_serves() -> TestResult {
 }
 
 #[tokio::test]
+async fn an_error_event_split_across_chunks_still_counts() -> TestResult {
+    within(SCENARIO, async {
+        const START: &str = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
+        // `event: error` and its `data: {"type":"error"` both cut in two:
+        // chunked-encoding chunks, which the proxy reads as separate frames.
+        const HALF: &str = "event: er";
+        const MID: &str = "ror\ndata: {\"type\":\"err";
+        const REST: &str =
+            "or\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let flaky = upstream(|_, _| sse(&[START, HALF, MID, REST], false)).await?;
+        let mut c = config(App::Claude, vec![provider("a", &flaky.url())]);
+        c.breaker = BreakerPolicy {
+            failures_to_open: 1,
+            cool_down: Duration::from_secs(60),
+        };
+        let mut h = start(c).await?;
+        let (status, _, body) = post(h.addr, "/v1/messages", &claude_request(true)).await?;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, format!("{START}{HALF}{MID}{REST}").as_bytes());
+        let s = h.next_summary().await?;
+        assert!(
+            s.error
+                .as_deref()
+                .is_some_and(|e| e.contains("error event")),
+            "{s:?}"
+        );
+        let health = &h.proxy.stats().snapshot().providers[0];
+        assert_eq!(health.breaker, BreakerState::Open);
+        Ok(())
+    })
+    .await?
+}
+
+/// A pool of keys named `label=key` pairs, all for the provider at `url`.
+fn pool(url: &str, keys: &[(&str, &str)]) -> ProviderConfig {
+    let mut p = provider("pool", url);
+    p.credential = Credential::Pool(
+        keys.iter()
+            .map(|(l, k)| ((*l).to_owned(), (*k).to_owned()))
+            .collect(),
+    );
+    p
+}
+
+#[tokio::test]
+async fn keys_out_of_credit_or_revoked_rest_and_the_next_key_serves() -> TestResult {
+    within(SCENARIO, async {
+        let mut pooled = upstream(|_, got| match got.header("x-api-key").as_deref() {
+            // OpenRouter / DeepSeek: Payment Required.
+            Some("sk-broke") => whole(
+                "402 Payment Required",
+                &[("content-type", "application/json")],
+                r#"{"error":{"message":"Insufficient credits","code":402}}"#,
+            ),
+            // Anthropic: a 400 whose message says the credit is gone.
+            Some("sk-no-credit") => whole(
+                "400 Bad Request",
+                &[("content-type", "application/json")],
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API."}}"#,
+            ),
+            Some("sk-revoked") => whole(
+                "401 Unauthorized",
+                &[("content-type", "application/json")],
+                r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#,
+            ),
+            _ => ok(),
+        })
+        .await?;
+        let p = pool(
+            &pooled.url(),
+            &[
+                ("broke", "sk-broke"),
+                ("no-credit", "sk-no-credit"),
+                ("revoked", "sk-revoked"),
+                ("good", "sk-good"),
+            ],
+        );
+        let mut h = start(config(App::Claude, vec![p])).await?;
+        let (status, _, body) = post(h.addr, "/v1/messages", &claude_request(false)).await?;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, OK_BODY.as_bytes());
+        let mut keys = Vec::new();
+        for _ in 0..4 {
+            keys.push(pooled.next().await?.header("x-api-key").unwrap_or_default());
+        }
+        assert_eq!(keys, ["sk-broke", "sk-no-credit", "sk-revoked", "sk-good"]);
+        let s = h.next_summary().await?;
+        assert_eq!(s.key.as_deref(), Some("good"));
+        let reasons: Vec<&str> = s.failovers.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "status 402 (key broke rests: quota or credit exhausted)",
+                "status 400 (key no-credit rests: quota or credit exhausted)",
+                "status 401 (key revoked rests: refused)",
+            ]
+        );
+        // They rest long: the next request goes straight to the good key.
+        post(h.addr, "/v1/messages", &claude_request(false)).await?;
+        assert_eq!(
+            pooled.next().await?.header("x-api-key").as_deref(),
+            Some("sk-good")
+        );
+        assert_eq!(h.next_summary().await?.failovers.len(), 0);
+        assert_eq!(pooled.hits(), 5);
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
+async fn a_quota_429_rests_the_key_long_whatever_retry_after_says() -> TestResult {
+    within(SCENARIO, async {
+        const QUOTA: &str = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+        let pooled = upstream(|_, _| {
+            whole(
+                "429 Too Many Requests",
+                &[("retry-after", "1"), ("content-type", "application/json")],
+                QUOTA,
+            )
+        })
+        .await?;
+        let p = pool(&pooled.url(), &[("one", "sk-1"), ("two", "sk-2")]);
+        let mut h = start(config(App::Claude, vec![p])).await?;
+        // Both keys tried; the last answer is handed back as it came.
+        let (status, _, body) = post(h.addr, "/v1/messages", &claude_request(false)).await?;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body, QUOTA.as_bytes());
+        assert_eq!(pooled.hits(), 2);
+        let _ = h.next_summary().await?;
+        // Not one second but an hour: nobody is asked, the client is told when.
+        let (status, headers, _) = post(h.addr, "/v1/messages", &claude_request(false)).await?;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        assert!((3500..=3600).contains(&retry), "retry-after {retry}");
+        assert_eq!(pooled.hits(), 2);
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
+async fn a_pooled_keys_ordinary_bad_request_goes_back_untouched() -> TestResult {
+    within(SCENARIO, async {
+        const BAD: &str = r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: 999999 > 8192"}}"#;
+        let pooled = upstream(|_, _| {
+            whole(
+                "400 Bad Request",
+                &[("content-type", "application/json"), ("x-vendor", "kept")],
+                BAD,
+            )
+        })
+        .await?;
+        let p = pool(&pooled.url(), &[("one", "sk-1"), ("two", "sk-2")]);
+        let mut h = start(config(App::Claude, vec![p])).await?;
+        let (status, headers, body) =
+            post(h.addr, "/v1/messages", &claude_request(false)).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, BAD.as_bytes());
+        assert_eq!(headers.get("x-vendor").map(|v| v.as_bytes()), Some(&b"kept"[..]));
+        let s = h.next_summary().await?;
+        assert_eq!((s.key.as_deref(), s.failovers.len()), (Some("one"), 0));
+        // The key is not the trouble: it is used again.
+        post(h.addr, "/v1/messages", &claude_request(false)).await?;
+        assert_eq!(h.next_summary().await?.key.as_deref(), Some("one"));
+        assert_eq!(pooled.hits(), 2);
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
 async fn a_provider_pointing_at_our_own_port_is_never_sent_a_request() -> TestResult {
     within(SCENARIO, async {
         // Stands in for one of Switchyard's own ports.

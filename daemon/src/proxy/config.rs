@@ -89,7 +89,8 @@ pub enum Credential {
     /// Replace the client's auth headers with this key, in the app's header style.
     Key(String),
     /// A key pool: (label, key) pairs tried in order; a key answered 429 rests
-    /// for the provider's `Retry-After` (60 s without one) and the next serves.
+    /// for the provider's `Retry-After` (60 s without one), one out of quota or
+    /// credit or refused (401) an hour, and the next serves (`proxy::keys`).
     Pool(Vec<(String, String)>),
 }
 

@@ -25,11 +25,12 @@ use super::cooling;
 use super::error::BodyError;
 use super::fault::Fault;
 use super::headers::{inject_credential, strip_client_auth, strip_hop_by_hop};
+use super::keys;
 use super::model;
 use super::provider::{Active, Api, Key, KeyPick, Provider, Target};
 use super::report::Tracker;
 use super::request::{Collected, Replay, UpstreamBody, collect};
-use super::response::{ClientBody, ProxyBody, json_error, whole};
+use super::response::{ClientBody, ProxyBody, json_error, read_back, whole};
 use super::server::Ctx;
 use super::tap::{self, Tap};
 use super::translated::{self, Translating, read_whole};
@@ -241,8 +242,8 @@ async fn failover(
                     Admit::Skip => continue,
                 }
             };
-            // One attempt per key: a key that is rate limited rests and the
-            // next one of the pool is tried at once.
+            // One attempt per key: a key that is rate limited, out of quota or
+            // refused rests and the next one of the pool is tried at once.
             loop {
                 let key = match provider.pick_key(Instant::now()) {
                     KeyPick::None => None,
@@ -252,7 +253,7 @@ async fn failover(
                         failures.skip(
                             &provider.name,
                             format!(
-                                "every key is resting after a 429 for {} s more",
+                                "every key is resting (rate limit, quota or refusal) for {} s more",
                                 left.as_secs_f64().ceil()
                             ),
                         );
@@ -319,6 +320,54 @@ async fn failover(
                 let first_byte = active.timeouts.first_byte;
                 let send = target.route.send(request, upgrade.is_some());
                 let outcome = tokio::time::timeout(first_byte, send).await;
+                // A pooled key's error answer is read (bounded) to see whether
+                // the key is the trouble: then it rests and the next key is tried.
+                let pooled = key.filter(|_| provider.keys.len() > 1);
+                let outcome = match (outcome, pooled) {
+                    (Ok(Ok(response)), Some(key))
+                        if keys::may_be_key_trouble(response.status()) =>
+                    {
+                        let (parts, body) = response.into_parts();
+                        let body = keys::read_error_body(body, active.timeouts.idle).await;
+                        let status = parts.status;
+                        if let Some(trouble) = keys::classify(
+                            status,
+                            parts
+                                .headers
+                                .get(header::CONTENT_ENCODING)
+                                .map(|v| v.as_bytes()),
+                            &body,
+                        ) {
+                            // The key is the trouble, not the provider: no verdict.
+                            let asked = cooling::retry_after(&parts.headers, SystemTime::now());
+                            key.rest.cool(Instant::now(), trouble.rest(asked));
+                            failures.push(
+                                &provider.name,
+                                format!(
+                                    "status {} (key {} rests: {})",
+                                    status.as_u16(),
+                                    key.label,
+                                    trouble.reason()
+                                ),
+                            );
+                            held = Some(Held {
+                                answer: Answer::Read(parts, body),
+                                provider,
+                                route,
+                                translator: prepared.translator,
+                            });
+                            continue;
+                        }
+                        // The request's own error: it goes back as it came.
+                        tracker.summary.failovers = failures.take();
+                        served(&mut tracker, status, provider, route, Some(key));
+                        verdict.success();
+                        let answer = Answer::Read(parts, body);
+                        return deliver(answer, prepared.translator, verdict, active, tracker)
+                            .await;
+                    }
+                    (outcome, _) => outcome,
+                };
                 let failure = match outcome {
                     Ok(Ok(response)) if is_retryable(response.status()) => {
                         let status = response.status();
@@ -326,25 +375,12 @@ async fn failover(
                             .then(|| cooling::retry_after(response.headers(), SystemTime::now()))
                             .flatten();
                         let failure = format!("status {}", status.as_u16());
-                        let rotate = status == StatusCode::TOO_MANY_REQUESTS
-                            && key.is_some()
-                            && provider.keys.len() > 1;
                         held = Some(Held {
-                            response,
+                            answer: Answer::Streaming(response),
                             provider,
                             route,
                             translator: prepared.translator,
                         });
-                        if rotate && let Some(key) = key {
-                            // The key is limited, not the provider: no verdict.
-                            key.rest
-                                .cool(Instant::now(), wait.unwrap_or(cooling::DEFAULT_KEY_REST));
-                            failures.push(
-                                &provider.name,
-                                format!("{failure} (key {} rests)", key.label),
-                            );
-                            continue;
-                        }
                         let failure = match wait {
                             Some(wait) => {
                                 provider.cooling.cool(Instant::now(), wait);
@@ -410,19 +446,14 @@ async fn failover(
     tracker.fail(summary.clone());
     if let Some(held) = held {
         let Held {
-            response,
+            answer,
             provider,
             route,
             translator,
         } = held;
-        served(&mut tracker, response.status(), provider, route, None);
+        served(&mut tracker, answer.status(), provider, route, None);
         let verdict = Owed::given(&provider.breaker, *policy);
-        return match translator {
-            None => stream(response, verdict, active, tracker),
-            Some(translator) => {
-                translate_response(response, translator, verdict, active, tracker).await
-            }
-        };
+        return deliver(answer, translator, verdict, active, tracker).await;
     }
     if attempts == 0 {
         if let Some(error) = refused {
@@ -449,12 +480,48 @@ async fn failover(
     json_error(active.app, Fault::UpstreamUnavailable, &summary, tracker)
 }
 
-/// A 429/5xx answer kept while other providers are tried.
+/// A 429/5xx answer (or a pooled key's error) kept while other keys and
+/// providers are tried.
 struct Held<'a> {
-    response: Response<Incoming>,
+    answer: Answer,
     provider: &'a Provider,
     route: Option<OfficialRoute>,
     translator: Option<ResponseTranslator>,
+}
+
+/// An upstream answer: still streaming, or (a pooled key's error) read.
+enum Answer {
+    Streaming(Response<Incoming>),
+    Read(http::response::Parts, Bytes),
+}
+
+impl Answer {
+    fn status(&self) -> StatusCode {
+        match self {
+            Answer::Streaming(response) => response.status(),
+            Answer::Read(parts, _) => parts.status,
+        }
+    }
+}
+
+/// Hands an answer to the client: passed through, or translated.
+async fn deliver(
+    answer: Answer,
+    translator: Option<ResponseTranslator>,
+    verdict: Owed,
+    active: &Active,
+    tracker: Tracker,
+) -> Response<ClientBody> {
+    match (answer, translator) {
+        (Answer::Streaming(response), None) => stream(response, verdict, active, tracker),
+        (Answer::Streaming(response), Some(translator)) => {
+            translate_response(response, translator, verdict, active, tracker).await
+        }
+        (Answer::Read(parts, body), None) => read_back(active.app, parts, body, tracker),
+        (Answer::Read(parts, body), Some(translator)) => {
+            translated_error(parts.status, &body, &translator, verdict, active, tracker)
+        }
+    }
 }
 
 /// One attempt's request, as the provider gets it.
@@ -646,17 +713,8 @@ async fn translate_response(
     let read = read_whole(body, translated::MAX_WHOLE, idle).await;
     let status = parts.status;
     if !status.is_success() {
-        // The provider's error, in the client's shape; its status kept.
         let upstream = read.unwrap_or_default();
-        verdict.success();
-        tracker.fail(format!("the provider answered {}", status.as_u16()));
-        return whole(
-            active.app,
-            status,
-            "application/json",
-            translator.error(status.as_u16(), &upstream),
-            tracker,
-        );
+        return translated_error(status, &upstream, &translator, verdict, active, tracker);
     }
     let upstream = match read {
         Ok(bytes) => bytes,
@@ -707,6 +765,26 @@ async fn translate_response(
         status,
         "application/json",
         translated.body,
+        tracker,
+    )
+}
+
+/// The provider's error, in the client's shape; its status kept.
+fn translated_error(
+    status: StatusCode,
+    upstream: &[u8],
+    translator: &ResponseTranslator,
+    mut verdict: Owed,
+    active: &Active,
+    mut tracker: Tracker,
+) -> Response<ClientBody> {
+    verdict.success();
+    tracker.fail(format!("the provider answered {}", status.as_u16()));
+    whole(
+        active.app,
+        status,
+        "application/json",
+        translator.error(status.as_u16(), upstream),
         tracker,
     )
 }

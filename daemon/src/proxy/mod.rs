@@ -28,6 +28,7 @@ mod forward;
 mod guard;
 mod headers;
 mod idle;
+mod keys;
 mod limits;
 mod loops;
 mod model;

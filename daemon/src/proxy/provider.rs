@@ -61,7 +61,7 @@ pub(crate) struct Key {
     /// What request records name (`env:VAR`, `stored-2`): never the key.
     pub(crate) label: Arc<str>,
     pub(crate) header: (HeaderName, HeaderValue),
-    /// Set while the key rests after a 429.
+    /// Set while the key rests (a 429, an exhausted quota, a 401).
     pub(crate) rest: Arc<Cooling>,
 }
 

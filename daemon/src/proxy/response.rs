@@ -141,6 +141,29 @@ pub(crate) fn whole(
     response
 }
 
+/// An upstream answer that was read before it was passed on (a pooled key's
+/// error, read to see whether the key is the trouble): its status and headers
+/// as the upstream sent them, its body (at most what was read) in one piece.
+pub(crate) fn read_back(
+    app: App,
+    mut parts: http::response::Parts,
+    body: Bytes,
+    tracker: Tracker,
+) -> Response<ClientBody> {
+    super::headers::strip_hop_by_hop(&mut parts.headers);
+    parts.version = http::Version::HTTP_11;
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let scanner = tap::scanner(app, &tracker.summary.path, parts.status, &parts.headers);
+    let body = ProxyBody {
+        inner: Inner::Local(Some(body)),
+        failure: None,
+        ready: None,
+    };
+    Response::from_parts(parts, Tap::new(body, tracker).with_usage(scanner))
+}
+
 /// An error the proxy answers itself, in `app`'s API error shape ([`fault`]).
 pub(crate) fn json_error(
     app: App,

@@ -126,38 +126,85 @@ pub(crate) async fn read_whole(
 }
 
 /// Notices error events in a same-format event stream passed through
-/// untouched: Anthropic's `event: error` (overloaded, …), the Responses API's
-/// `response.failed` and `error`, and a Chat or Gemini `data: {"error": …}`.
-/// One SIMD scan per chunk for `error` or `failed`; the patterns are checked only
-/// in a chunk that has one. (A pattern split across two chunks is missed: rare,
-/// and then the stream still counts as what its end says.)
+/// untouched: Anthropic's `event: error` (overloaded, …) or a bare
+/// `data: {"type":"error"`, the Responses API's `response.failed` and `error`,
+/// and a Chat or Gemini `data: {"error": …}`. One SIMD scan per chunk for
+/// `error` or `failed`; the patterns are checked only in a chunk that has one.
+/// A pattern split across chunks is found where they join: the last
+/// [`CARRY`] bytes of the stream so far are kept (a fixed array, never the
+/// stream) and searched together with the start of the next chunk.
 #[derive(Debug, Default)]
 pub(crate) struct ErrorWatch {
     pub(crate) seen: bool,
+    /// The stream's last bytes, up to [`CARRY`].
+    tail: [u8; CARRY],
+    tail_len: usize,
 }
 
-const ERROR_PATTERNS: [&[u8]; 6] = [
+const ERROR_PATTERNS: [&[u8]; 8] = [
     b"event: error",
     b"event:error",
     b"event: response.failed",
     b"event:response.failed",
     b"data: {\"error\"",
     b"data:{\"error\"",
+    b"data: {\"type\":\"error\"",
+    b"data:{\"type\":\"error\"",
 ];
+
+/// One byte short of the longest pattern: a split pattern has at most this
+/// much before the join.
+const CARRY: usize = 21;
+
+const _: () = {
+    let mut i = 0;
+    while i < ERROR_PATTERNS.len() {
+        assert!(ERROR_PATTERNS[i].len() <= CARRY + 1);
+        i += 1;
+    }
+};
 
 impl ErrorWatch {
     pub(crate) fn scan(&mut self, data: &[u8]) {
-        if self.seen {
+        if self.seen || data.is_empty() {
             return;
         }
-        let candidate = memchr::memmem::find(data, b"error").is_some()
-            || memchr::memmem::find(data, b"failed").is_some();
-        if candidate {
-            self.seen = ERROR_PATTERNS
-                .iter()
-                .any(|p| memchr::memmem::find(data, p).is_some());
+        let held = self.tail_len;
+        if held > 0 {
+            // The join: the kept tail and the chunk's first bytes.
+            let head = &data[..data.len().min(CARRY)];
+            let mut joint = [0u8; 2 * CARRY];
+            joint[..held].copy_from_slice(&self.tail[..held]);
+            joint[held..held + head.len()].copy_from_slice(head);
+            if has_error(&joint[..held + head.len()]) {
+                self.seen = true;
+                return;
+            }
+        }
+        if has_error(data) {
+            self.seen = true;
+            return;
+        }
+        if data.len() >= CARRY {
+            self.tail.copy_from_slice(&data[data.len() - CARRY..]);
+            self.tail_len = CARRY;
+        } else {
+            // A short chunk: the tail keeps the end of the one before too.
+            let keep = held.min(CARRY - data.len());
+            self.tail.copy_within(held - keep..held, 0);
+            self.tail[keep..keep + data.len()].copy_from_slice(data);
+            self.tail_len = keep + data.len();
         }
     }
+}
+
+fn has_error(data: &[u8]) -> bool {
+    let candidate = memchr::memmem::find(data, b"error").is_some()
+        || memchr::memmem::find(data, b"failed").is_some();
+    candidate
+        && ERROR_PATTERNS
+            .iter()
+            .any(|p| memchr::memmem::find(data, p).is_some())
 }
 
 #[cfg(test)]
@@ -180,5 +227,36 @@ mod tests {
         assert!(!seen(
             b"data: {\"choices\":[{\"delta\":{\"content\":\"failed\"}}]}\n\n"
         ));
+    }
+
+    #[test]
+    fn an_error_event_split_across_chunks_is_noticed() {
+        let stream: &[u8] = b"event: ping\ndata: {}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n";
+        let bare: &[u8] = b"data: {\"delta\":1}\n\ndata: {\"type\":\"error\",\"error\":{}}\n\n";
+        for whole in [stream, bare] {
+            // Cut in two at every place, and in pieces of every size.
+            for at in 0..whole.len() {
+                let mut w = ErrorWatch::default();
+                w.scan(&whole[..at]);
+                w.scan(&whole[at..]);
+                assert!(w.seen, "missed when cut at {at}");
+            }
+            for size in 1..whole.len() {
+                let mut w = ErrorWatch::default();
+                for piece in whole.chunks(size) {
+                    w.scan(piece);
+                }
+                assert!(w.seen, "missed in pieces of {size}");
+            }
+        }
+        // Text about errors, cut anywhere, stays text.
+        let text: &[u8] = b"data: {\"delta\":{\"text\":\"the error event: it failed\"}}\n\n";
+        for size in 1..text.len() {
+            let mut w = ErrorWatch::default();
+            for piece in text.chunks(size) {
+                w.scan(piece);
+            }
+            assert!(!w.seen, "text taken for an error in pieces of {size}");
+        }
     }
 }

@@ -156,28 +156,9 @@ pub(super) async fn serve(stream: Stream, conn: Conn, admitted: bool) {
             }
             Ok(Some(Ok(ClientMessage::Request {
                 id,
-                request: Request::Subscribe { since },
+                request: request @ (Request::Subscribe { .. } | Request::SubscribeLogs),
             }))) => {
-                let Ok(_permit) = Arc::clone(&conn.subscribers).try_acquire_owned() else {
-                    let msg = format!(
-                        "the daemon already serves {} event streams; close a dashboard or `switchyard events` and try again",
-                        super::MAX_SUBSCRIBERS
-                    );
-                    let refused = ServerMessage::Response {
-                        id,
-                        result: Err(ErrorReply::new(ErrorKind::Failed, msg)),
-                    };
-                    send(&mut framed, refused).await;
-                    return;
-                };
-                conn.slot.subscribed();
-                super::subscribe::stream(framed, conn.core, id, since, conn.shutdown).await;
-                return;
-            }
-            Ok(Some(Ok(ClientMessage::Request {
-                id,
-                request: Request::SubscribeLogs,
-            }))) => {
+                // Both kinds of stream share the subscriber slots.
                 let Ok(_permit) = Arc::clone(&conn.subscribers).try_acquire_owned() else {
                     let msg = format!(
                         "the daemon already serves {} streams; close a dashboard or `switchyard events` and try again",
@@ -191,7 +172,12 @@ pub(super) async fn serve(stream: Stream, conn: Conn, admitted: bool) {
                     return;
                 };
                 conn.slot.subscribed();
-                super::subscribe::logs(framed, id, conn.shutdown).await;
+                match request {
+                    Request::Subscribe { since } => {
+                        super::subscribe::stream(framed, conn.core, id, since, conn.shutdown).await;
+                    }
+                    _ => super::subscribe::logs(framed, id, conn.shutdown).await,
+                }
                 return;
             }
             Ok(Some(Ok(ClientMessage::Request { id, request }))) => {

@@ -21,8 +21,8 @@ pub enum ProviderKey {
 #[derive(Clone, PartialEq, Eq)]
 pub enum ProviderAuth {
     Passthrough,
-    /// One key or more; with several, a key that is rate limited rests and the
-    /// next one is used.
+    /// One key or more; with several, a key that is rate limited, out of quota
+    /// or refused rests and the next one is used.
     Keys(Vec<ProviderKey>),
 }
 
