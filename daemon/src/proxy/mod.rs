@@ -16,6 +16,7 @@
 //! `fault` writes the errors the proxy answers itself in each app's API shape;
 //! `tunnel` passes WebSocket upgrades through.
 
+mod answer;
 mod breaker;
 mod budget;
 mod capture;
@@ -24,6 +25,8 @@ mod config;
 mod connections;
 mod cooling;
 mod error;
+mod failover;
+mod failures;
 pub mod fault;
 mod forward;
 mod guard;
@@ -36,6 +39,7 @@ mod model;
 mod official;
 mod peer;
 mod pool;
+mod prepare;
 mod provider;
 mod report;
 mod request;
@@ -43,6 +47,7 @@ mod response;
 mod server;
 mod stats;
 mod tap;
+mod target;
 mod translated;
 mod tunnel;
 

@@ -2,23 +2,22 @@
 //! `Host` and credential headers, a route and a breaker per provider. Requests read
 //! it through a `watch` channel, so a config swap never blocks the data path.
 
-use std::ops::Deref;
 use std::sync::Arc;
 
-use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use std::time::{Duration, Instant};
 
 use super::breaker::Breaker;
-use super::client::{Route, Upstream};
+use super::client::Upstream;
 use super::config::{BreakerPolicy, Credential, ProviderConfig, ProxyConfig, Timeouts};
 use super::cooling::Cooling;
 use super::error::ProxyError;
 use super::headers::credential_header;
 use super::limits::ClientLimits;
 use super::official;
-use crate::apps::{self, App, AuthStyle, OfficialRoute};
+use super::target::{Dest, Official, Target};
+use crate::apps::{App, AuthStyle, OfficialRoute};
 use crate::translate::{Format, ModelMap};
 
 /// The config requests run with.
@@ -86,28 +85,6 @@ pub(crate) enum KeyPick<'a> {
     Key(&'a Key),
     /// Every key is resting; the soonest is back after this long.
     AllResting(Duration),
-}
-
-/// One upstream: where a request is sent and how it leaves the machine.
-pub(crate) struct Target {
-    scheme: Scheme,
-    authority: Authority,
-    /// The base URL's path without a trailing slash (`""` for a bare host).
-    base_path: String,
-    /// `Host` for this upstream: its authority as written in the base URL.
-    pub(crate) host: HeaderValue,
-    pub(crate) route: Route,
-}
-
-/// The other upstreams of an official provider.
-struct Official {
-    app: App,
-    /// Routes whose upstream is fixed and not the base URL (ChatGPT, Code Assist).
-    fixed: Vec<(OfficialRoute, Target)>,
-    /// How Vertex AI hosts are reached; the host itself comes from the path.
-    /// (Decided once for `aiplatform.googleapis.com`: a `NO_PROXY` naming one
-    /// regional host alone is not told apart.)
-    vertex: Option<Route>,
 }
 
 impl Active {
@@ -237,106 +214,6 @@ impl Provider {
     }
 }
 
-/// The upstream one request goes to: a provider's own, or (Vertex) one built
-/// for the request. A pointer either way: it lives in every request's future,
-/// where a whole `Target` would be copied with it.
-pub(crate) enum Dest<'a> {
-    Shared(&'a Target),
-    Own(Box<Target>),
-}
-
-impl Deref for Dest<'_> {
-    type Target = Target;
-
-    fn deref(&self) -> &Target {
-        match self {
-            Dest::Shared(target) => target,
-            Dest::Own(target) => target,
-        }
-    }
-}
-
-impl Target {
-    fn new(base: &Uri, base_path: String, route: Route) -> Option<Target> {
-        let scheme = base.scheme()?.clone();
-        let authority = base.authority()?.clone();
-        let host = HeaderValue::from_str(authority.as_str()).ok()?;
-        Some(Target {
-            scheme,
-            authority,
-            base_path,
-            host,
-            route,
-        })
-    }
-
-    /// `base + path_and_query`: `http://h/v1` + `/responses?x=1` → `http://h/v1/responses?x=1`.
-    /// For a base URL without a path the client's own path is reused as it is
-    /// (no copy, no second parse).
-    pub(crate) fn uri_for(
-        &self,
-        path_and_query: Option<&PathAndQuery>,
-    ) -> Result<Uri, http::Error> {
-        let root = PathAndQuery::from_static("/");
-        let path_and_query = path_and_query.unwrap_or(&root);
-        let joined = if self.base_path.is_empty() {
-            path_and_query.clone()
-        } else {
-            let mut joined =
-                String::with_capacity(self.base_path.len() + path_and_query.as_str().len());
-            joined.push_str(&self.base_path);
-            joined.push_str(path_and_query.as_str());
-            PathAndQuery::try_from(joined)?
-        };
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(joined);
-        Ok(Uri::from_parts(parts)?)
-    }
-}
-
-impl Official {
-    fn build(app: App, upstream: &Upstream, connect: std::time::Duration) -> Official {
-        let target = |url: &str| {
-            let base: Uri = url.parse().ok()?;
-            let path = base.path().trim_end_matches('/').to_owned();
-            let route = upstream.route(&base, connect);
-            Target::new(&base, path, route)
-        };
-        let fixed = [OfficialRoute::ChatGpt, OfficialRoute::CodeAssist]
-            .into_iter()
-            .filter(|r| routes_of(app).contains(r))
-            .filter_map(|r| Some((r, target(r.base_url()?)?)))
-            .collect();
-        let vertex = routes_of(app)
-            .contains(&OfficialRoute::Vertex)
-            .then(|| target("https://aiplatform.googleapis.com").map(|t| t.route))
-            .flatten();
-        Official { app, fixed, vertex }
-    }
-
-    fn vertex_target(&self, path: &str) -> Option<Target> {
-        let base: Uri = apps::vertex_base_url(official::vertex_location(path)?)?
-            .parse()
-            .ok()?;
-        Target::new(&base, String::new(), self.vertex.clone()?)
-    }
-}
-
-/// The routes an app's official provider knows.
-fn routes_of(app: App) -> &'static [OfficialRoute] {
-    match app {
-        App::Claude => &[OfficialRoute::ApiKey, OfficialRoute::OAuth],
-        App::Codex => &[OfficialRoute::ApiKey, OfficialRoute::ChatGpt],
-        App::Gemini => &[
-            OfficialRoute::ApiKey,
-            OfficialRoute::CodeAssist,
-            OfficialRoute::Vertex,
-        ],
-    }
-}
-
 fn invalid(p: &ProviderConfig, reason: &str) -> ProxyError {
     ProxyError::InvalidBaseUrl {
         provider: p.name.clone(),
@@ -376,161 +253,5 @@ fn parse_base(p: &ProviderConfig) -> Result<(Uri, String), ProxyError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use hyper_util::client::proxy::matcher::Matcher;
-
-    fn provider(url: &str, credential: Credential) -> ProviderConfig {
-        ProviderConfig {
-            name: "p".into(),
-            base_url: url.into(),
-            credential,
-            ..ProviderConfig::default()
-        }
-    }
-
-    fn build(urls: &[&str]) -> Result<Active, ProxyError> {
-        let upstream = Upstream::new(Matcher::builder().build());
-        let providers = urls
-            .iter()
-            .map(|u| provider(u, Credential::Passthrough))
-            .collect();
-        Active::build(ProxyConfig::new(App::Codex, providers), None, &upstream)
-    }
-
-    #[test]
-    fn joins_base_path_and_request_target() -> Result<(), Box<dyn std::error::Error>> {
-        let active = build(&["http://h:8/v1", "https://api.example/", "http://h/a/b/"])?;
-        let target = PathAndQuery::from_static("/responses?x=1");
-        let joined: Vec<String> = active
-            .providers
-            .iter()
-            .map(|p| p.target.uri_for(Some(&target)).map(|u| u.to_string()))
-            .collect::<Result<_, _>>()?;
-        assert_eq!(
-            joined,
-            [
-                "http://h:8/v1/responses?x=1",
-                "https://api.example/responses?x=1",
-                "http://h/a/b/responses?x=1"
-            ]
-        );
-        // A request without a path goes to the base URL itself.
-        assert_eq!(
-            active.providers[0].target.uri_for(None)?.to_string(),
-            "http://h:8/v1/"
-        );
-        assert_eq!(
-            active.providers[1].target.uri_for(None)?.to_string(),
-            "https://api.example/"
-        );
-        assert_eq!(active.providers[0].target.host, "h:8");
-        assert_eq!(active.providers[1].target.host, "api.example");
-        Ok(())
-    }
-
-    #[test]
-    fn rejects_unusable_base_urls() {
-        for bad in [
-            "ftp://h",
-            "/just/a/path",
-            "http://user:pw@h",
-            "http://h/v1?x=1",
-            "not a url",
-            "",
-        ] {
-            assert!(
-                matches!(build(&[bad]), Err(ProxyError::InvalidBaseUrl { .. })),
-                "{bad:?} accepted"
-            );
-        }
-        let upstream = Upstream::new(Matcher::builder().build());
-        let config = ProxyConfig::new(
-            App::Claude,
-            vec![provider("http://h", Credential::Key("bad\nkey".into()))],
-        );
-        let err = Active::build(config, None, &upstream)
-            .err()
-            .map(|e| e.to_string());
-        assert!(err.is_some_and(|e| e.contains("API key") && !e.contains("bad")));
-    }
-
-    /// Where an official provider sends a request, as `scheme://host/path`.
-    fn routed(active: &Active, headers: &[(&'static str, &'static str)], path: &str) -> String {
-        let mut h = HeaderMap::new();
-        for (k, v) in headers {
-            h.insert(*k, HeaderValue::from_static(v));
-        }
-        let (target, route) = active.providers[0].target_for(&h, path);
-        let target_path = PathAndQuery::try_from(path).ok();
-        let uri = target
-            .uri_for(target_path.as_ref())
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        format!(
-            "{} {uri} host={:?}",
-            route.map_or("-", |r| r.name()),
-            target.host
-        )
-    }
-
-    #[test]
-    fn official_providers_route_by_credential_and_path() -> Result<(), ProxyError> {
-        let upstream = Upstream::new(Matcher::builder().build());
-        let official = |app: App, credential| {
-            let mut p = provider(app.official_base_url(), credential);
-            p.official = true;
-            Active::build(ProxyConfig::new(app, vec![p]), None, &upstream)
-        };
-        let codex = official(App::Codex, Credential::Passthrough)?;
-        assert_eq!(
-            routed(&codex, &[("authorization", "Bearer sk-1")], "/responses"),
-            "api-key https://api.openai.com/v1/responses host=\"api.openai.com\""
-        );
-        assert_eq!(
-            routed(
-                &codex,
-                &[("chatgpt-account-id", "a")],
-                "/models?client_version=1"
-            ),
-            "chatgpt https://chatgpt.com/backend-api/codex/models?client_version=1 host=\"chatgpt.com\""
-        );
-        let claude = official(App::Claude, Credential::Passthrough)?;
-        assert_eq!(
-            routed(&claude, &[("authorization", "Bearer oat")], "/v1/messages"),
-            "oauth https://api.anthropic.com/v1/messages host=\"api.anthropic.com\""
-        );
-        let gemini = official(App::Gemini, Credential::Passthrough)?;
-        assert_eq!(
-            routed(&gemini, &[], "/v1internal:streamGenerateContent?alt=sse"),
-            "code-assist https://cloudcode-pa.googleapis.com/v1internal:streamGenerateContent?alt=sse host=\"cloudcode-pa.googleapis.com\""
-        );
-        assert_eq!(
-            routed(
-                &gemini,
-                &[],
-                "/v1beta1/projects/p/locations/us-east5/publishers/google/models/m:generateContent"
-            ),
-            "vertex https://us-east5-aiplatform.googleapis.com/v1beta1/projects/p/locations/us-east5/publishers/google/models/m:generateContent host=\"us-east5-aiplatform.googleapis.com\""
-        );
-        // A location that is no host name takes the default route.
-        assert!(
-            routed(&gemini, &[], "/v1/projects/p/locations/a.b/x").starts_with(
-                "api-key https://generativelanguage.googleapis.com/v1/projects/p/locations/a.b/x"
-            )
-        );
-        // A keyed official provider is an API-key provider: no routing.
-        let keyed = official(App::Codex, Credential::Key("sk-k".into()))?;
-        assert!(
-            routed(&keyed, &[("chatgpt-account-id", "a")], "/responses")
-                .starts_with("- https://api.openai.com/v1/responses")
-        );
-        // Not official: the base URL, whatever the credential.
-        let plain = build(&["http://h:8/v1"])?;
-        assert_eq!(
-            routed(&plain, &[("chatgpt-account-id", "a")], "/responses"),
-            "- http://h:8/v1/responses host=\"h:8\""
-        );
-        Ok(())
-    }
-}
+#[path = "provider_tests.rs"]
+mod tests;

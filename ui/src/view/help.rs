@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::{Theme, centered};
 
 /// Every key the dashboard knows, as shown in the overlay.
-pub const KEYS: [(&str, &str); 23] = [
+pub const KEYS: [(&str, &str); 24] = [
     ("↑ ↓  k j", "select an app / scroll the focused pane"),
     ("PgUp PgDn", "scroll ten lines"),
     ("g G  Home End", "oldest / newest (End follows live)"),
@@ -25,6 +25,7 @@ pub const KEYS: [(&str, &str); 23] = [
     ("l", "daemon + worker logs (a app, / search, l closes)"),
     ("u", "usage: bars per day, table (d period, b group)"),
     ("Enter", "traffic pane: inspect the selected request"),
+    ("a s /", "traffic pane: filter by app, status, model"),
     ("y", "copy the selected request or event as JSON"),
     ("m", "mouse: wheel scrolls, click selects; off: select text"),
     ("Esc", "clear the status line"),
