@@ -46,6 +46,7 @@ mod request;
 mod response;
 mod server;
 mod stats;
+mod summary;
 mod tap;
 mod target;
 mod translated;
@@ -64,8 +65,8 @@ pub use config::{BreakerPolicy, Credential, ProviderConfig, ProxyConfig, Timeout
 pub use error::{BodyError, ProxyError};
 pub use limits::ClientLimits;
 pub use loops::own_port;
-pub use report::{ProxyReport, RequestSummary};
 pub use stats::{ProviderHealth, ProxyStats, StatsSnapshot};
+pub use summary::{ProxyReport, RequestSummary};
 
 use budget::BodyBudget;
 use client::Upstream;

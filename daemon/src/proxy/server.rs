@@ -24,9 +24,10 @@ use super::guard::Guard;
 use super::limits::ClientLimits;
 use super::peer::{self, Admission, PeerGate};
 use super::provider::Active;
-use super::report::{Activity, ProxyReport, Sink};
+use super::report::{Activity, Sink};
 use super::response::ClientBody;
 use super::stats::Counters;
+use super::summary::ProxyReport;
 use crate::platform;
 
 /// What every connection of one `serve` shares.
