@@ -83,3 +83,32 @@ fn outcomes_follow_how_the_body_ended() {
         assert!(record.time_ms > 0);
     }
 }
+
+#[test]
+fn the_first_upstream_send_ends_the_queue_time_and_headers_ride_masked() {
+    let (sink, _, mut rx) = sink(4);
+    let mut t = Tracker::start(&sink, &http::Method::POST, "/v1/messages");
+    let mut request = http::HeaderMap::new();
+    request.insert(
+        "x-api-key",
+        http::HeaderValue::from_static("sk-ant-api03-NOTSHOWNanywhere0000abcd"),
+    );
+    t.capture_request(&request);
+    t.sending_upstream();
+    let first = t.summary.queue;
+    t.sending_upstream();
+    assert_eq!(t.summary.queue, first, "a failover's send does not move it");
+    let mut response = http::HeaderMap::new();
+    response.insert("content-type", http::HeaderValue::from_static("text/plain"));
+    t.capture_response(&response);
+    t.summary.status = 200;
+    t.finish(End::Complete);
+    let Ok(ProxyReport::Finished(s)) = rx.try_recv() else {
+        panic!("no report");
+    };
+    let record = s.into_record(App::Claude);
+    assert!(record.queue_ms.is_some_and(|q| q <= record.latency_ms));
+    let headers = record.headers.expect("headers kept");
+    assert_eq!(headers.request, "x-api-key: sk-…abcd\n");
+    assert_eq!(headers.response, "content-type: text/plain\n");
+}
